@@ -1,0 +1,218 @@
+// Package model is the desired VPC Lattice state: what translate produces and deploy applies.
+//
+// Everything here is plain data, comparable with reflect.DeepEqual and printable as YAML, so that
+// golden files and `lattice-gateway plan` show exactly what will be asked of Lattice. Slices are
+// kept sorted by the producer (translate) so that equal inputs give byte-identical output.
+package model
+
+import (
+	"fmt"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Tag keys shared with the upstream AWS Gateway API Controller, so that switching controllers
+// adopts existing Lattice resources instead of recreating them.
+const (
+	TagPrefix           = "application-networking.k8s.aws/"
+	TagManagedBy        = TagPrefix + "ManagedBy"
+	TagRouteName        = TagPrefix + "RouteName"
+	TagRouteNamespace   = TagPrefix + "RouteNamespace"
+	TagRouteType        = TagPrefix + "RouteType"
+	TagClusterName      = TagPrefix + "ClusterName"
+	TagServiceName      = TagPrefix + "ServiceName"
+	TagServiceNamespace = TagPrefix + "ServiceNamespace"
+	TagSourceTypeKey    = TagPrefix + "SourceTypeKey"
+	TagProtocolVersion  = TagPrefix + "ProtocolVersion"
+	TagGatewayName      = TagPrefix + "GatewayName"
+	TagGatewayNamespace = TagPrefix + "GatewayNamespace"
+)
+
+// Lattice enumerations used by the model (the API's own spelling).
+const (
+	ProtocolHTTP           = "HTTP"
+	ProtocolHTTPS          = "HTTPS"
+	ProtocolTCP            = "TCP"
+	ProtocolTLSPassthrough = "TLS_PASSTHROUGH"
+
+	ProtocolVersionHTTP1 = "HTTP1"
+	ProtocolVersionHTTP2 = "HTTP2"
+	ProtocolVersionGRPC  = "GRPC"
+
+	TargetGroupTypeIP = "IP"
+
+	IPAddressTypeIPv4 = "IPV4"
+	IPAddressTypeIPv6 = "IPV6"
+
+	MatchExact    = "exact"
+	MatchPrefix   = "prefix"
+	MatchContains = "contains"
+)
+
+// RouteKind names the Gateway API route kinds a Lattice service can come from.
+type RouteKind string
+
+const (
+	KindHTTPRoute RouteKind = "HTTPRoute"
+	KindGRPCRoute RouteKind = "GRPCRoute"
+	KindTLSRoute  RouteKind = "TLSRoute"
+)
+
+// RouteKey is the stable identity of the Kubernetes object a Lattice service comes from.
+type RouteKey struct {
+	Kind      RouteKind `json:"kind"`
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+}
+
+func (k RouteKey) String() string { return fmt.Sprintf("%s/%s/%s", k.Kind, k.Namespace, k.Name) }
+
+// GatewayKey is the stable identity of a Gateway.
+type GatewayKey struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+func (k GatewayKey) String() string { return k.Namespace + "/" + k.Name }
+
+// Model is the whole desired Lattice state owned by one controller (one ManagedBy value).
+type Model struct {
+	// ServiceNetworks sorted by Name.
+	ServiceNetworks []ServiceNetwork `json:"serviceNetworks,omitempty"`
+	// Services sorted by Name.
+	Services []Service `json:"services,omitempty"`
+}
+
+// ServiceNetwork is a Lattice service network, one per accepted Gateway.
+type ServiceNetwork struct {
+	Name    string     `json:"name"`
+	Gateway GatewayKey `json:"gateway"`
+	// VPCAssociation, when set, associates the cluster VPC with this service network.
+	VPCAssociation *VPCAssociation   `json:"vpcAssociation,omitempty"`
+	Tags           map[string]string `json:"tags,omitempty"`
+}
+
+// VPCAssociation is a service-network-to-VPC association.
+type VPCAssociation struct {
+	VPCID            string   `json:"vpcID"`
+	SecurityGroupIDs []string `json:"securityGroupIDs,omitempty"`
+}
+
+// Service is a Lattice service, one per accepted route.
+type Service struct {
+	Name             string   `json:"name"`
+	Route            RouteKey `json:"route"`
+	CustomDomainName string   `json:"customDomainName,omitempty"`
+	CertificateARN   string   `json:"certificateARN,omitempty"`
+	// ServiceNetworks are the names of the service networks to associate with, sorted.
+	ServiceNetworks []string `json:"serviceNetworks,omitempty"`
+	// Listeners sorted by Port.
+	Listeners []Listener `json:"listeners,omitempty"`
+	// TargetGroups used by this service's listeners and rules, sorted by Name.
+	TargetGroups []TargetGroup     `json:"targetGroups,omitempty"`
+	Tags         map[string]string `json:"tags,omitempty"`
+}
+
+// Listener is a Lattice listener. Rules are sorted by Priority (ascending = evaluated first).
+type Listener struct {
+	Name          string            `json:"name"`
+	Protocol      string            `json:"protocol"`
+	Port          int32             `json:"port"`
+	DefaultAction Action            `json:"defaultAction"`
+	Rules         []Rule            `json:"rules,omitempty"`
+	Tags          map[string]string `json:"tags,omitempty"`
+}
+
+// Rule is a non-default Lattice listener rule.
+type Rule struct {
+	Name     string            `json:"name"`
+	Priority int32             `json:"priority"`
+	Match    HTTPMatch         `json:"match"`
+	Action   Action            `json:"action"`
+	Tags     map[string]string `json:"tags,omitempty"`
+}
+
+// HTTPMatch is Lattice's HttpMatch; empty fields are wildcards.
+type HTTPMatch struct {
+	Method  string        `json:"method,omitempty"`
+	Path    *PathMatch    `json:"path,omitempty"`
+	Headers []HeaderMatch `json:"headers,omitempty"`
+}
+
+// PathMatch matches the request path; Type is MatchExact or MatchPrefix.
+type PathMatch struct {
+	Type          string `json:"type"`
+	Value         string `json:"value"`
+	CaseSensitive bool   `json:"caseSensitive"`
+}
+
+// HeaderMatch matches one request header; Type is MatchExact, MatchPrefix or MatchContains.
+type HeaderMatch struct {
+	Name          string `json:"name"`
+	Type          string `json:"type"`
+	Value         string `json:"value"`
+	CaseSensitive bool   `json:"caseSensitive"`
+}
+
+// Action is either a weighted forward (Forward non-empty) or a fixed response (FixedResponse != 0).
+type Action struct {
+	Forward       []WeightedTargetGroup `json:"forward,omitempty"`
+	FixedResponse int32                 `json:"fixedResponse,omitempty"`
+}
+
+// WeightedTargetGroup refers to a target group of the same Service by its Name.
+type WeightedTargetGroup struct {
+	TargetGroup string `json:"targetGroup"`
+	Weight      int32  `json:"weight"`
+}
+
+// TargetGroup is a Lattice IP target group, one per (route, backend Service, port, protocol).
+type TargetGroup struct {
+	Name            string            `json:"name"`
+	Backend         BackendKey        `json:"backend"`
+	Type            string            `json:"type"`
+	Port            int32             `json:"port"`
+	Protocol        string            `json:"protocol"`
+	ProtocolVersion string            `json:"protocolVersion"`
+	IPAddressType   string            `json:"ipAddressType"`
+	VPCID           string            `json:"vpcID"`
+	HealthCheck     *HealthCheck      `json:"healthCheck,omitempty"`
+	Targets         []Target          `json:"targets,omitempty"` // sorted by IP then Port
+	Tags            map[string]string `json:"tags,omitempty"`
+}
+
+// BackendKey is the Kubernetes Service (and port) a target group is built from.
+type BackendKey struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Port      int32  `json:"port"`
+}
+
+// HealthCheck is a Lattice target-group health check configuration.
+type HealthCheck struct {
+	Enabled                 bool   `json:"enabled"`
+	Protocol                string `json:"protocol,omitempty"`
+	ProtocolVersion         string `json:"protocolVersion,omitempty"`
+	Port                    int32  `json:"port,omitempty"`
+	Path                    string `json:"path,omitempty"`
+	IntervalSeconds         int32  `json:"intervalSeconds,omitempty"`
+	TimeoutSeconds          int32  `json:"timeoutSeconds,omitempty"`
+	HealthyThresholdCount   int32  `json:"healthyThresholdCount,omitempty"`
+	UnhealthyThresholdCount int32  `json:"unhealthyThresholdCount,omitempty"`
+	Matcher                 string `json:"matcher,omitempty"`
+}
+
+// Target is one registered target: a pod IP and its container port.
+type Target struct {
+	IP   string `json:"ip"`
+	Port int32  `json:"port"`
+}
+
+// YAML renders v (a Model or any part of it) as YAML for golden files and plans.
+func YAML(v any) ([]byte, error) {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("marshal model: %w", err)
+	}
+	return b, nil
+}
