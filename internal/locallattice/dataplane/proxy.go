@@ -1,0 +1,244 @@
+package dataplane
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Identity headers Lattice sets itself; incoming copies are removed so they cannot be spoofed.
+var identityHeaders = []string{"X-Amzn-Lattice-Identity", "X-Amzn-Lattice-Network", "X-Amzn-Lattice-Target"}
+
+// transports holds one client per target protocol combination; connections are pooled per
+// target address inside each.
+type transports struct {
+	http1, h2c, https1, https2 *http.Transport
+}
+
+func newTransports(dial DialFunc) *transports {
+	mk := func(p func(*http.Protocols)) *http.Transport {
+		var protos http.Protocols
+		p(&protos)
+		return &http.Transport{
+			DialContext:         dial,
+			Protocols:           &protos,
+			TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, // §3.4: Lattice does not verify target certificates
+			MaxIdleConnsPerHost: 1024,
+			IdleConnTimeout:     60 * time.Second, // Lattice's default target idle timeout (§3.1)
+			TLSHandshakeTimeout: 10 * time.Second,
+			DisableCompression:  true, // a proxy passes encodings through untouched
+		}
+	}
+	return &transports{
+		http1:  mk(func(p *http.Protocols) { p.SetHTTP1(true) }),
+		h2c:    mk(func(p *http.Protocols) { p.SetUnencryptedHTTP2(true) }),
+		https1: mk(func(p *http.Protocols) { p.SetHTTP1(true) }),
+		https2: mk(func(p *http.Protocols) { p.SetHTTP2(true) }),
+	}
+}
+
+func (t *transports) forGroup(g *targetGroup) (scheme string, rt *http.Transport) {
+	h2 := g.version == "HTTP2" || g.version == "GRPC"
+	switch {
+	case g.protocol == "HTTPS" && h2:
+		return "https", t.https2
+	case g.protocol == "HTTPS":
+		return "https", t.https1
+	case h2:
+		return "http", t.h2c
+	default:
+		return "http", t.http1
+	}
+}
+
+func (t *transports) closeIdle() {
+	for _, tr := range []*http.Transport{t.http1, t.h2c, t.https1, t.https2} {
+		tr.CloseIdleConnections()
+	}
+}
+
+// bufferPool shares copy buffers between requests (httputil.BufferPool).
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32*1024)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// httpHandler serves requests arriving on Lattice listener port.
+func (dp *DataPlane) httpHandler(port int32) http.Handler {
+	portStr := strconv.Itoa(int(port))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dp.serveHTTP(port, portStr, w, r)
+	})
+}
+
+func (dp *DataPlane) serveHTTP(port int32, portStr string, w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rt := dp.table.Load().route(port, requestHost(r.Host))
+	if rt == nil {
+		// No service with this name has a listener on this port: Lattice has nothing to route
+		// to, so answer like a fixed-response 404 (the choice is documented in docs/dataplane.md).
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	if (r.TLS != nil) != (rt.listener.Protocol == "HTTPS") {
+		http.Error(w, "request protocol does not match the listener protocol "+rt.listener.Protocol, http.StatusBadRequest)
+		return
+	}
+	var ru *rule
+	for _, candidate := range rt.rules {
+		if candidate.match.matches(r) {
+			ru = candidate
+			break
+		}
+	}
+	var entry *accessLogEntry
+	if len(rt.logs) > 0 {
+		e := rt.baseEntry(start, r.RemoteAddr)
+		e.RequestMethod, e.RequestPath, e.Protocol = r.Method, r.URL.RequestURI(), r.Proto
+		e.UserAgent, e.HostHeader = r.UserAgent(), r.Host
+		if r.TLS != nil {
+			e.ServerNameIndication = r.TLS.ServerName
+		}
+		e.RuleARN, e.DefaultRule = ru.arn, ru.arn == ""
+		entry = &e
+		cw := &countingWriter{ResponseWriter: w}
+		w = cw
+		if r.Body != nil && r.Body != http.NoBody {
+			cb := &countingBody{ReadCloser: r.Body}
+			r.Body = cb
+			defer func() { entry.BytesReceived = cb.n }()
+		}
+		defer func() {
+			entry.ResponseCode, entry.BytesSent = cw.status, cw.n
+			entry.finish(start)
+			rt.writeLog(entry)
+		}()
+	}
+	act := &ru.action
+	if act.fixed != 0 {
+		w.WriteHeader(act.fixed)
+		return
+	}
+	ft := act.pick()
+	if ft == nil {
+		dp.unavailable(w, entry, "no target group with a positive weight")
+		return
+	}
+	t := ft.tg.pick()
+	if entry != nil {
+		entry.TargetGroupARN = ft.tg.arn
+	}
+	if t == nil {
+		dp.unavailable(w, entry, "target group has no targets")
+		return
+	}
+	if entry != nil {
+		entry.TargetIPPort = t.hostPort
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	clientIP, _, _ := net.SplitHostPort(r.RemoteAddr)
+	scheme, transport := dp.transports.forGroup(ft.tg)
+	rp := &httputil.ReverseProxy{
+		Transport:  transport,
+		BufferPool: &dp.buffers,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = scheme, t.hostPort
+			h := pr.Out.Header
+			for _, k := range identityHeaders {
+				delete(h, k)
+			}
+			h["X-Forwarded-For"] = []string{clientIP}
+			h["X-Forwarded-For-Port"] = []string{portStr}
+			h["X-Forwarded-For-Proto"] = []string{proto}
+			h["X-Amzn-Lattice-Target"] = []string{ft.header}
+			if rt.networkHeader != "" {
+				h["X-Amzn-Lattice-Network"] = []string{rt.networkHeader}
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			status := http.StatusBadGateway
+			var ne net.Error
+			switch {
+			case errors.Is(err, context.Canceled):
+				// The client went away; nobody reads the answer.
+				status = 499
+			case errors.As(err, &ne) && ne.Timeout():
+				status = http.StatusGatewayTimeout
+			}
+			if entry != nil {
+				entry.FailureReason = err.Error()
+			}
+			dp.log.V(1).Info("forward failed", "service", rt.service.Name, "target", t.hostPort, "error", err.Error())
+			w.WriteHeader(status)
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
+
+func (dp *DataPlane) unavailable(w http.ResponseWriter, entry *accessLogEntry, reason string) {
+	if entry != nil {
+		entry.FailureReason = reason
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+}
+
+// requestHost strips the port (services are told apart by name only) and normalises case.
+func requestHost(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return normalizeHost(host)
+}
+
+// countingWriter records status and body size for access logs.
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush on the real writer (gRPC streaming).
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
+}
