@@ -111,6 +111,9 @@ type Service struct {
 	// TargetGroups used by this service's listeners and rules, sorted by Name.
 	TargetGroups []TargetGroup     `json:"targetGroups,omitempty"`
 	Tags         map[string]string `json:"tags,omitempty"`
+	// AllowTakeoverFrom is the route's allow-takeover-from annotation: the ManagedBy value of
+	// another controller whose existing Lattice service this one may take over.
+	AllowTakeoverFrom string `json:"allowTakeoverFrom,omitempty"`
 }
 
 // Listener is a Lattice listener. Rules are sorted by Priority (ascending = evaluated first).
