@@ -1,0 +1,272 @@
+// Package config is lattice-gateway's shared configuration: who the controller is in AWS (account,
+// region, cluster, VPC), where Lattice is, and how the process runs. Every setting keeps the
+// upstream AWS Gateway API Controller's environment variable, so existing Helm values and
+// manifests work unchanged, and has an equivalent flag; a flag given on the command line wins.
+// Unset account, region and VPC are discovered from EC2 instance metadata (IMDS).
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/go-logr/logr"
+	"github.com/spf13/pflag"
+)
+
+// Environment variables, as the upstream controller reads them.
+const (
+	EnvClusterVPCID                 = "CLUSTER_VPC_ID"
+	EnvRegion                       = "REGION"
+	EnvAccountID                    = "AWS_ACCOUNT_ID"
+	EnvClusterName                  = "CLUSTER_NAME"
+	EnvDefaultServiceNetwork        = "DEFAULT_SERVICE_NETWORK"
+	EnvEnableServiceNetworkOverride = "ENABLE_SERVICE_NETWORK_OVERRIDE"
+	EnvLatticeEndpoint              = "LATTICE_ENDPOINT"
+	EnvLogLevel                     = "LOG_LEVEL"
+)
+
+// Lattice identifies this controller instance in AWS and says where the Lattice API is. Both the
+// in-cluster controller and `run` use it.
+type Lattice struct {
+	ClusterVPCID          string
+	Region                string
+	AccountID             string
+	ClusterName           string
+	DefaultServiceNetwork string
+	// EnableServiceNetworkOverride associates every route with DefaultServiceNetwork, whatever
+	// its parent Gateway (upstream's conformance mode).
+	EnableServiceNetworkOverride bool
+	// LatticeEndpoint overrides the regional endpoint, e.g. Local Lattice's http://127.0.0.1:8686.
+	LatticeEndpoint string
+	LogLevel        string
+}
+
+// Controller is the configuration of `lattice-gateway controller`.
+type Controller struct {
+	Lattice
+	Kubeconfig              string
+	MetricsBindAddress      string
+	HealthProbeBindAddress  string
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	LeaderElectionID        string
+}
+
+// LeaderElectionID is upstream's lease name, so that during a migration the two controllers
+// never both act.
+const LeaderElectionID = "amazon-vpc-lattice.io"
+
+// BindFlags registers the Lattice flags on fs. Defaults come from the environment (getenv, usually
+// os.Getenv), so a flag overrides its variable and an unset flag keeps it.
+func (l *Lattice) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&l.ClusterVPCID, "cluster-vpc-id", getenv(EnvClusterVPCID), "VPC of the cluster's pods, target groups and service-network association (env "+EnvClusterVPCID+"; default from IMDS)")
+	fs.StringVar(&l.Region, "region", getenv(EnvRegion), "AWS region (env "+EnvRegion+"; default from IMDS)")
+	fs.StringVar(&l.AccountID, "aws-account-id", getenv(EnvAccountID), "AWS account ID (env "+EnvAccountID+"; default from IMDS)")
+	fs.StringVar(&l.ClusterName, "cluster-name", getenv(EnvClusterName), "cluster name, part of the ManagedBy tag (env "+EnvClusterName+")")
+	fs.StringVar(&l.DefaultServiceNetwork, "default-service-network", getenv(EnvDefaultServiceNetwork), "service network the cluster VPC is associated with (env "+EnvDefaultServiceNetwork+")")
+	override, _ := strconv.ParseBool(getenv(EnvEnableServiceNetworkOverride))
+	fs.BoolVar(&l.EnableServiceNetworkOverride, "enable-service-network-override", override, "associate every route with the default service network (env "+EnvEnableServiceNetworkOverride+")")
+	fs.StringVar(&l.LatticeEndpoint, "lattice-endpoint", getenv(EnvLatticeEndpoint), "VPC Lattice API endpoint, e.g. Local Lattice's http://127.0.0.1:8686 (env "+EnvLatticeEndpoint+")")
+	fs.StringVar(&l.LogLevel, "log-level", nonEmpty(getenv(EnvLogLevel), "info"), "debug, info or error (env "+EnvLogLevel+")")
+}
+
+// BindFlags registers every controller flag on fs, defaults from the environment as for Lattice.
+func (c *Controller) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
+	c.Lattice.BindFlags(fs, getenv)
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)")
+	fs.StringVar(&c.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint (0 disables)")
+	fs.StringVar(&c.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables)")
+	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "elect a leader among replicas; only the leader reconciles and writes")
+	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's namespace)")
+	fs.StringVar(&c.LeaderElectionID, "leader-election-id", LeaderElectionID, "name of the leader-election lease")
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// ManagedBy is the ownership tag value on every Lattice resource: <account>/<cluster>/<vpc>.
+func (l Lattice) ManagedBy() string { return l.AccountID + "/" + l.ClusterName + "/" + l.ClusterVPCID }
+
+// Complete fills unset account, region and VPC from IMDS and checks the result. IMDS is not
+// contacted when nothing is missing, so Local Lattice on a laptop needs no metadata service.
+// client may be nil (the default IMDS endpoint, or AWS_EC2_METADATA_SERVICE_ENDPOINT).
+func (l *Lattice) Complete(ctx context.Context, client *imds.Client, log logr.Logger) error {
+	if l.ClusterVPCID == "" || l.Region == "" || l.AccountID == "" {
+		if client == nil {
+			client = imds.New(imds.Options{})
+		}
+		if err := l.discover(ctx, client, log); err != nil {
+			return err
+		}
+	}
+	return l.Validate()
+}
+
+// imdsTimeout bounds discovery so that a workstation without IMDS fails fast with a clear message
+// instead of hanging in retries.
+const imdsTimeout = 5 * time.Second
+
+func (l *Lattice) discover(ctx context.Context, client *imds.Client, log logr.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, imdsTimeout)
+	defer cancel()
+	var errs []error
+	if l.Region == "" {
+		out, err := client.GetRegion(ctx, &imds.GetRegionInput{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("region: %w", err))
+		} else {
+			l.Region = out.Region
+			log.Info("discovered from IMDS", "region", l.Region)
+		}
+	}
+	if l.AccountID == "" {
+		out, err := client.GetInstanceIdentityDocument(ctx, &imds.GetInstanceIdentityDocumentInput{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("account ID: %w", err))
+		} else {
+			l.AccountID = out.AccountID
+			log.Info("discovered from IMDS", "accountID", l.AccountID)
+		}
+	}
+	if l.ClusterVPCID == "" {
+		vpc, err := discoverVPC(ctx, client)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("VPC ID: %w", err))
+		} else {
+			l.ClusterVPCID = vpc
+			log.Info("discovered from IMDS", "clusterVPCID", l.ClusterVPCID)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("discover settings from EC2 instance metadata (set %s, %s and %s, or the equivalent flags, when not running on EC2): %w",
+			EnvRegion, EnvAccountID, EnvClusterVPCID, errors.Join(errs...))
+	}
+	return nil
+}
+
+func discoverVPC(ctx context.Context, client *imds.Client) (string, error) {
+	mac, err := metadata(ctx, client, "mac")
+	if err != nil {
+		return "", err
+	}
+	return metadata(ctx, client, "network/interfaces/macs/"+mac+"/vpc-id")
+}
+
+func metadata(ctx context.Context, client *imds.Client, path string) (string, error) {
+	out, err := client.GetMetadata(ctx, &imds.GetMetadataInput{Path: path})
+	if err != nil {
+		return "", fmt.Errorf("get %s: %w", path, err)
+	}
+	defer out.Content.Close()
+	b, err := io.ReadAll(out.Content)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("get %s: empty answer", path)
+	}
+	return v, nil
+}
+
+// Validate reports every missing or malformed setting at once.
+func (l Lattice) Validate() error {
+	var errs []error
+	for _, s := range []struct{ v, env, flag string }{
+		{l.ClusterVPCID, EnvClusterVPCID, "--cluster-vpc-id"},
+		{l.Region, EnvRegion, "--region"},
+		{l.AccountID, EnvAccountID, "--aws-account-id"},
+		{l.ClusterName, EnvClusterName, "--cluster-name"},
+	} {
+		if s.v == "" {
+			errs = append(errs, fmt.Errorf("%s is not set (or %s)", s.env, s.flag))
+		}
+	}
+	if l.AccountID != "" && !isAccountID(l.AccountID) {
+		errs = append(errs, fmt.Errorf("%s %q is not a 12-digit account ID", EnvAccountID, l.AccountID))
+	}
+	if l.LatticeEndpoint != "" {
+		u, err := url.Parse(l.LatticeEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s %q is not an http(s) URL", EnvLatticeEndpoint, l.LatticeEndpoint))
+		}
+	}
+	switch l.LogLevel {
+	case "", "debug", "info", "error":
+	default:
+		errs = append(errs, fmt.Errorf("%s %q is not one of debug, info, error", EnvLogLevel, l.LogLevel))
+	}
+	if l.EnableServiceNetworkOverride && l.DefaultServiceNetwork == "" {
+		errs = append(errs, fmt.Errorf("%s needs %s", EnvEnableServiceNetworkOverride, EnvDefaultServiceNetwork))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// AWSConfig is the SDK configuration: the default credential chain (environment, profile, IRSA,
+// Pod Identity, instance role) and the region. Local Lattice does not check signatures, so when
+// the endpoint is on this machine and no credentials are configured in the environment, static
+// dummy credentials are used instead of a chain that would probe IMDS.
+func (l Lattice) AWSConfig(ctx context.Context) (aws.Config, error) {
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(l.Region)}
+	if l.localEndpoint() && !credentialsInEnv() {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS SDK configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+func (l Lattice) localEndpoint() bool {
+	u, err := url.Parse(l.LatticeEndpoint)
+	if err != nil || l.LatticeEndpoint == "" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func credentialsInEnv() bool {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		if os.Getenv(k) != "" {
+			return true
+		}
+	}
+	return false
+}
