@@ -37,12 +37,8 @@ func effectiveHealth(tg *store.TargetGroup, override time.Duration) healthConfig
 	if hc == nil {
 		hc = &store.HealthCheckConfig{}
 	}
-	version := cfg.ProtocolVersion
-	if version == "" {
-		version = "HTTP1"
-	}
 	out := healthConfig{
-		enabled:   version == "HTTP1" && cfg.Protocol != "TCP",
+		enabled:   store.HealthCheckEnabled(tg),
 		scheme:    "http",
 		http2:     hc.ProtocolVersion == "HTTP2",
 		path:      hc.Path,
@@ -51,10 +47,8 @@ func effectiveHealth(tg *store.TargetGroup, override time.Duration) healthConfig
 		healthy:   count(hc.HealthyThresholdCount, 5),
 		unhealthy: count(hc.UnhealthyThresholdCount, 2),
 	}
-	if hc.Enabled != nil {
-		out.enabled = *hc.Enabled
-	}
 	if tg.Type != "" && tg.Type != "IP" {
+		// Only IP targets can be dialled from this machine.
 		out.enabled = false
 	}
 	if strings.EqualFold(hc.Protocol, "HTTPS") {
@@ -160,12 +154,9 @@ func (h *healthChecks) reconcile(ctx context.Context, snap *store.Snapshot) {
 				continue
 			}
 			key := proberKey{tg: tg.ID, target: t.ID, port: t.Port}
-			if !cfg.enabled {
-				if t.Status != "UNAVAILABLE" {
-					// Reported from another goroutine: the store may deliver the resulting
-					// change synchronously, into a reconcile that waits for this one.
-					go h.dp.src.SetTargetHealth(tg.ID, t.ID, t.Port, "UNAVAILABLE", "HealthCheckDisabled")
-				}
+			// The store shows UNAVAILABLE without health checks and UNUSED for groups no
+			// service uses; Lattice checks neither.
+			if !cfg.enabled || t.Status == "UNUSED" {
 				continue
 			}
 			want[key] = true
