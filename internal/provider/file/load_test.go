@@ -57,12 +57,12 @@ func TestLoad(t *testing.T) {
 			"  rules:\n  - matches:\n    - path:\n        type: PathPrefix\n        value: /parking\n  - backendRef:\n    - name: review\n"},
 		problems: []string{`f.yaml:11: HTTPRoute: unknown field spec.rules[1].backendRef`},
 	}, {
-		name: "duplicate field points at the field",
-		files: map[string]string{"f.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  name: b\n"},
+		name:     "duplicate field points at the field",
+		files:    map[string]string{"f.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  name: b\n"},
 		problems: []string{`f.yaml:5: Service: key "name" already set in map`},
 	}, {
-		name: "wrong type points at the field",
-		files: map[string]string{"f.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: parking\nspec:\n  ports:\n  - port: eighty\n"},
+		name:     "wrong type points at the field",
+		files:    map[string]string{"f.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: parking\nspec:\n  ports:\n  - port: eighty\n"},
 		problems: []string{"f.yaml:7: Service: field spec.ports.port must be of type int32"},
 	}, {
 		name:     "missing and invalid names",
