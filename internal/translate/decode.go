@@ -1,0 +1,83 @@
+package translate
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+)
+
+var decoder = func() runtime.Decoder {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gwv1.Install, gwv1beta1.Install} {
+		if err := add(s); err != nil {
+			panic(fmt.Sprintf("build translate scheme: %v", err))
+		}
+	}
+	return serializer.NewCodecFactory(s).UniversalDeserializer()
+}()
+
+// ParseInput decodes multi-document YAML (or JSON) holding the object kinds of Input, as written
+// by kubectl. Documents of other kinds are an error, so typos do not vanish silently.
+func ParseInput(data []byte) (*Input, error) {
+	in := &Input{}
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for i := 1; ; i++ {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return in, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read document %d: %w", i, err)
+		}
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		obj, _, err := decoder.Decode(doc, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("decode document %d: %w", i, err)
+		}
+		if err := in.add(obj); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+	}
+}
+
+func (in *Input) add(obj runtime.Object) error {
+	switch o := obj.(type) {
+	case *gwv1.GatewayClass:
+		in.GatewayClasses = append(in.GatewayClasses, *o)
+	case *gwv1.Gateway:
+		in.Gateways = append(in.Gateways, *o)
+	case *gwv1.HTTPRoute:
+		in.HTTPRoutes = append(in.HTTPRoutes, *o)
+	case *gwv1.GRPCRoute:
+		in.GRPCRoutes = append(in.GRPCRoutes, *o)
+	case *gwv1.TLSRoute:
+		in.TLSRoutes = append(in.TLSRoutes, *o)
+	case *gwv1beta1.ReferenceGrant:
+		in.ReferenceGrants = append(in.ReferenceGrants, *o)
+	case *gwv1.ReferenceGrant:
+		in.ReferenceGrants = append(in.ReferenceGrants, gwv1beta1.ReferenceGrant(*o))
+	case *corev1.Namespace:
+		in.Namespaces = append(in.Namespaces, *o)
+	case *corev1.Service:
+		in.Services = append(in.Services, *o)
+	case *discoveryv1.EndpointSlice:
+		in.EndpointSlices = append(in.EndpointSlices, *o)
+	default:
+		return fmt.Errorf("unsupported kind %s", obj.GetObjectKind().GroupVersionKind())
+	}
+	return nil
+}

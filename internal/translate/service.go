@@ -1,0 +1,165 @@
+package translate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+)
+
+// routeTypeTag is upstream's RouteType tag value.
+var routeTypeTag = map[model.RouteKind]string{model.KindHTTPRoute: "http", model.KindGRPCRoute: "grpc", model.KindTLSRoute: "tls"}
+
+// service builds the Lattice service of an accepted route: one Lattice listener per distinct
+// port among the usable Gateway listeners it attached to, each carrying the route's rules.
+func (t *translator) service(r *routeState) (model.Service, bool) {
+	if !r.accepted() {
+		return model.Service{}, false
+	}
+	svc := model.Service{
+		Name:             r.serviceName,
+		Route:            r.key,
+		CustomDomainName: r.customDomain,
+		Tags: map[string]string{
+			model.TagManagedBy:      t.managedBy,
+			model.TagRouteName:      r.key.Name,
+			model.TagRouteNamespace: r.key.Namespace,
+			model.TagRouteType:      routeTypeTag[r.key.Kind],
+		},
+	}
+	sns := map[string]bool{}
+	var gwListeners []*listenerState
+	for _, p := range r.parents {
+		if !p.attached() {
+			continue
+		}
+		sns[p.gw.snName] = true
+		for _, l := range p.listeners {
+			if l.usable {
+				gwListeners = append(gwListeners, l)
+			}
+		}
+	}
+	svc.ServiceNetworks = sortedKeys(sns)
+	sort.SliceStable(gwListeners, func(i, j int) bool {
+		a, b := gwListeners[i], gwListeners[j]
+		if a.spec.Port != b.spec.Port {
+			return a.spec.Port < b.spec.Port
+		}
+		return a.protocol < b.protocol
+	})
+
+	ports := map[int32]string{}
+	for _, l := range gwListeners {
+		if proto, dup := ports[l.spec.Port]; dup {
+			if proto != l.protocol {
+				r.notes = append(r.notes, fmt.Sprintf("listener %s (%s %d) is not programmed: the Lattice service already listens with %s on that port", l.spec.Name, l.protocol, l.spec.Port, proto))
+			}
+			continue
+		}
+		if len(ports) == t.cfg.Quotas.ListenersPerService {
+			r.notes = append(r.notes, fmt.Sprintf("listener %s (%s %d) is not programmed: VPC Lattice allows %d listeners per service", l.spec.Name, l.protocol, l.spec.Port, t.cfg.Quotas.ListenersPerService))
+			continue
+		}
+		ports[l.spec.Port] = l.protocol
+		if l.certificateARN != "" {
+			if svc.CertificateARN == "" {
+				svc.CertificateARN = l.certificateARN
+			} else if svc.CertificateARN != l.certificateARN {
+				r.notes = append(r.notes, fmt.Sprintf("listener %s certificate %s is not used: a Lattice service has one certificate (%s)", l.spec.Name, l.certificateARN, svc.CertificateARN))
+			}
+		}
+		if ll, ok := t.latticeListener(r, l); ok {
+			svc.Listeners = append(svc.Listeners, ll)
+		}
+	}
+	if len(ports) == 0 {
+		r.notes = append(r.notes, "no valid Gateway listener to program")
+	}
+	for _, name := range sortedKeys(r.targetGroups) {
+		svc.TargetGroups = append(svc.TargetGroups, r.targetGroups[name])
+	}
+	return svc, true
+}
+
+func (t *translator) latticeListener(r *routeState, l *listenerState) (model.Listener, bool) {
+	ll := model.Listener{
+		Name:     listenerName(l.spec.Port, l.protocol),
+		Protocol: l.protocol,
+		Port:     l.spec.Port,
+		Tags:     map[string]string{model.TagManagedBy: t.managedBy},
+	}
+	if l.protocol == model.ProtocolTLSPassthrough {
+		// TLS passthrough allows only the default rule, and it must forward to TCP groups.
+		ll.DefaultAction = r.rules[0].action
+		if len(ll.DefaultAction.Forward) == 0 {
+			r.notes = append(r.notes, fmt.Sprintf("listener %s is not programmed: every backend is invalid and a TLS passthrough listener can only forward, so connections are refused", l.spec.Name))
+			return ll, false
+		}
+		return ll, true
+	}
+	ll.DefaultAction = model.Action{FixedResponse: statusNotFound}
+	ll.Rules = make([]model.Rule, len(r.latticeRules))
+	for i, rule := range r.latticeRules {
+		rule.Tags = map[string]string{model.TagManagedBy: t.managedBy}
+		ll.Rules[i] = rule
+	}
+	return ll, true
+}
+
+// writeRouteStatus records the route's parent statuses and counts it on the listeners it is
+// attached to.
+func (t *translator) writeRouteStatus(r *routeState) {
+	gen := r.meta.Generation
+	accepted := r.accepted()
+	resolved := cond(string(gwv1.RouteConditionResolvedRefs), true, string(gwv1.RouteReasonResolvedRefs), "ResolvedRefs", gen)
+	if len(r.backendErrs) > 0 {
+		msgs := make([]string, len(r.backendErrs))
+		for i, e := range r.backendErrs {
+			msgs[i] = e.msg
+		}
+		resolved = cond(string(gwv1.RouteConditionResolvedRefs), false, string(r.backendErrs[0].reason), strings.Join(msgs, "; "), gen)
+	}
+	dropped := r.droppedRules()
+	counted := map[*listenerState]bool{}
+	statuses := make([]gwv1.RouteParentStatus, 0, len(r.parents))
+	for _, p := range r.parents {
+		var conds []metav1.Condition
+		switch {
+		case !p.attached():
+			conds = append(conds, cond(string(gwv1.RouteConditionAccepted), false, string(p.reason), p.message, gen))
+		case r.routeErr != "":
+			conds = append(conds, cond(string(gwv1.RouteConditionAccepted), false, string(gwv1.RouteReasonUnsupportedValue), r.routeErr, gen))
+		default:
+			msg := "Accepted"
+			if len(r.notes) > 0 {
+				msg += "; " + strings.Join(r.notes, "; ")
+			}
+			conds = append(conds, cond(string(gwv1.RouteConditionAccepted), true, string(gwv1.RouteReasonAccepted), msg, gen))
+			for _, l := range p.listeners {
+				if !counted[l] {
+					counted[l] = true
+					l.attached++
+				}
+			}
+		}
+		conds = append(conds, resolved)
+		if accepted && p.attached() {
+			if len(dropped) > 0 {
+				conds = append(conds, cond(string(gwv1.RouteConditionPartiallyInvalid), true, string(gwv1.RouteReasonUnsupportedValue), "Dropped Rule: "+strings.Join(dropped, "; "), gen))
+			}
+			conds = append(conds, pending(gen))
+		}
+		statuses = append(statuses, gwv1.RouteParentStatus{
+			ParentRef:      p.ref,
+			ControllerName: gwv1.GatewayController(t.cfg.ControllerName),
+			Conditions:     conds,
+		})
+	}
+	t.routeStatusMap(r.key.Kind)[types.NamespacedName{Namespace: r.key.Namespace, Name: r.key.Name}] = statuses
+}

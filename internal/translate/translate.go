@@ -1,0 +1,211 @@
+// Package translate turns a snapshot of Gateway API and core objects into the desired VPC Lattice
+// model and the Gateway API status of every object this controller owns.
+//
+// Translate is pure: no I/O, no clock, no randomness. Equal inputs in any order give equal
+// outputs, so the deployer can diff models and the status writer can skip no-op updates.
+// Programmed conditions are left Pending here; the deployer fills them in with SetProgrammed
+// once Lattice has answered.
+package translate
+
+import (
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+)
+
+// DefaultControllerName is the upstream controller's name, kept so GatewayClasses written for the
+// AWS Gateway API Controller work unchanged.
+const DefaultControllerName = "application-networking.k8s.aws/gateway-api-controller"
+
+// Annotation and TLS option keys shared with the upstream controller.
+const (
+	AnnotationServiceNameOverride = "application-networking.k8s.aws/service-name-override"
+	OptionCertificateARN          = "application-networking.k8s.aws/certificate-arn"
+)
+
+// Input is a snapshot of the world. Order does not matter: Translate sorts internally.
+type Input struct {
+	GatewayClasses  []gwv1.GatewayClass
+	Gateways        []gwv1.Gateway
+	HTTPRoutes      []gwv1.HTTPRoute
+	GRPCRoutes      []gwv1.GRPCRoute
+	TLSRoutes       []gwv1.TLSRoute
+	ReferenceGrants []gwv1beta1.ReferenceGrant
+	Namespaces      []corev1.Namespace
+	Services        []corev1.Service
+	EndpointSlices  []discoveryv1.EndpointSlice
+}
+
+// Quotas are the Lattice limits Translate checks; zero fields take the Lattice defaults.
+type Quotas struct {
+	RulesPerListener       int // default 10 (adjustable service quota)
+	TargetGroupsPerForward int // default 10 (API limit)
+	HeaderMatchesPerRule   int // default 5 (API limit)
+	ListenersPerService    int // default 2 (adjustable service quota)
+}
+
+// Config is what Translate needs to know about the controller and the cluster.
+type Config struct {
+	// ControllerName selects the GatewayClasses we own; default DefaultControllerName.
+	ControllerName string
+	// AccountID, ClusterName and VPCID form the ManagedBy tag (account/cluster/vpc); VPCID is
+	// also the VPC of every target group and of the service-network VPC association.
+	AccountID, ClusterName, VPCID string
+	// DefaultServiceNetwork, when set, is the service network the cluster VPC is associated with.
+	DefaultServiceNetwork string
+	Quotas                Quotas
+}
+
+func (c Config) withDefaults() Config {
+	if c.ControllerName == "" {
+		c.ControllerName = DefaultControllerName
+	}
+	q := &c.Quotas
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{{&q.RulesPerListener, 10}, {&q.TargetGroupsPerForward, 10}, {&q.HeaderMatchesPerRule, 5}, {&q.ListenersPerService, 2}} {
+		if *f.v <= 0 {
+			*f.v = f.def
+		}
+	}
+	return c
+}
+
+// ManagedBy is the ownership tag value: <account>/<cluster>/<vpc>, as upstream writes it.
+func (c Config) ManagedBy() string {
+	return c.AccountID + "/" + c.ClusterName + "/" + c.VPCID
+}
+
+// Output is the desired Lattice model plus the status of every object we own.
+type Output struct {
+	Model          model.Model
+	GatewayClasses map[string]gwv1.GatewayClassStatus
+	Gateways       map[types.NamespacedName]gwv1.GatewayStatus
+	// Route maps hold only the parent statuses written by our controller. A route that has none
+	// any more but still carries stale entries of ours maps to an empty slice, so the status
+	// writer knows to remove them.
+	HTTPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+	GRPCRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
+	TLSRoutes  map[types.NamespacedName][]gwv1.RouteParentStatus
+}
+
+// RouteConditionProgrammed is set on every accepted route parent: whether Lattice accepted the
+// service built from the route. Gateway API defines no such route condition; upstream reported
+// deploy failures only as events, which users rarely see.
+const RouteConditionProgrammed = "Programmed"
+
+// DeployResult is what the deployer learned from Lattice about one route or gateway.
+type DeployResult struct {
+	Programmed      bool
+	Reason, Message string
+}
+
+// SetProgrammed records deploy results in the statuses: the Programmed condition of each accepted
+// parent of the routes, and of the gateways and their usable listeners. Objects without a result
+// keep their Pending condition.
+func (o *Output) SetProgrammed(routes map[model.RouteKey]DeployResult, gateways map[model.GatewayKey]DeployResult) {
+	for kind, m := range map[model.RouteKind]map[types.NamespacedName][]gwv1.RouteParentStatus{
+		model.KindHTTPRoute: o.HTTPRoutes, model.KindGRPCRoute: o.GRPCRoutes, model.KindTLSRoute: o.TLSRoutes,
+	} {
+		for nn, parents := range m {
+			res, ok := routes[model.RouteKey{Kind: kind, Namespace: nn.Namespace, Name: nn.Name}]
+			if !ok {
+				continue
+			}
+			for i := range parents {
+				setProgrammed(parents[i].Conditions, res, "Programmed")
+			}
+		}
+	}
+	for nn, st := range o.Gateways {
+		res, ok := gateways[model.GatewayKey{Namespace: nn.Namespace, Name: nn.Name}]
+		if !ok {
+			continue
+		}
+		setProgrammed(st.Conditions, res, string(gwv1.GatewayReasonProgrammed))
+		for i := range st.Listeners {
+			setProgrammed(st.Listeners[i].Conditions, res, string(gwv1.ListenerReasonProgrammed))
+		}
+	}
+}
+
+// setProgrammed overwrites a Pending Programmed condition in place; conditions already decided by
+// Translate (False because the object is invalid) are left alone.
+func setProgrammed(conds []metav1.Condition, res DeployResult, okReason string) {
+	for i := range conds {
+		c := &conds[i]
+		if c.Type != RouteConditionProgrammed || c.Reason != reasonPending {
+			continue
+		}
+		if res.Programmed {
+			c.Status, c.Reason, c.Message = metav1.ConditionTrue, okReason, nonEmpty(res.Message, "Programmed in VPC Lattice")
+			continue
+		}
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, nonEmpty(res.Reason, string(gwv1.GatewayReasonInvalid)), res.Message
+	}
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Translate computes the desired Lattice model and the statuses for in.
+func Translate(in *Input, cfg Config) *Output {
+	t := newTranslator(in, cfg.withDefaults())
+	t.gatewayClasses()
+	t.gateways()
+	t.routes()
+	return t.out
+}
+
+// YAML renders the output for golden files and `lattice-gateway plan`: the model, then statuses
+// keyed by "namespace/name".
+func (o *Output) YAML() ([]byte, error) {
+	keyed := func(m any) map[string]any {
+		out := map[string]any{}
+		switch m := m.(type) {
+		case map[types.NamespacedName]gwv1.GatewayStatus:
+			for k, v := range m {
+				out[k.String()] = v
+			}
+		case map[types.NamespacedName][]gwv1.RouteParentStatus:
+			for k, v := range m {
+				out[k.String()] = v
+			}
+		}
+		return out
+	}
+	b, err := model.YAML(map[string]any{
+		"model":          o.Model,
+		"gatewayClasses": o.GatewayClasses,
+		"gateways":       keyed(o.Gateways),
+		"httpRoutes":     keyed(o.HTTPRoutes),
+		"grpcRoutes":     keyed(o.GRPCRoutes),
+		"tlsRoutes":      keyed(o.TLSRoutes),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("render translate output: %w", err)
+	}
+	return b, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,135 @@
+package translate
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/golden"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+)
+
+var testConfig = Config{AccountID: "123456789012", ClusterName: "test-cluster", VPCID: "vpc-0123456789abcdef0"}
+
+const testdata = "testdata"
+
+// configFor lets a case change the config through its name, keeping inputs plain Kubernetes YAML.
+func configFor(name string) Config {
+	cfg := testConfig
+	switch name {
+	case "gateway-default-service-network-gets-vpc-association":
+		cfg.DefaultServiceNetwork = "default-sn"
+	case "quota-rules-per-listener-override":
+		cfg.Quotas.RulesPerListener = 3
+	}
+	return cfg
+}
+
+func TestGolden(t *testing.T) {
+	dir := testdata
+	cases := golden.Cases(t, dir)
+	if len(cases) < 40 {
+		t.Errorf("want at least 40 golden cases, have %d", len(cases))
+	}
+	for _, name := range cases {
+		t.Run(name, func(t *testing.T) {
+			in, err := ParseInput(golden.Input(t, dir, name))
+			if err != nil {
+				t.Fatalf("parse input: %v", err)
+			}
+			out, err := Translate(in, configFor(name)).YAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden.Check(t, dir, name, out)
+		})
+	}
+}
+
+// TestDeterministic shuffles every input slice and expects byte-identical output.
+func TestDeterministic(t *testing.T) {
+	dir := testdata
+	for _, name := range golden.Cases(t, dir) {
+		in, err := ParseInput(golden.Input(t, dir, name))
+		if err != nil {
+			t.Fatalf("%s: parse input: %v", name, err)
+		}
+		want, err := Translate(in, configFor(name)).YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(1, uint64(len(name))))
+		for round := 0; round < 5; round++ {
+			shuffle(rng, in.GatewayClasses)
+			shuffle(rng, in.Gateways)
+			shuffle(rng, in.HTTPRoutes)
+			shuffle(rng, in.GRPCRoutes)
+			shuffle(rng, in.TLSRoutes)
+			shuffle(rng, in.ReferenceGrants)
+			shuffle(rng, in.Namespaces)
+			shuffle(rng, in.Services)
+			shuffle(rng, in.EndpointSlices)
+			got, err := Translate(in, configFor(name)).YAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s: output changed after shuffling the input (round %d)", name, round)
+			}
+		}
+	}
+}
+
+func shuffle[T any](rng *rand.Rand, s []T) {
+	rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+}
+
+func TestSetProgrammed(t *testing.T) {
+	in, err := ParseInput(golden.Input(t, testdata, "seed-my-hotel-inventory-and-rates"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := Translate(in, testConfig)
+	out.SetProgrammed(
+		map[model.RouteKey]DeployResult{
+			{Kind: model.KindHTTPRoute, Namespace: "default", Name: "inventory"}: {Programmed: true},
+			{Kind: model.KindHTTPRoute, Namespace: "default", Name: "rates"}:     {Reason: "LatticeError", Message: "ServiceQuotaExceededException: too many services"},
+		},
+		map[model.GatewayKey]DeployResult{{Namespace: "default", Name: "my-hotel"}: {Programmed: true}},
+	)
+	for _, tc := range []struct {
+		route  string
+		status string
+		reason string
+	}{
+		{"inventory", "True", "Programmed"},
+		{"rates", "False", "LatticeError"},
+	} {
+		var found bool
+		for nn, parents := range out.HTTPRoutes {
+			if nn.Name != tc.route {
+				continue
+			}
+			for _, c := range parents[0].Conditions {
+				if c.Type == RouteConditionProgrammed {
+					found = true
+					if string(c.Status) != tc.status || c.Reason != tc.reason {
+						t.Errorf("%s Programmed = %s/%s, want %s/%s", tc.route, c.Status, c.Reason, tc.status, tc.reason)
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s has no Programmed condition", tc.route)
+		}
+	}
+	for _, gw := range out.Gateways {
+		for _, l := range gw.Listeners {
+			for _, c := range l.Conditions {
+				if c.Type == "Programmed" && c.Status != "True" {
+					t.Errorf("listener %s Programmed = %s, want True", l.Name, c.Status)
+				}
+			}
+		}
+	}
+}
