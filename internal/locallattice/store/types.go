@@ -48,14 +48,16 @@ type Service struct {
 
 // Listener is a listener of a service.
 type Listener struct {
-	ID            string            `json:"id"`
-	ARN           string            `json:"arn"`
-	Name          string            `json:"name"`
-	ServiceID     string            `json:"serviceId"`
-	ServiceARN    string            `json:"serviceArn"`
-	Protocol      string            `json:"protocol"` // HTTP | HTTPS | TLS_PASSTHROUGH
-	Port          int32             `json:"port"`
-	DefaultAction RuleAction        `json:"defaultAction"`
+	ID            string     `json:"id"`
+	ARN           string     `json:"arn"`
+	Name          string     `json:"name"`
+	ServiceID     string     `json:"serviceId"`
+	ServiceARN    string     `json:"serviceArn"`
+	Protocol      string     `json:"protocol"` // HTTP | HTTPS | TLS_PASSTHROUGH
+	Port          int32      `json:"port"`
+	DefaultAction RuleAction `json:"defaultAction"`
+	// DefaultRuleID names the synthesised default rule, so GetRule works on what ListRules shows.
+	DefaultRuleID string            `json:"-"`
 	CreatedAt     time.Time         `json:"createdAt"`
 	LastUpdatedAt time.Time         `json:"lastUpdatedAt"`
 	Tags          map[string]string `json:"-"`
@@ -214,7 +216,14 @@ type ServiceNetworkVpcAssociation struct {
 	VPCID            string            `json:"vpcId"`
 	SecurityGroupIDs []string          `json:"securityGroupIds,omitempty"`
 	PrivateDNS       bool              `json:"privateDnsEnabled"`
+	DNSOptions       *DNSOptions       `json:"dnsOptions,omitempty"`
 	Tags             map[string]string `json:"-"`
+}
+
+// DNSOptions is the private DNS configuration of a VPC association.
+type DNSOptions struct {
+	PrivateDNSPreference       string   `json:"privateDnsPreference,omitempty"`
+	PrivateDNSSpecifiedDomains []string `json:"privateDnsSpecifiedDomains,omitempty"`
 }
 
 // AuthPolicy is the auth policy of a service network or service.

@@ -1,0 +1,348 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
+)
+
+// maxBody bounds request bodies; the largest legal one (an auth policy) is well below it.
+const maxBody = 1 << 20
+
+// Server is the VPC Lattice REST API over a store. It is an http.Handler; Start also serves it.
+type Server struct {
+	store    *store.Store
+	ownStore bool
+	opts     Options
+	quotas   Quotas
+	log      logr.Logger
+	faults   faultInjector
+	counters *counters
+
+	mu       sync.Mutex
+	httpSrv  *http.Server
+	listener net.Listener
+}
+
+// New returns the API over st. Region and account come from the store.
+func New(st *store.Store, o Options) *Server {
+	if o.Logger.GetSink() == nil {
+		o.Logger = logr.Discard()
+	}
+	s := &Server{store: st, opts: o, quotas: o.Quotas.withDefaults(), log: o.Logger, counters: newCounters()}
+	s.faults.f = o.Faults
+	return s
+}
+
+// Open creates the store described by o (loading its state file) and the API over it; Close
+// closes both.
+func Open(o Options) (*Server, error) {
+	if err := o.Faults.validate(); err != nil {
+		return nil, fmt.Errorf("fault settings: %w", err)
+	}
+	st, err := store.New(o.StoreOptions())
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := New(st, o)
+	s.ownStore = true
+	return s, nil
+}
+
+// Store is the store the server writes to (the data plane's DataPlaneSource).
+func (s *Server) Store() *store.Store { return s.store }
+
+// Start serves the API on addr ("" or "127.0.0.1:0" picks a free loopback port) until Close.
+func (s *Server) Start(addr string) error {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.mu.Lock()
+	s.httpSrv, s.listener = srv, ln
+	s.mu.Unlock()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error(err, "API server stopped")
+		}
+	}()
+	return nil
+}
+
+// Addr is the address Start listens on ("" before Start).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listener == nil {
+		return ""
+	}
+	return s.listener.Addr().String()
+}
+
+// URL is the endpoint to give the SDK (BaseEndpoint) or the CLI (--endpoint-url).
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Close stops serving and, when Open created the store, closes it.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	srv := s.httpSrv
+	s.httpSrv, s.listener = nil, nil
+	s.mu.Unlock()
+	var err error
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = srv.Shutdown(ctx)
+	}
+	if s.ownStore {
+		err = errors.Join(err, s.store.Close())
+	}
+	return err
+}
+
+// Counts returns the API calls served since the start or the last ResetCounts.
+func (s *Server) Counts() Counts { return s.counters.snapshot() }
+
+// ResetCounts zeroes Counts (not the Prometheus counters).
+func (s *Server) ResetCounts() { s.counters.reset() }
+
+// Faults returns the current fault-injection settings.
+func (s *Server) Faults() Faults { return s.faults.get() }
+
+// SetFaults replaces the fault-injection settings.
+func (s *Server) SetFaults(f Faults) error { return s.faults.set(f) }
+
+// call is one decoded request.
+type call struct {
+	op     string
+	params map[string]string
+	query  url.Values
+	body   []byte
+}
+
+func (c *call) decode(v any) error {
+	if len(c.body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(c.body, v); err != nil {
+		return cannotParse(err)
+	}
+	return nil
+}
+
+// ServeHTTP serves one API call: route, authenticate, inject faults, run, count.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	op, code := "Unknown", 0
+	defer func() { s.counters.record(op, code, time.Since(start)) }()
+
+	rt, params, ok := match(r.Method, r.URL.EscapedPath())
+	if !ok {
+		code = writeError(w, &apiError{Status: http.StatusNotFound, Type: "UnknownOperationException",
+			Message: fmt.Sprintf("no operation for %s %s", r.Method, r.URL.EscapedPath())})
+		return
+	}
+	op = rt.op
+	if err := checkAuthorization(r.Header.Get("Authorization")); err != nil {
+		code = writeError(w, err)
+		return
+	}
+	if err := s.faults.admit(op); err != nil {
+		code = writeError(w, err)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		code = writeError(w, validationError("cannotParse", "request body unreadable or larger than 1 MiB", nil))
+		return
+	}
+	c := &call{op: op, params: params, query: r.URL.Query(), body: body}
+	status, out, err := s.run(rt, c)
+	if err != nil {
+		code = writeError(w, err)
+		return
+	}
+	code = status
+	writeJSON(w, status, out)
+}
+
+// run calls the operation, turning a panic into an InternalServerException so that no input
+// can take the server down.
+func (s *Server) run(rt *route, c *call) (status int, out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error(fmt.Errorf("panic: %v", p), "operation failed", "operation", c.op)
+			status, out, err = 0, nil, internalError("internal error")
+		}
+	}()
+	return rt.handler(s, c)
+}
+
+// checkAuthorization accepts any SigV4 Authorization header (signatures are not verified) and
+// rejects requests without one, as AWS does.
+func checkAuthorization(h string) *apiError {
+	if h == "" {
+		return accessDenied("Missing Authentication Token")
+	}
+	if !strings.HasPrefix(h, "AWS4-") || !strings.Contains(h, "Credential=") {
+		return accessDenied("Authorization header requires a SigV4 Credential")
+	}
+	return nil
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func writeJSON(w http.ResponseWriter, status int, out any) {
+	w.Header().Set("X-Amzn-RequestId", newRequestID())
+	if out == nil {
+		w.WriteHeader(status)
+		return
+	}
+	var body []byte
+	if raw, ok := out.(json.RawMessage); ok {
+		body = raw
+	} else {
+		var err error
+		if body, err = json.Marshal(out); err != nil {
+			writeError(w, internalError("encode response: "+err.Error()))
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeError answers err in the restJson1 error shape and returns the status code.
+func writeError(w http.ResponseWriter, err error) int {
+	var e *apiError
+	if !errors.As(err, &e) {
+		e = internalError(err.Error())
+	}
+	body := map[string]any{}
+	for k, v := range e.Fields {
+		body[k] = v
+	}
+	body["__type"] = e.Type
+	body["message"] = e.Message
+	b, _ := json.Marshal(body)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-ErrorType", e.Type)
+	h.Set("X-Amzn-RequestId", newRequestID())
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", fmt.Sprint(e.RetryAfter))
+	}
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(b)
+	return e.Status
+}
+
+// create runs a Create* operation idempotently: a repeated client token with the same request
+// returns the first answer, with a different request a ConflictException.
+func (s *Server) create(c *call, token string, status int, fn func(st *store.State) (any, error)) (int, any, error) {
+	var out json.RawMessage
+	err := s.store.Update(func(st *store.State) error {
+		key := c.op + "/" + token
+		sum := sha256.Sum256(append([]byte(c.op+"\x00"+fmt.Sprint(c.params)+"\x00"), c.body...))
+		hash := hex.EncodeToString(sum[:])
+		if token != "" {
+			if prev, ok := st.Tokens[key]; ok {
+				if prev.Hash != hash {
+					return conflict(rtIdempotency, token, "client token %s was already used with different parameters", token)
+				}
+				out = prev.Body
+				return nil
+			}
+		}
+		res, err := fn(st)
+		if err != nil {
+			return err
+		}
+		if out, err = json.Marshal(res); err != nil {
+			return fmt.Errorf("encode %s response: %w", c.op, err)
+		}
+		if token != "" {
+			st.Tokens[key] = store.Token{Hash: hash, Status: status, Body: out}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return status, out, nil
+}
+
+// update runs a mutating operation and answers status with its result.
+func (s *Server) update(status int, fn func(st *store.State) (any, error)) (int, any, error) {
+	var out any
+	err := s.store.Update(func(st *store.State) error {
+		var err error
+		out, err = fn(st)
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return status, out, nil
+}
+
+// view runs a read-only operation.
+func (s *Server) view(fn func(st *store.State) (any, error)) (int, any, error) {
+	var out any
+	var err error
+	s.store.View(func(st *store.State) { out, err = fn(st) })
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, out, nil
+}
+
+// settle returns the status a new resource starts in and schedules its transition to ACTIVE.
+func (s *Server) settle(st *store.State, id string) string {
+	d := s.faults.get().AsyncDelay
+	if d <= 0 {
+		return store.StatusActive
+	}
+	due := s.store.Now().Add(d)
+	st.Pending[id] = store.Pending{Due: due}
+	go s.store.Schedule(due)
+	return store.StatusCreateInProgress
+}
+
+// retire deletes a resource now, or marks it DELETE_IN_PROGRESS and removes it after the async
+// delay.
+func (s *Server) retire(st *store.State, id string, remove func()) {
+	d := s.faults.get().AsyncDelay
+	if d <= 0 {
+		remove()
+		return
+	}
+	due := s.store.Now().Add(d)
+	st.Pending[id] = store.Pending{Due: due, Delete: true}
+	go s.store.Schedule(due)
+}
