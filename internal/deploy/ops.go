@@ -107,6 +107,13 @@ func (d *Deployer) retryConflict(ctx context.Context, what string, call func(con
 	return err
 }
 
+func (d *Deployer) maybeRetryConflict(ctx context.Context, retry bool, what string, call func(context.Context) error) error {
+	if !retry {
+		return call(ctx)
+	}
+	return d.retryConflict(ctx, what, call)
+}
+
 func tagOp(d *Deployer, resource string, arn func() string, tags map[string]string, done func(map[string]string)) Op {
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
@@ -137,7 +144,9 @@ func (d *Deployer) opCreateServiceNetwork(sn model.ServiceNetwork) Op {
 	}}
 }
 
-func (d *Deployer) opCreateVPCAssociation(sn model.ServiceNetwork) Op {
+// opCreateVPCAssociation associates the VPC; after replacing another association (replacing) it
+// retries while Lattice still reports the old one being removed.
+func (d *Deployer) opCreateVPCAssociation(sn model.ServiceNetwork, replacing bool) Op {
 	return Op{Action: "CreateServiceNetworkVpcAssociation", Resource: "service network " + sn.Name + " ↔ " + sn.VPCAssociation.VPCID,
 		run: func(ctx context.Context) error {
 			st := d.state.getSN(sn.Name)
@@ -147,7 +156,11 @@ func (d *Deployer) opCreateVPCAssociation(sn model.ServiceNetwork) Op {
 			in := &vpclattice.CreateServiceNetworkVpcAssociationInput{ServiceNetworkIdentifier: aws.String(st.id),
 				VpcIdentifier: aws.String(sn.VPCAssociation.VPCID), SecurityGroupIds: sn.VPCAssociation.SecurityGroupIDs, Tags: d.ownTags()}
 			in.ClientToken = d.clientToken("snva/"+st.id, in)
-			out, err := d.client.CreateServiceNetworkVpcAssociation(ctx, in)
+			var out *vpclattice.CreateServiceNetworkVpcAssociationOutput
+			err := d.maybeRetryConflict(ctx, replacing, "VPC association to be creatable", func(ctx context.Context) (err error) {
+				out, err = d.client.CreateServiceNetworkVpcAssociation(ctx, in)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("associate VPC %s with service network %s: %w", sn.VPCAssociation.VPCID, sn.Name, err)
 			}
@@ -163,23 +176,15 @@ func (d *Deployer) opDeleteVPCAssociation(sn *snState) Op {
 				return nil
 			}
 			id := sn.vpcAssoc.id
-			_, err := d.client.DeleteServiceNetworkVpcAssociation(ctx, &vpclattice.DeleteServiceNetworkVpcAssociationInput{
-				ServiceNetworkVpcAssociationIdentifier: aws.String(id)})
+			err := d.retryConflict(ctx, "VPC association "+id+" to be deletable", func(ctx context.Context) error {
+				_, err := d.client.DeleteServiceNetworkVpcAssociation(ctx, &vpclattice.DeleteServiceNetworkVpcAssociationInput{
+					ServiceNetworkVpcAssociationIdentifier: aws.String(id)})
+				return err
+			})
 			if err != nil && !isNotFound(err) {
 				return fmt.Errorf("delete VPC association of service network %s: %w", sn.name, err)
 			}
 			d.bury("snva/" + sn.id)
-			err = d.wait(ctx, "VPC association "+id+" to disappear", func(ctx context.Context) (bool, error) {
-				_, err := d.client.GetServiceNetworkVpcAssociation(ctx, &vpclattice.GetServiceNetworkVpcAssociationInput{
-					ServiceNetworkVpcAssociationIdentifier: aws.String(id)})
-				if isNotFound(err) {
-					return true, nil
-				}
-				return false, err
-			})
-			if err != nil {
-				return err
-			}
 			sn.vpcAssoc = nil
 			return nil
 		}}
@@ -356,7 +361,9 @@ func (d *Deployer) opDeleteTargetGroup(st *tgState) Op {
 
 // Services and their service-network associations.
 
-func (d *Deployer) opCreateService(svc *model.Service) Op {
+// opCreateService creates the service; when it replaces a deleted one of the same name
+// (replacing), it retries while the old one is still being deleted.
+func (d *Deployer) opCreateService(svc *model.Service, replacing bool) Op {
 	return Op{Action: "CreateService", Resource: "service " + svc.Name, Detail: svc.CustomDomainName, run: func(ctx context.Context) error {
 		in := &vpclattice.CreateServiceInput{Name: aws.String(svc.Name), Tags: svc.Tags}
 		if svc.CustomDomainName != "" {
@@ -366,7 +373,11 @@ func (d *Deployer) opCreateService(svc *model.Service) Op {
 			in.CertificateArn = aws.String(svc.CertificateARN)
 		}
 		in.ClientToken = d.clientToken("svc/"+svc.Name, in)
-		out, err := d.client.CreateService(ctx, in)
+		var out *vpclattice.CreateServiceOutput
+		err := d.maybeRetryConflict(ctx, replacing, "service name "+svc.Name+" to be free", func(ctx context.Context) (err error) {
+			out, err = d.client.CreateService(ctx, in)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("create service %s: %w", svc.Name, err)
 		}
@@ -419,8 +430,8 @@ func (d *Deployer) forgetServiceIfGone(name string, err error) {
 	}
 }
 
-// opDeleteService deletes a service and what it cascades to (listeners, rules); its
-// associations must be gone first, which opDeleteAssociation with wait=true ensures.
+// opDeleteService deletes a service and what it cascades to (listeners, rules). Lattice refuses
+// while associations are still being removed; that conflict is retried with backoff.
 func (d *Deployer) opDeleteService(name string) Op {
 	return Op{Action: "DeleteService", Resource: "service " + name, run: func(ctx context.Context) error {
 		st := d.state.getService(name)
@@ -435,17 +446,6 @@ func (d *Deployer) opDeleteService(name string) Op {
 			return fmt.Errorf("delete service %s: %w", name, err)
 		}
 		d.bury("svc/" + name)
-		// The name stays taken until the deletion finishes; a re-creation must wait for that.
-		err = d.wait(ctx, "service "+name+" to disappear", func(ctx context.Context) (bool, error) {
-			_, err := d.client.GetService(ctx, &vpclattice.GetServiceInput{ServiceIdentifier: aws.String(st.id)})
-			if isNotFound(err) {
-				return true, nil
-			}
-			return false, err
-		})
-		if err != nil {
-			return err
-		}
 		d.state.setService(name, nil)
 		return nil
 	}}
@@ -474,9 +474,8 @@ func (d *Deployer) opCreateAssociation(svcName, snName string) Op {
 		}}
 }
 
-// opDeleteAssociation removes the association of a service with a service network; with wait it
-// also waits until it is gone, as the service's deletion requires.
-func (d *Deployer) opDeleteAssociation(svcName, snID string, wait bool) Op {
+// opDeleteAssociation removes the association of a service with a service network.
+func (d *Deployer) opDeleteAssociation(svcName, snID string) Op {
 	snName := snID
 	if sn := d.state.snByIDLocked(snID); sn != nil {
 		snName = sn.name
@@ -485,25 +484,15 @@ func (d *Deployer) opDeleteAssociation(svcName, snID string, wait bool) Op {
 		run: func(ctx context.Context) error {
 			st := d.state.getService(svcName)
 			a := st.assocs[snID]
-			_, err := d.client.DeleteServiceNetworkServiceAssociation(ctx, &vpclattice.DeleteServiceNetworkServiceAssociationInput{
-				ServiceNetworkServiceAssociationIdentifier: aws.String(a.id)})
+			err := d.retryConflict(ctx, "association "+a.id+" to be deletable", func(ctx context.Context) error {
+				_, err := d.client.DeleteServiceNetworkServiceAssociation(ctx, &vpclattice.DeleteServiceNetworkServiceAssociationInput{
+					ServiceNetworkServiceAssociationIdentifier: aws.String(a.id)})
+				return err
+			})
 			if err != nil && !isNotFound(err) {
 				return fmt.Errorf("disassociate service %s from service network %s: %w", svcName, snName, err)
 			}
 			d.bury("snsa/" + st.id + "/" + snID)
-			if wait {
-				err = d.wait(ctx, "association "+a.id+" to disappear", func(ctx context.Context) (bool, error) {
-					_, err := d.client.GetServiceNetworkServiceAssociation(ctx, &vpclattice.GetServiceNetworkServiceAssociationInput{
-						ServiceNetworkServiceAssociationIdentifier: aws.String(a.id)})
-					if isNotFound(err) {
-						return true, nil
-					}
-					return false, err
-				})
-				if err != nil {
-					return err
-				}
-			}
 			delete(st.assocs, snID)
 			return nil
 		}}

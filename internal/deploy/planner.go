@@ -53,6 +53,7 @@ func (d *Deployer) planVPCAssociation(ctx context.Context, m *model.Model) (*gro
 	if st := d.state.sns[want.Name]; st != nil && st.vpcAssoc != nil {
 		return g, nil
 	}
+	replacing := false
 	for _, name := range sorted(mapKeys(d.state.sns)) {
 		other := d.state.sns[name]
 		if other.vpcAssoc == nil {
@@ -67,8 +68,9 @@ func (d *Deployer) planVPCAssociation(ctx context.Context, m *model.Model) (*gro
 			return g, nil
 		}
 		g.add(d.opDeleteVPCAssociation(other))
+		replacing = true
 	}
-	g.add(d.opCreateVPCAssociation(*want))
+	g.add(d.opCreateVPCAssociation(*want, replacing))
 	return g, nil
 }
 
@@ -117,19 +119,18 @@ func (d *Deployer) planService(ctx context.Context, svc *model.Service, wantSN m
 		}
 	}
 	fresh := st == nil
-	if st != nil && st.customDomain != svc.CustomDomainName {
+	if !fresh && st.customDomain != svc.CustomDomainName {
 		// The custom domain name cannot be changed: replace the service.
 		if err := d.loadChildren(ctx, st); err != nil {
 			return nil, err
 		}
 		for _, snID := range sorted(mapKeys(st.assocs)) {
-			g.add(d.opDeleteAssociation(svc.Name, snID, true))
+			g.add(d.opDeleteAssociation(svc.Name, snID))
 		}
 		g.add(d.opDeleteService(svc.Name))
-		fresh = true
 	}
-	if fresh {
-		g.add(d.opCreateService(svc))
+	if fresh || st.customDomain != svc.CustomDomainName {
+		g.add(d.opCreateService(svc, !fresh))
 		for _, sn := range svc.ServiceNetworks {
 			g.add(d.opCreateAssociation(svc.Name, sn))
 		}
@@ -260,7 +261,7 @@ func (d *Deployer) planServiceUpdate(ctx context.Context, g *group, svc *model.S
 			return err
 		}
 		if owned {
-			g.add(d.opDeleteAssociation(svc.Name, snID, false))
+			g.add(d.opDeleteAssociation(svc.Name, snID))
 		}
 	}
 	return nil
@@ -357,7 +358,7 @@ func (d *Deployer) planServiceDeletion(ctx context.Context, st *svcState) (*grou
 		}
 	}
 	for _, snID := range sorted(mapKeys(st.assocs)) {
-		g.add(d.opDeleteAssociation(st.name, snID, true))
+		g.add(d.opDeleteAssociation(st.name, snID))
 	}
 	g.add(d.opDeleteService(st.name))
 	return g, nil
