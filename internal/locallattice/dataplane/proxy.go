@@ -116,13 +116,12 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, w http.ResponseWriter
 		entry = &e
 		cw := &countingWriter{ResponseWriter: w}
 		w = cw
+		cb := &countingBody{ReadCloser: r.Body}
 		if r.Body != nil && r.Body != http.NoBody {
-			cb := &countingBody{ReadCloser: r.Body}
 			r.Body = cb
-			defer func() { entry.BytesReceived = cb.n }()
 		}
 		defer func() {
-			entry.ResponseCode, entry.BytesSent = cw.status, cw.n
+			entry.ResponseCode, entry.BytesSent, entry.BytesReceived = cw.status, cw.n, cb.n
 			entry.finish(start)
 			rt.writeLog(entry)
 		}()
