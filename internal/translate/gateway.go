@@ -203,6 +203,7 @@ func routeKindsFor(p gwv1.ProtocolType) []gwv1.Kind {
 func (l *listenerState) validate(c conflict) {
 	accepted, acceptReason, acceptMsg := true, string(gwv1.ListenerReasonAccepted), "Accepted"
 	resolved, resolveReason, resolveMsg := true, string(gwv1.ListenerReasonResolvedRefs), "ResolvedRefs"
+	certResolved := true
 	tls := l.spec.TLS
 	switch l.spec.Protocol {
 	case gwv1.HTTPProtocolType:
@@ -216,7 +217,7 @@ func (l *listenerState) validate(c conflict) {
 			l.certificateARN = string(tls.Options[OptionCertificateARN])
 			resolveMsg = "using ACM certificate " + l.certificateARN
 		case tls != nil && len(tls.CertificateRefs) > 0:
-			resolved, resolveReason = false, string(gwv1.ListenerReasonInvalidCertificateRef)
+			resolved, certResolved, resolveReason = false, false, string(gwv1.ListenerReasonInvalidCertificateRef)
 			resolveMsg = "VPC Lattice cannot use Kubernetes Secrets: set tls.options[\"" + OptionCertificateARN + "\"] to an ACM certificate ARN"
 		default:
 			resolveMsg = "no certificate: Lattice serves its managed certificate for the generated service DNS names"
@@ -241,7 +242,8 @@ func (l *listenerState) validate(c conflict) {
 	if c.reason != "" {
 		accepted, acceptReason, acceptMsg = false, c.reason, c.msg
 	}
-	l.usable = accepted && resolved && c.reason == ""
+	// A listener with some unsupported route kinds still serves the supported ones.
+	l.usable = accepted && c.reason == "" && certResolved && len(l.kinds) > 0
 	programmed := cond(conditionProgramed, false, string(gwv1.ListenerReasonInvalid), "listener is not valid", 0)
 	if l.usable {
 		programmed = pending(0)

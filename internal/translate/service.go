@@ -81,10 +81,25 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 	if len(ports) == 0 {
 		r.notes = append(r.notes, "no valid Gateway listener to program")
 	}
-	for _, name := range sortedKeys(r.targetGroups) {
+	// Only groups some programmed action forwards to: dropped rules and zero-weight-only rules
+	// must not leave idle target groups behind (Lattice counts them against a regional quota).
+	used := map[string]bool{}
+	for _, l := range svc.Listeners {
+		markUsed(used, l.DefaultAction)
+		for _, rule := range l.Rules {
+			markUsed(used, rule.Action)
+		}
+	}
+	for _, name := range sortedKeys(used) {
 		svc.TargetGroups = append(svc.TargetGroups, r.targetGroups[name])
 	}
 	return svc, true
+}
+
+func markUsed(used map[string]bool, a model.Action) {
+	for _, f := range a.Forward {
+		used[f.TargetGroup] = true
+	}
 }
 
 func (t *translator) latticeListener(r *routeState, l *listenerState) (model.Listener, bool) {
