@@ -25,6 +25,10 @@ func AccessLogPath(dataDir, destinationARN string) string {
 	if len(parts) == 6 && parts[0] == "arn" {
 		service, resource = sanitize(parts[2]), parts[5]
 	}
+	if strings.Trim(service, ".") == "" {
+		// Never a path component like "..": the file must stay under accesslogs/.
+		service = "other"
+	}
 	return filepath.Join(dataDir, accessLogDir, service, sanitize(strings.TrimSuffix(resource, ":*"))+".log")
 }
 
