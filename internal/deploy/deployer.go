@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
@@ -48,6 +49,9 @@ type Deployer struct {
 	// tombstones counts deletions per resource identity, so that re-creating a deleted resource
 	// uses a fresh client token instead of replaying the old create.
 	tombstones sync.Map
+	// generation counts re-discoveries (Refresh, CollectGarbage) and resources found missing; it
+	// is part of client tokens.
+	generation atomic.Int64
 }
 
 // New returns a Deployer that talks to Lattice through client.
@@ -119,6 +123,9 @@ func (d *Deployer) refresh(ctx context.Context) error {
 	c, err := d.discover(ctx)
 	if err != nil {
 		return fmt.Errorf("discover lattice state: %w", err)
+	}
+	if d.state != nil {
+		d.generation.Add(1)
 	}
 	d.state = c
 	return nil

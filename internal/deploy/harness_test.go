@@ -163,28 +163,52 @@ func describe(s *store.Snapshot) []string {
 		}
 		return "forward " + strings.Join(parts, ",")
 	}
+	// Resources being deleted are gone as far as a controller is concerned.
+	gone := func(status string) bool { return status == "DELETE_IN_PROGRESS" }
+	dying := map[string]bool{}
+	for _, sv := range s.Services {
+		dying[sv.ID] = gone(sv.Status)
+	}
 	var out []string
 	for _, n := range s.ServiceNetworks {
 		out = append(out, fmt.Sprintf("sn %s owner=%s", n.Name, n.Tags[model.TagManagedBy]))
 	}
 	for _, a := range s.VPCAssociations {
+		if gone(a.Status) {
+			continue
+		}
 		out = append(out, fmt.Sprintf("snva %s %s", snName[a.ServiceNetworkID], a.VPCID))
 	}
 	for _, sv := range s.Services {
+		if dying[sv.ID] {
+			continue
+		}
 		out = append(out, fmt.Sprintf("svc %s domain=%s owner=%s", sv.Name, sv.CustomDomainName, sv.Tags[model.TagManagedBy]))
 	}
 	for _, a := range s.ServiceAssociations {
+		if gone(a.Status) || dying[a.ServiceID] {
+			continue
+		}
 		out = append(out, fmt.Sprintf("snsa %s %s", svcName[a.ServiceID], snName[a.ServiceNetworkID]))
 	}
 	for _, l := range s.Listeners {
 		lis[l.ID] = l
+		if dying[l.ServiceID] {
+			continue
+		}
 		out = append(out, fmt.Sprintf("listener %s %d %s %s (%s)", svcName[l.ServiceID], l.Port, l.Protocol, l.Name, action(l.DefaultAction)))
 	}
 	for _, r := range s.Rules {
 		l := lis[r.ListenerID]
+		if dying[l.ServiceID] {
+			continue
+		}
 		out = append(out, fmt.Sprintf("rule %s %d %s p%d %s (%s)", svcName[l.ServiceID], l.Port, r.Name, r.Priority, matchString(r.Match), action(r.Action)))
 	}
 	for _, g := range s.TargetGroups {
+		if gone(g.Status) {
+			continue
+		}
 		var ts []string
 		for _, t := range g.Targets {
 			if t.Status != store.TargetDraining {

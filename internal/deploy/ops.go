@@ -44,15 +44,17 @@ func isAccessDenied(err error) bool {
 	return errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException"
 }
 
-// clientToken derives a create's idempotency token from who we are, what is created and how
-// often this deployer already deleted that resource. A retried create (by the SDK or by the next
-// Apply after a failure) sends the same token and gets the same resource back; a re-creation
-// after a delete gets a new one.
+// clientToken derives a create's idempotency token from who we are, what is created, how often
+// this deployer saw that resource disappear and how often it re-discovered the world. A retried
+// create (by the SDK, by the next Apply after a failure, or by a fresh deployer after a crash)
+// sends the same token and gets the same resource back; a re-creation after a deletion, or after
+// a Refresh that found the resource gone, sends a new one, because Lattice would otherwise replay
+// the answer naming the dead resource.
 func (d *Deployer) clientToken(identity string, input any) *string {
 	body, _ := json.Marshal(input)
 	n, _ := d.tombstones.Load(identity)
 	count, _ := n.(int)
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%d|%s", d.cfg.ManagedBy(), identity, count, body))
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%d|%d|%s", d.cfg.ManagedBy(), identity, count, d.generation.Load(), body))
 	return aws.String(hex.EncodeToString(sum[:])[:64])
 }
 
@@ -267,6 +269,7 @@ func (d *Deployer) opUpdateHealthCheck(tg model.TargetGroup) Op {
 
 func (d *Deployer) forgetTGIfGone(name string, err error) {
 	if isNotFound(err) {
+		d.bury("tg/" + name)
 		d.state.setTG(name, nil)
 	}
 }
@@ -424,10 +427,17 @@ func (d *Deployer) opUpdateCertificate(svc *model.Service) Op {
 	}}
 }
 
+// forgetServiceIfGone handles NotFound on a service or one of its children: the cached children
+// are dropped and the next plan checks whether the service itself still exists.
 func (d *Deployer) forgetServiceIfGone(name string, err error) {
-	if isNotFound(err) {
-		d.state.setService(name, nil)
+	if !isNotFound(err) {
+		return
 	}
+	if st := d.state.getService(name); st != nil {
+		st.childrenKnown, st.suspect = false, true
+	}
+	// Whatever is re-created next must not replay the create of the resource that vanished.
+	d.generation.Add(1)
 }
 
 // opDeleteService deletes a service and what it cascades to (listeners, rules). Lattice refuses

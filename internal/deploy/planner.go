@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"slices"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
@@ -95,7 +98,10 @@ func mapKeys[V any](m map[string]V) []string {
 
 func (d *Deployer) planService(ctx context.Context, svc *model.Service, wantSN map[string]bool) (*group, error) {
 	g := &group{owner: routeOwner(svc.Route)}
-	st := d.state.services[svc.Name]
+	st, err := d.verifyService(ctx, svc.Name)
+	if err != nil {
+		return nil, err
+	}
 	adopt := false
 	if st != nil {
 		switch mb := st.tags[model.TagManagedBy]; {
@@ -146,6 +152,26 @@ func (d *Deployer) planService(ctx context.Context, svc *model.Service, wantSN m
 		return nil, err
 	}
 	return g, nil
+}
+
+// verifyService returns the cached service, after checking with Lattice that a suspect one still
+// exists.
+func (d *Deployer) verifyService(ctx context.Context, name string) (*svcState, error) {
+	st := d.state.services[name]
+	if st == nil || !st.suspect {
+		return st, nil
+	}
+	_, err := d.client.GetService(ctx, &vpclattice.GetServiceInput{ServiceIdentifier: aws.String(st.id)})
+	switch {
+	case isNotFound(err):
+		d.bury("svc/" + name)
+		delete(d.state.services, name)
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("get service %s: %w", name, err)
+	}
+	st.suspect = false
+	return st, nil
 }
 
 func (d *Deployer) planTargetGroup(ctx context.Context, g *group, tg model.TargetGroup) error {

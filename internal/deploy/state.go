@@ -38,8 +38,10 @@ type svcState struct {
 	tags                  map[string]string
 	// childrenKnown is set once listeners, rules and associations are in the cache.
 	childrenKnown bool
-	listeners     map[int32]*listenerState // by port
-	assocs        map[string]*assocState   // by service network ID
+	// suspect is set when Lattice answered NotFound for the service or a child of it.
+	suspect   bool
+	listeners map[int32]*listenerState // by port
+	assocs    map[string]*assocState   // by service network ID
 }
 
 type listenerState struct {
