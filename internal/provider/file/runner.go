@@ -1,0 +1,281 @@
+package file
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/translate"
+)
+
+// Deployer is the part of *deploy.Deployer the runner uses.
+type Deployer interface {
+	Apply(ctx context.Context, m *model.Model) (*deploy.Result, error)
+	Plan(ctx context.Context, m *model.Model) (*deploy.Plan, error)
+}
+
+// Config configures a Runner.
+type Config struct {
+	// Dir holds the manifests, read recursively.
+	Dir string
+	// StatusDir, when set, receives every Gateway API object with its status (see WriteStatus).
+	StatusDir string
+	Translate translate.Config
+	Deployer  Deployer
+	// ListenerAddr tells where a Lattice listener port is served on this machine (Local Lattice's
+	// data plane); nil means the service's DNS name is the address (real VPC Lattice).
+	ListenerAddr func(port int32) string
+	// Debounce is how long the folder must be quiet before a change is applied (default 200ms).
+	Debounce time.Duration
+	// RetryInitial is the first delay before retrying a failed apply; it doubles up to 30s
+	// (default 1s).
+	RetryInitial time.Duration
+	// OnPlan, when set, is called with the plan before each apply that changes something, so a
+	// user sees what is being created while it happens.
+	OnPlan func(*deploy.Plan)
+	// OnReport is called after every reconcile.
+	OnReport func(*Report)
+	Log      logr.Logger
+	// Now is the clock for condition transition times (default time.Now).
+	Now func() time.Time
+}
+
+// Runner keeps VPC Lattice in line with a folder of manifests.
+type Runner struct {
+	cfg Config
+	// objects remembers every object by key across reloads: the generation bookkeeping an API
+	// server would do, the last good version of objects whose file became unreadable, and the
+	// statuses already written (so transition times survive).
+	objects map[string]*tracked
+	// problems seen last time, so each is logged once, not on every reload.
+	problems map[string]bool
+}
+
+type tracked struct {
+	obj    Object
+	source Source
+	hash   string
+}
+
+// New returns a Runner; Run starts it.
+func New(cfg Config) *Runner {
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = 200 * time.Millisecond
+	}
+	if cfg.RetryInitial <= 0 {
+		cfg.RetryInitial = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Runner{cfg: cfg, objects: map[string]*tracked{}, problems: map[string]bool{}}
+}
+
+// Run reconciles once, then again after every change in the folder and after failures (with
+// backoff), until ctx ends. It returns nil when ctx ends; Lattice resources are left in place,
+// so a restart (with Local Lattice's --state-file) resumes where it stopped.
+func (r *Runner) Run(ctx context.Context) error {
+	w, err := newWatcher(r.cfg.Dir, r.cfg.Debounce, r.cfg.Log, r.skip()...)
+	if err != nil {
+		return err
+	}
+	changed := make(chan struct{}, 1)
+	go w.run(ctx, changed)
+	delay := r.cfg.RetryInitial
+	var retry <-chan time.Time
+	for {
+		rep := r.Reconcile(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		retry = nil
+		if rep.Err != nil || !rep.settled() {
+			retry = time.After(delay)
+			delay = min(2*delay, 30*time.Second)
+		} else {
+			delay = r.cfg.RetryInitial
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+			delay = r.cfg.RetryInitial
+		case <-retry:
+		}
+	}
+}
+
+func (r *Runner) skip() []string {
+	if r.cfg.StatusDir == "" {
+		return nil
+	}
+	return []string{r.cfg.StatusDir}
+}
+
+// Reconcile reads the folder, translates, applies and records statuses once.
+func (r *Runner) Reconcile(ctx context.Context) *Report {
+	rep := &Report{At: r.cfg.Now()}
+	defer func() {
+		if r.cfg.OnReport != nil {
+			r.cfg.OnReport(rep)
+		}
+	}()
+	snap, err := Load(r.cfg.Dir, r.skip()...)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	rep.Problems = snap.Problems
+	r.logProblems(snap.Problems)
+	objs := r.track(snap)
+	out := translate.Translate(Input(objs), r.cfg.Translate)
+
+	if r.cfg.OnPlan != nil {
+		if p, err := r.cfg.Deployer.Plan(ctx, &out.Model); err == nil && p.Len() > 0 {
+			r.cfg.OnPlan(p)
+		}
+	}
+	res, err := r.cfg.Deployer.Apply(ctx, &out.Model)
+	if err != nil {
+		rep.Err = fmt.Errorf("apply to VPC Lattice: %w", err)
+		r.cfg.Log.Error(err, "apply to VPC Lattice")
+	}
+	out.SetProgrammed(programmed(&out.Model, res, err))
+	r.recordStatus(out, res)
+	rep.Rows = rows(objs, out, res, r.cfg.ListenerAddr)
+	if r.cfg.StatusDir != "" {
+		if err := r.writeStatus(); err != nil {
+			rep.Err = errors.Join(rep.Err, err)
+			r.cfg.Log.Error(err, "write statuses", "dir", r.cfg.StatusDir)
+		}
+	}
+	return rep
+}
+
+func (r *Runner) logProblems(probs []Problem) {
+	now := map[string]bool{}
+	for _, p := range probs {
+		msg := p.Error()
+		now[msg] = true
+		if !r.problems[msg] {
+			r.cfg.Log.Info("skipping manifest", "problem", msg)
+		}
+	}
+	r.problems = now
+}
+
+// track merges a snapshot into the remembered objects and returns the current ones, in file
+// order. Objects that disappeared from a file that now has problems are kept in their last good
+// version: a half-typed edit must not delete a live Lattice service.
+func (r *Runner) track(snap *Snapshot) []Object {
+	broken := map[string]bool{}
+	for _, p := range snap.Problems {
+		broken[p.File] = true
+	}
+	current := map[string]bool{}
+	var objs []Object
+	for _, m := range snap.Manifests {
+		key := objectKey(m.Object)
+		current[key] = true
+		if _, ignored := m.Object.(*appsv1.Deployment); ignored {
+			r.cfg.Log.V(1).Info("Deployment ignored in standalone mode: its pods are the EndpointSlices' addresses", "object", key, "source", m.Source.String())
+		}
+		objs = append(objs, r.observe(key, m))
+	}
+	for key, t := range r.objects {
+		if current[key] {
+			continue
+		}
+		if broken[t.source.File] {
+			objs = append(objs, t.obj)
+			continue
+		}
+		delete(r.objects, key)
+	}
+	return objs
+}
+
+// observe does what an API server does on apply: a new object gets a creation time and UID, a
+// changed one a new generation, and the status is the one last written.
+func (r *Runner) observe(key string, m Manifest) Object {
+	o := m.Object.DeepCopyObject().(Object)
+	hash := specHash(o)
+	t, ok := r.objects[key]
+	switch {
+	case !ok:
+		o.SetGeneration(1)
+		o.SetCreationTimestamp(metav1.NewTime(r.cfg.Now().Truncate(time.Second)))
+		o.SetUID(types.UID(hash[:8] + "-" + key))
+		clearStatus(o)
+	default:
+		prev := t.obj
+		o.SetGeneration(prev.GetGeneration())
+		if t.hash != hash {
+			o.SetGeneration(prev.GetGeneration() + 1)
+		}
+		o.SetCreationTimestamp(prev.GetCreationTimestamp())
+		o.SetUID(prev.GetUID())
+		copyStatus(prev, o)
+	}
+	r.objects[key] = &tracked{obj: o, source: m.Source, hash: hash}
+	return o
+}
+
+// specHash identifies the desired state of an object: everything but metadata and status, as an
+// API server bumps metadata.generation only for spec changes.
+func specHash(o Object) string {
+	var m map[string]any
+	b, err := json.Marshal(o)
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	if err != nil {
+		return "unhashable"
+	}
+	delete(m, "metadata")
+	delete(m, "status")
+	b, _ = json.Marshal(m)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// programmed converts deploy results into what translate records in Programmed conditions. When
+// the apply failed as a whole, every route and gateway of the model reports that error as Pending:
+// it is retried.
+func programmed(m *model.Model, res *deploy.Result, err error) (map[model.RouteKey]translate.DeployResult, map[model.GatewayKey]translate.DeployResult) {
+	routes := map[model.RouteKey]translate.DeployResult{}
+	gateways := map[model.GatewayKey]translate.DeployResult{}
+	if res == nil {
+		failed := translate.DeployResult{Reason: string(gwv1.GatewayReasonPending), Message: fmt.Sprint(err)}
+		for _, svc := range m.Services {
+			routes[svc.Route] = failed
+		}
+		for _, sn := range m.ServiceNetworks {
+			gateways[sn.Gateway] = failed
+		}
+		return routes, gateways
+	}
+	for k, rr := range res.Routes {
+		routes[k] = translate.DeployResult{Programmed: rr.Programmed, Message: rr.Message}
+	}
+	for k, gr := range res.Gateways {
+		msg := gr.Message
+		if gr.Programmed && gr.ServiceNetworkARN != "" {
+			msg = "aws-service-network-arn: " + gr.ServiceNetworkARN
+		}
+		gateways[k] = translate.DeployResult{Programmed: gr.Programmed, Message: msg}
+	}
+	return routes, gateways
+}
