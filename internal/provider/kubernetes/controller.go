@@ -1,0 +1,222 @@
+// Package kubernetes is the Kubernetes provider: a controller-runtime controller that feeds the
+// informer cache to translate, applies the resulting model with deploy, and writes statuses,
+// annotations, finalizers and events back.
+//
+// Translation is a pure function of the whole world, so there is one reconcile key for
+// everything ("the world"): bursts of events coalesce in the workqueue into one translate and one
+// Apply, and the deployer's cache makes unchanged parts cost no API call. EndpointSlice events
+// take a cheaper path keyed by Service: re-translate, check that only targets changed, and sync
+// the targets of that Service's target groups alone.
+package kubernetes
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/translate"
+)
+
+// Deployer is the part of deploy.Deployer the controller uses.
+type Deployer interface {
+	Apply(ctx context.Context, m *model.Model) (*deploy.Result, error)
+	SyncTargets(ctx context.Context, m *model.Model, tgNames []string) (*deploy.Result, error)
+}
+
+// Options configure the controller.
+type Options struct {
+	Translate translate.Config
+	Deployer  Deployer
+	Log       logr.Logger
+	// Registry receives the controller's metrics; default controller-runtime's registry, which
+	// the manager serves on its metrics address.
+	Registry prometheus.Registerer
+	// Name distinguishes controllers when several run in one process (tests); default
+	// "lattice-gateway".
+	Name string
+}
+
+// worldKey is the single reconcile key of everything except targets. Target keys are Services,
+// which always have a namespace, so they cannot collide with it.
+var worldKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "world"}}
+
+// Controller reconciles the whole Gateway API world into VPC Lattice.
+type Controller struct {
+	client   client.Client
+	deployer Deployer
+	cfg      translate.Config
+	log      logr.Logger
+	events   events.EventRecorder
+	metrics  *metrics
+
+	// last is the model of the last successful Apply. Only the reconciler (one worker) touches
+	// it, so it needs no lock.
+	last *model.Model
+
+	mu sync.Mutex
+	// seen records when each route generation was first observed, for the convergence histogram.
+	seen map[model.RouteKey]generationSeen
+}
+
+type generationSeen struct {
+	generation int64
+	at         time.Time
+}
+
+// Setup registers the controller with mgr. It runs only on the elected leader (controller-runtime
+// controllers are leader-election runnables), so only the leader writes to Lattice and statuses.
+func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
+	if o.Registry == nil {
+		o.Registry = ctrlmetrics.Registry
+	}
+	if o.Name == "" {
+		o.Name = "lattice-gateway"
+	}
+	if o.Translate.ControllerName == "" {
+		o.Translate.ControllerName = translate.DefaultControllerName
+	}
+	m, err := newMetrics(o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	c := &Controller{
+		client:   mgr.GetClient(),
+		deployer: o.Deployer,
+		cfg:      o.Translate,
+		log:      o.Log,
+		events:   mgr.GetEventRecorder(o.Name),
+		metrics:  m,
+		seen:     map[model.RouteKey]generationSeen{},
+	}
+	world := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{worldKey}
+	})
+	routeWorld := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		c.observeGeneration(obj)
+		return []reconcile.Request{worldKey}
+	})
+	targets := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		svc := obj.GetLabels()[discoveryv1.LabelServiceName]
+		if svc == "" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: svc}}}
+	})
+	// Our own status writes change neither generation nor metadata, so they do not requeue.
+	specOrMeta := builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
+		predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionChanged{}))
+	err = ctrl.NewControllerManagedBy(mgr).
+		Named(o.Name).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		Watches(&gwv1.GatewayClass{}, world, specOrMeta).
+		Watches(&gwv1.Gateway{}, world, specOrMeta).
+		Watches(&gwv1.HTTPRoute{}, routeWorld, specOrMeta).
+		Watches(&gwv1.GRPCRoute{}, routeWorld, specOrMeta).
+		Watches(&gwv1.TLSRoute{}, routeWorld, specOrMeta).
+		Watches(&gwv1beta1.ReferenceGrant{}, world, specOrMeta).
+		Watches(&corev1.Namespace{}, world, builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, deletionChanged{}))).
+		Watches(&corev1.Service{}, world, builder.WithPredicates(serviceChanged{})).
+		Watches(&discoveryv1.EndpointSlice{}, targets).
+		Complete(c)
+	if err != nil {
+		return nil, fmt.Errorf("set up controller: %w", err)
+	}
+	return c, nil
+}
+
+// deletionChanged passes updates that set a deletion timestamp: deleting an object does not
+// change the generation of built-in kinds, and the controller must release its finalizer.
+type deletionChanged struct{ predicate.Funcs }
+
+func (deletionChanged) Update(e event.UpdateEvent) bool {
+	return (e.ObjectOld.GetDeletionTimestamp() == nil) != (e.ObjectNew.GetDeletionTimestamp() == nil)
+}
+
+// serviceChanged ignores Service status updates (load-balancer ingress) that cannot change the
+// model. Services have no generation, so the spec is compared.
+type serviceChanged struct{ predicate.Funcs }
+
+func (serviceChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*corev1.Service)
+	n, ok2 := e.ObjectNew.(*corev1.Service)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return !equality.Semantic.DeepEqual(o.Spec, n.Spec) || !maps.Equal(o.Labels, n.Labels) || !maps.Equal(o.Annotations, n.Annotations)
+}
+
+// Reconcile dispatches between the world and the targets of one Service.
+func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	if req == worldKey {
+		return reconcile.Result{}, c.reconcileWorld(ctx)
+	}
+	return reconcile.Result{}, c.reconcileTargets(ctx, req.NamespacedName)
+}
+
+// observeGeneration remembers when a route generation was first seen.
+func (c *Controller) observeGeneration(obj client.Object) {
+	kind, ok := routeKind(obj)
+	if !ok {
+		return
+	}
+	key := model.RouteKey{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.seen[key]; !ok || s.generation != obj.GetGeneration() {
+		c.seen[key] = generationSeen{generation: obj.GetGeneration(), at: time.Now()}
+	}
+}
+
+// programmedRoute observes the convergence time of a route generation the first time it is
+// reported Programmed.
+func (c *Controller) programmedRoute(key model.RouteKey, generation int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.seen[key]
+	if !ok || s.generation != generation {
+		return
+	}
+	c.metrics.convergence.WithLabelValues(string(key.Kind)).Observe(time.Since(s.at).Seconds())
+	delete(c.seen, key)
+}
+
+func (c *Controller) forgetRoute(key model.RouteKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.seen, key)
+}
+
+func routeKind(obj client.Object) (model.RouteKind, bool) {
+	switch obj.(type) {
+	case *gwv1.HTTPRoute:
+		return model.KindHTTPRoute, true
+	case *gwv1.GRPCRoute:
+		return model.KindGRPCRoute, true
+	case *gwv1.TLSRoute:
+		return model.KindTLSRoute, true
+	}
+	return "", false
+}

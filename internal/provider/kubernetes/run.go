@@ -1,0 +1,155 @@
+package kubernetes
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/config"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/translate"
+)
+
+// RunOptions is everything `lattice-gateway controller` needs; tests fill the optional fields to
+// run several controllers in one process.
+type RunOptions struct {
+	Config config.Controller
+	Log    logr.Logger
+	// RestConfig, when nil, comes from Config.Kubeconfig, then $KUBECONFIG, in-cluster config and
+	// ~/.kube/config.
+	RestConfig *rest.Config
+	// Registry receives the controller's and the Lattice client's metrics; default
+	// controller-runtime's registry, served on Config.MetricsBindAddress.
+	Registry prometheus.Registerer
+	// Client tunes the Lattice client (rate limits, retries).
+	Client deploy.ClientOptions
+	// Deploy overrides deployer settings other than the identity (account, cluster, VPC, region).
+	Deploy deploy.Config
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election (controller-runtime's
+	// defaults when zero).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// Name names the controller, its event source and its metrics (default "lattice-gateway").
+	Name string
+	// OnStarted, when set, receives the controller before the manager starts.
+	OnStarted func(*Controller)
+}
+
+// Run checks the configuration and the cluster, then runs the controller until ctx ends.
+func Run(ctx context.Context, o RunOptions) error {
+	log := o.Log
+	c := o.Config
+	if err := c.Complete(ctx, nil, log); err != nil {
+		return err
+	}
+	if c.EnableServiceNetworkOverride {
+		log.Info("ENABLE_SERVICE_NETWORK_OVERRIDE is not implemented yet; routes are associated with their parent Gateways' service networks")
+	}
+	restCfg, err := restConfig(o.RestConfig, c.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	if err := CheckCRDs(restCfg); err != nil {
+		return err
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = ctrlmetrics.Registry
+	}
+	awsCfg, err := c.AWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	lattice, err := deploy.NewClient(awsCfg, c.LatticeEndpoint, reg, o.Client)
+	if err != nil {
+		return err
+	}
+	dcfg := o.Deploy
+	dcfg.AccountID, dcfg.ClusterName, dcfg.VPCID, dcfg.Region = c.AccountID, c.ClusterName, c.ClusterVPCID, c.Region
+	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
+
+	scheme, err := NewScheme()
+	if err != nil {
+		return err
+	}
+	mopts := ctrl.Options{
+		Scheme:                  scheme,
+		Logger:                  log,
+		Metrics:                 metricsserver.Options{BindAddress: c.MetricsBindAddress},
+		HealthProbeBindAddress:  c.HealthProbeBindAddress,
+		LeaderElection:          c.LeaderElect,
+		LeaderElectionID:        c.LeaderElectionID,
+		LeaderElectionNamespace: c.LeaderElectionNamespace,
+		// Stepping down promptly on shutdown lets the other replica take over without waiting
+		// for the lease to expire; safe because the process exits right after.
+		LeaderElectionReleaseOnCancel: true,
+	}
+	if o.LeaseDuration > 0 {
+		mopts.LeaseDuration, mopts.RenewDeadline, mopts.RetryPeriod = &o.LeaseDuration, &o.RenewDeadline, &o.RetryPeriod
+	}
+	mgr, err := ctrl.NewManager(restCfg, mopts)
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	ctl, err := Setup(mgr, Options{
+		Translate: translate.Config{
+			AccountID: c.AccountID, ClusterName: c.ClusterName, VPCID: c.ClusterVPCID,
+			DefaultServiceNetwork: c.DefaultServiceNetwork,
+		},
+		Deployer: deployer,
+		Log:      log.WithName("controller"),
+		Registry: reg,
+		Name:     o.Name,
+	})
+	if err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	// Ready once the informer caches have synced: before that, a replica knows nothing.
+	if err := mgr.AddReadyzCheck("caches", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return fmt.Errorf("informer caches not synced")
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("add readiness check: %w", err)
+	}
+	if o.OnStarted != nil {
+		o.OnStarted(ctl)
+	}
+	log.Info("starting controller", "managedBy", c.ManagedBy(), "latticeEndpoint", c.LatticeEndpoint, "leaderElect", c.LeaderElect)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("run manager: %w", err)
+	}
+	return nil
+}
+
+func restConfig(cfg *rest.Config, kubeconfig string) (*rest.Config, error) {
+	if cfg != nil {
+		return cfg, nil
+	}
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := ctrlconfig.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("find Kubernetes API server (use --kubeconfig or KUBECONFIG): %w", err)
+	}
+	return cfg, nil
+}
