@@ -1,6 +1,8 @@
 package api
 
 import (
+	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -53,6 +55,27 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.Faults.ThrottleRate, "throttle-rate", o.Faults.ThrottleRate, "fraction of calls answered with ThrottlingException (0-1)")
 	fs.Float64Var(&o.Faults.ErrorRate, "error-rate", o.Faults.ErrorRate, "fraction of calls answered with InternalServerException (0-1)")
 }
+
+func (o Options) validate() error {
+	if !accountPattern.MatchString(o.AccountID) {
+		return fmt.Errorf("account ID %q: want 12 digits", o.AccountID)
+	}
+	if !regionPattern.MatchString(o.Region) {
+		return fmt.Errorf("region %q: want a region name such as us-west-2", o.Region)
+	}
+	if o.DrainingDelay < 0 {
+		return fmt.Errorf("draining delay %s is negative", o.DrainingDelay)
+	}
+	if err := o.Faults.validate(); err != nil {
+		return fmt.Errorf("fault settings: %w", err)
+	}
+	return nil
+}
+
+var (
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+)
 
 // StoreOptions are the options of the store these Options describe.
 func (o Options) StoreOptions() store.Options {

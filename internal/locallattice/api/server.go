@@ -37,6 +37,8 @@ type Server struct {
 	mu       sync.Mutex
 	httpSrv  *http.Server
 	listener net.Listener
+	adminSrv *http.Server
+	adminLn  net.Listener
 }
 
 // New returns the API over st. Region and account come from the store.
@@ -52,8 +54,8 @@ func New(st *store.Store, o Options) *Server {
 // Open creates the store described by o (loading its state file) and the API over it; Close
 // closes both.
 func Open(o Options) (*Server, error) {
-	if err := o.Faults.validate(); err != nil {
-		return nil, fmt.Errorf("fault settings: %w", err)
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	st, err := store.New(o.StoreOptions())
 	if err != nil {
@@ -69,23 +71,53 @@ func (s *Server) Store() *store.Store { return s.store }
 
 // Start serves the API on addr ("" or "127.0.0.1:0" picks a free loopback port) until Close.
 func (s *Server) Start(addr string) error {
+	srv, ln, err := s.serve(addr, s)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.httpSrv, s.listener = srv, ln
+	s.mu.Unlock()
+	return nil
+}
+
+// StartAdmin serves AdminHandler on addr until Close.
+func (s *Server) StartAdmin(addr string) error {
+	srv, ln, err := s.serve(addr, s.AdminHandler())
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.adminSrv, s.adminLn = srv, ln
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Server) serve(addr string, h http.Handler) (*http.Server, net.Listener, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	s.mu.Lock()
-	s.httpSrv, s.listener = srv, ln
-	s.mu.Unlock()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error(err, "API server stopped")
+			s.log.Error(err, "server stopped", "addr", ln.Addr().String())
 		}
 	}()
-	return nil
+	return srv, ln, nil
+}
+
+// AdminAddr is the address StartAdmin listens on ("" before StartAdmin).
+func (s *Server) AdminAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminLn.Addr().String()
 }
 
 // Addr is the address Start listens on ("" before Start).
@@ -104,19 +136,35 @@ func (s *Server) URL() string { return "http://" + s.Addr() }
 // Close stops serving and, when Open created the store, closes it.
 func (s *Server) Close() error {
 	s.mu.Lock()
-	srv := s.httpSrv
-	s.httpSrv, s.listener = nil, nil
+	servers := []*http.Server{s.httpSrv, s.adminSrv}
+	s.httpSrv, s.listener, s.adminSrv, s.adminLn = nil, nil, nil, nil
 	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	var err error
-	if srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err = srv.Shutdown(ctx)
+	for _, srv := range servers {
+		if srv != nil {
+			err = errors.Join(err, srv.Shutdown(ctx))
+		}
 	}
 	if s.ownStore {
 		err = errors.Join(err, s.store.Close())
 	}
 	return err
+}
+
+// Instructions tell a user how to point the SDK and the CLI at the running API.
+func (s *Server) Instructions() string {
+	url, region := s.URL(), s.store.Region()
+	return fmt.Sprintf(`Local Lattice VPC Lattice API on %[1]s (region %[2]s, account %[3]s)
+admin (metrics, counters, faults) on http://%[4]s
+
+Point the AWS SDK at it (any access key works; requests must be signed):
+  export AWS_ENDPOINT_URL_VPC_LATTICE=%[1]s AWS_REGION=%[2]s
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+Or the AWS CLI:
+  aws vpc-lattice list-services --endpoint-url %[1]s --region %[2]s
+`, url, region, s.store.AccountID(), s.AdminAddr())
 }
 
 // Counts returns the API calls served since the start or the last ResetCounts.

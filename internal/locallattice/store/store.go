@@ -121,8 +121,8 @@ func (s *Store) Region() string { return s.opts.Region }
 // AccountID is the account that owns every resource.
 func (s *Store) AccountID() string { return s.opts.AccountID }
 
-// Now is the store's clock.
-func (s *Store) Now() time.Time { return s.opts.Now().UTC() }
+// Now is the store's clock, in UTC and whole milliseconds like the timestamps AWS returns.
+func (s *Store) Now() time.Time { return s.opts.Now().UTC().Truncate(time.Millisecond) }
 
 // View runs fn with read access to the state; fn must not modify it or keep references.
 func (s *Store) View(fn func(*State)) {

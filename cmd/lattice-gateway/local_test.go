@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startLocal runs `lattice-gateway local` in-process on free loopback ports and returns its
+// endpoint, read from the instructions it prints.
+func startLocal(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	root := newRootCmd()
+	root.SetArgs([]string{"local", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--draining-delay", "0s"})
+	root.SetOut(pw)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("local: %v", err)
+		}
+	})
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read banner: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	m := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(line)
+	if m == "" {
+		t.Fatalf("no endpoint in %q", line)
+	}
+	return m
+}
+
+// TestAWSCLI drives the real `aws vpc-lattice` CLI through create, list, get, update and delete
+// of every main resource. Each step's args may use {name} for a value an earlier step captured.
+func TestAWSCLI(t *testing.T) {
+	aws, err := exec.LookPath("aws")
+	if err != nil {
+		t.Skip("aws CLI not installed; skipping the CLI round trip")
+	}
+	if testing.Short() {
+		t.Skip("the CLI round trip takes about a second per call")
+	}
+	endpoint := startLocal(t)
+	vars := map[string]string{}
+	steps := []struct {
+		args    string
+		capture map[string]string // variable -> top-level member of the answer
+		expect  string            // substring of the answer
+	}{
+		{args: "create-service-network --name cli-sn", capture: map[string]string{"sn": "id", "snArn": "arn"}},
+		{args: "list-service-networks", expect: "cli-sn"},
+		{args: "get-service-network --service-network-identifier {snArn}", expect: `"numberOfAssociatedServices": 0`},
+		{args: "update-service-network --service-network-identifier {sn} --auth-type AWS_IAM", expect: "AWS_IAM"},
+		{args: "create-service --name cli-svc", capture: map[string]string{"svc": "id", "svcArn": "arn"}, expect: "vpc-lattice-svcs.us-west-2.on.aws"},
+		{args: "list-services", expect: "cli-svc"},
+		{args: "get-service --service-identifier {svcArn}", expect: `"status": "ACTIVE"`},
+		{args: "update-service --service-identifier {svc} --auth-type AWS_IAM", expect: "AWS_IAM"},
+		{args: `create-target-group --name cli-tg --type IP --config {"port":8080,"protocol":"HTTP","vpcIdentifier":"vpc-12345678"}`, capture: map[string]string{"tg": "id"}},
+		{args: "list-target-groups", expect: "cli-tg"},
+		{args: `update-target-group --target-group-identifier {tg} --health-check {"enabled":true,"path":"/healthz"}`, expect: "/healthz"},
+		{args: "register-targets --target-group-identifier {tg} --targets id=10.244.0.1,port=8080", expect: "10.244.0.1"},
+		{args: `create-listener --service-identifier {svc} --name http --protocol HTTP --default-action {"forward":{"targetGroups":[{"targetGroupIdentifier":"{tg}"}]}}`, capture: map[string]string{"lis": "id"}},
+		{args: "list-listeners --service-identifier {svc}", expect: `"port": 80`},
+		{args: "get-listener --service-identifier {svc} --listener-identifier {lis}", expect: "{tg}"},
+		{args: "list-targets --target-group-identifier {tg}", expect: `"status": "INITIAL"`},
+		{args: "get-target-group --target-group-identifier {tg}", expect: "{svc}"},
+		{args: `create-rule --service-identifier {svc} --listener-identifier {lis} --name api --priority 1 --match {"httpMatch":{"pathMatch":{"match":{"prefix":"/api"}}}} --action {"fixedResponse":{"statusCode":404}}`, capture: map[string]string{"rule": "id"}},
+		{args: "list-rules --service-identifier {svc} --listener-identifier {lis}", expect: `"isDefault": true`},
+		{args: "update-rule --service-identifier {svc} --listener-identifier {lis} --rule-identifier {rule} --priority 5", expect: `"priority": 5`},
+		{args: "batch-update-rule --service-identifier {svc} --listener-identifier {lis} --rules ruleIdentifier={rule},priority=6", expect: `"priority": 6`},
+		{args: "get-rule --service-identifier {svc} --listener-identifier {lis} --rule-identifier {rule}", expect: "/api"},
+		{args: `update-listener --service-identifier {svc} --listener-identifier {lis} --default-action {"fixedResponse":{"statusCode":404}}`, expect: "404"},
+		{args: "create-service-network-service-association --service-identifier {svc} --service-network-identifier {sn}", capture: map[string]string{"snsa": "id"}},
+		{args: "list-service-network-service-associations --service-network-identifier {sn}", expect: "cli-svc"},
+		{args: "get-service-network-service-association --service-network-service-association-identifier {snsa}", expect: "cli-sn"},
+		{args: "create-service-network-vpc-association --service-network-identifier {sn} --vpc-identifier vpc-12345678 --security-group-ids sg-12345678", capture: map[string]string{"snva": "id"}},
+		{args: "list-service-network-vpc-associations --vpc-identifier vpc-12345678", expect: "{snva}"},
+		{args: "update-service-network-vpc-association --service-network-vpc-association-identifier {snva} --security-group-ids sg-87654321", expect: "sg-87654321"},
+		{args: "get-service-network-vpc-association --service-network-vpc-association-identifier {snva}", expect: "sg-87654321"},
+		{args: "tag-resource --resource-arn {svcArn} --tags team=payments"},
+		{args: "list-tags-for-resource --resource-arn {svcArn}", expect: "payments"},
+		{args: "untag-resource --resource-arn {svcArn} --tag-keys team"},
+		{args: `put-auth-policy --resource-identifier {svc} --policy {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`, expect: `"state": "Active"`},
+		{args: "get-auth-policy --resource-identifier {svcArn}", expect: "2012-10-17"},
+		{args: "delete-auth-policy --resource-identifier {svc}"},
+		{args: "create-access-log-subscription --resource-identifier {sn} --destination-arn arn:aws:logs:us-west-2:123456789012:log-group:one", capture: map[string]string{"als": "id"}},
+		{args: "list-access-log-subscriptions --resource-identifier {snArn}", expect: "{als}"},
+		{args: "update-access-log-subscription --access-log-subscription-identifier {als} --destination-arn arn:aws:logs:us-west-2:123456789012:log-group:two", expect: "log-group:two"},
+		{args: "get-access-log-subscription --access-log-subscription-identifier {als}", expect: "log-group:two"},
+		{args: "delete-access-log-subscription --access-log-subscription-identifier {als}"},
+		{args: "deregister-targets --target-group-identifier {tg} --targets id=10.244.0.1,port=8080", expect: "10.244.0.1"},
+		{args: "delete-rule --service-identifier {svc} --listener-identifier {lis} --rule-identifier {rule}"},
+		{args: "delete-listener --service-identifier {svc} --listener-identifier {lis}"},
+		{args: "delete-service-network-service-association --service-network-service-association-identifier {snsa}", expect: "DELETE_IN_PROGRESS"},
+		{args: "delete-service-network-vpc-association --service-network-vpc-association-identifier {snva}", expect: "DELETE_IN_PROGRESS"},
+		{args: "delete-service --service-identifier {svc}", expect: "DELETE_IN_PROGRESS"},
+		{args: "delete-target-group --target-group-identifier {tg}", expect: "DELETE_IN_PROGRESS"},
+		{args: "delete-service-network --service-network-identifier {sn}"},
+		{args: "list-services", expect: `"items": []`},
+	}
+	expand := func(s string) string {
+		for k, v := range vars {
+			s = strings.ReplaceAll(s, "{"+k+"}", v)
+		}
+		return s
+	}
+	for _, st := range steps {
+		args := append([]string{"vpc-lattice"}, strings.Fields(expand(st.args))...)
+		args = append(args, "--endpoint-url", endpoint, "--region", "us-west-2", "--output", "json")
+		cx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(cx, aws, args...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+			"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		if want := expand(st.expect); !strings.Contains(string(out), want) {
+			t.Errorf("aws %s: answer lacks %q:\n%s", st.args, want, out)
+		}
+		if len(st.capture) > 0 {
+			var m map[string]any
+			if err := json.Unmarshal(out, &m); err != nil {
+				t.Fatalf("aws %s: %v\n%s", st.args, err, out)
+			}
+			for name, member := range st.capture {
+				v, _ := m[member].(string)
+				if v == "" {
+					t.Fatalf("aws %s: no %s in answer:\n%s", st.args, member, out)
+				}
+				vars[name] = v
+			}
+		}
+	}
+}
