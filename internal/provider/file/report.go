@@ -42,6 +42,8 @@ type Row struct {
 	// Addresses are where to send requests, one per listener: "http://127.0.0.1:8080" for Local
 	// Lattice's data plane, "http://<dns name>:80" for real VPC Lattice.
 	Addresses []string
+	// Path is a request path the route's first rule matches, for an example request.
+	Path string
 }
 
 // Ready reports whether every row is ready.
@@ -121,6 +123,7 @@ func rows(objs []Object, out *translate.Output, res *deploy.Result, listenerAddr
 			for _, l := range svc.Listeners {
 				row.Addresses = append(row.Addresses, address(l, row.DNSName, listenerAddr))
 			}
+			row.Path = examplePath(svc)
 		}
 		routes = append(routes, row)
 	}
@@ -151,6 +154,17 @@ func address(l model.Listener, dnsName string, listenerAddr func(int32) string) 
 		hostPort = listenerAddr(l.Port)
 	}
 	return scheme + "://" + hostPort
+}
+
+func examplePath(svc *model.Service) string {
+	for _, l := range svc.Listeners {
+		for _, r := range l.Rules {
+			if p := r.Match.Path; p != nil && strings.HasPrefix(p.Value, "/") {
+				return p.Value
+			}
+		}
+	}
+	return "/"
 }
 
 func parentConditions(ps []gwv1.RouteParentStatus) []metav1.Condition {
@@ -199,7 +213,7 @@ func WriteTable(w io.Writer, rep *Report) {
 	}
 	for _, r := range rep.Rows {
 		if r.Ready && len(r.Addresses) > 0 {
-			fmt.Fprintf(w, "  try: %s\n", Curl(r.DNSName, r.Addresses[0], "/"))
+			fmt.Fprintf(w, "  try: %s\n", Curl(r.DNSName, r.Addresses[0], r.Path))
 		}
 	}
 	for _, p := range rep.Problems {

@@ -279,3 +279,25 @@ func programmed(m *model.Model, res *deploy.Result, err error) (map[model.RouteK
 	}
 	return routes, gateways
 }
+
+// Plan reads cfg.Dir, translates it and asks cfg.Deployer what applying it would do, changing
+// nothing. The report holds the manifest problems and the statuses Translate decided (routes and
+// gateways Translate rejects are not in the plan).
+func Plan(ctx context.Context, cfg Config) (*deploy.Plan, *Report, error) {
+	r := New(cfg)
+	rep := &Report{At: r.cfg.Now()}
+	snap, err := Load(cfg.Dir, r.skip()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep.Problems = snap.Problems
+	objs := r.track(snap)
+	out := translate.Translate(Input(objs), r.cfg.Translate)
+	p, err := cfg.Deployer.Plan(ctx, &out.Model)
+	if err != nil {
+		return nil, rep, fmt.Errorf("plan: %w", err)
+	}
+	r.recordStatus(out, nil)
+	rep.Rows = rows(objs, out, nil, nil)
+	return p, rep, nil
+}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/config"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
+	"github.com/lattice-gateway/lattice-gateway/internal/translate"
+)
+
+func init() { register(newRunCmd) }
+
+// Standalone identity when none is configured: Local Lattice's default account, and a cluster
+// and VPC that name this mode in the ManagedBy tag.
+const (
+	standaloneCluster = "standalone"
+	standaloneVPC     = "vpc-0123456789abcdef0"
+)
+
+// unprivilegedPortOffset lets the data plane serve Lattice port 80 on 8080 without root.
+const unprivilegedPortOffset = 8000
+
+// standalone holds what run, plan and demo share: the Lattice identity and endpoint, and the
+// options of an in-process Local Lattice used when no endpoint is given.
+type standalone struct {
+	lattice config.Lattice
+	local   api.Options
+	data    dataplane.Options
+	flags   *pflag.FlagSet
+}
+
+// bind registers the flags of `local` (and of the data plane when dataPlane is set), then the
+// Lattice identity flags; --region is shared by both.
+func (s *standalone) bind(fs *pflag.FlagSet, dataPlane bool) {
+	s.flags = fs
+	s.local = api.DefaultOptions()
+	s.local.BindFlags(fs)
+	if dataPlane {
+		s.data.BindFlags(fs)
+		s.data.ListenerPortOffset = defaultPortOffset()
+		fs.Lookup("listener-port-offset").DefValue = strconv.Itoa(s.data.ListenerPortOffset)
+	}
+	identity := pflag.NewFlagSet("identity", pflag.ContinueOnError)
+	s.lattice.BindFlags(identity, os.Getenv)
+	fs.AddFlagSet(identity) // keeps the --region already bound above
+}
+
+// defaultPortOffset is 0 for root (Lattice ports as they are) and 8000 otherwise.
+func defaultPortOffset() int {
+	if os.Geteuid() == 0 {
+		return 0
+	}
+	return unprivilegedPortOffset
+}
+
+// complete fills the standalone defaults and reconciles the flags both sides know.
+func (s *standalone) complete() error {
+	l := &s.lattice
+	if s.flags.Changed("region") || l.Region == "" {
+		l.Region = s.local.Region
+	} else {
+		s.local.Region = l.Region
+	}
+	if l.AccountID == "" {
+		l.AccountID = s.local.AccountID
+	}
+	if l.ClusterName == "" {
+		l.ClusterName = standaloneCluster
+	}
+	if l.ClusterVPCID == "" {
+		l.ClusterVPCID = standaloneVPC
+	}
+	return l.Validate()
+}
+
+func (s *standalone) translateConfig() translate.Config {
+	return translate.Config{AccountID: s.lattice.AccountID, ClusterName: s.lattice.ClusterName,
+		VPCID: s.lattice.ClusterVPCID, DefaultServiceNetwork: s.lattice.DefaultServiceNetwork}
+}
+
+func (s *standalone) logger(w io.Writer) logr.Logger {
+	return zap.New(zap.WriteTo(w), zap.ConsoleEncoder(), zap.Level(zapLevel(s.lattice.LogLevel)))
+}
+
+// localLattice is an in-process Local Lattice: the API and, when started, the data plane.
+type localLattice struct {
+	api *api.Server
+	dp  *dataplane.DataPlane
+}
+
+// startLocal starts Local Lattice's API on s.local.APIAddr (and admin endpoint) and, when
+// dataPlane is set, its data plane, and points s.lattice at it.
+func (s *standalone) startLocal(ctx context.Context, dataPlane bool, log logr.Logger) (*localLattice, error) {
+	s.local.Logger = log.WithName("api")
+	srv, err := api.Open(s.local)
+	if err != nil {
+		return nil, fmt.Errorf("start Local Lattice: %w", err)
+	}
+	ll := &localLattice{api: srv}
+	if err := srv.Start(s.local.APIAddr); err != nil {
+		ll.Close()
+		return nil, fmt.Errorf("start Local Lattice API: %w", err)
+	}
+	if s.local.AdminAddr != "" {
+		if err := srv.StartAdmin(s.local.AdminAddr); err != nil {
+			ll.Close()
+			return nil, fmt.Errorf("start Local Lattice admin endpoint: %w", err)
+		}
+	}
+	if dataPlane {
+		dp, err := dataplane.New(srv.Store(), s.data, log.WithName("dataplane"))
+		if err == nil {
+			err = dp.Start(ctx)
+		}
+		if err != nil {
+			ll.Close()
+			return nil, fmt.Errorf("start Local Lattice data plane: %w", err)
+		}
+		ll.dp = dp
+	}
+	s.lattice.LatticeEndpoint = srv.URL()
+	return ll, nil
+}
+
+// Close stops the data plane, then the API (which persists the state file).
+func (ll *localLattice) Close() {
+	if ll.dp != nil {
+		ll.dp.Close()
+	}
+	_ = ll.api.Close()
+}
+
+// listenerAddr is where the in-process data plane serves a Lattice listener port.
+func (s *standalone) listenerAddr(port int32) string {
+	return net.JoinHostPort(s.data.DataPlaneAddr, strconv.Itoa(int(port)+s.data.ListenerPortOffset))
+}
+
+// localRateLimits lift the client-side limiter for an in-process Local Lattice, which answers in
+// microseconds and throttles only when told to (--tps-limit).
+var localRateLimits = ratelimit.Limits{Default: ratelimit.Limit{PerSecond: 0}}
+
+// deployer returns a Deployer for s.lattice's endpoint.
+func (s *standalone) deployer(ctx context.Context, local bool, log logr.Logger) (*deploy.Deployer, error) {
+	awsCfg, err := s.lattice.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var opts deploy.ClientOptions
+	if local {
+		opts.RateLimits = &localRateLimits
+	}
+	client, err := deploy.NewClient(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	return deploy.New(client, deploy.Config{AccountID: s.lattice.AccountID, ClusterName: s.lattice.ClusterName,
+		VPCID: s.lattice.ClusterVPCID, Region: s.lattice.Region}, log.WithName("deploy")), nil
+}
+
+func newRunCmd() *cobra.Command {
+	var s standalone
+	var dir, statusDir string
+	cmd := &cobra.Command{
+		Use:   "run -f DIR",
+		Short: "Standalone mode: apply a folder of Gateway API manifests to Local Lattice or VPC Lattice",
+		Long: `run reads every .yaml, .yml and .json manifest under DIR (the objects you would kubectl apply),
+applies them to VPC Lattice through the same translate and deploy code as the controller, and
+re-applies on every change. Services get their targets from EndpointSlices in DIR (loopback
+addresses allowed); Deployments are accepted and ignored. Bad manifests are reported with file and
+line and skipped.
+
+Without --lattice-endpoint, Local Lattice runs in-process (API, DNS and data plane; the flags of
+"lattice-gateway local"); the data plane serves Lattice port P on P+--listener-port-offset.
+With --lattice-endpoint it talks to that endpoint: an external Local Lattice, or real AWS with the
+SDK's default credentials. Ctrl-C stops; Lattice resources stay, and with --state-file a restart
+resumes where it stopped.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := s.complete(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runStandalone(ctx, &s, dir, statusDir, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "filename", "f", "", "folder of manifests (read recursively, watched)")
+	cmd.Flags().StringVar(&statusDir, "status-dir", "", "folder to write every Gateway API object to, with its status")
+	_ = cmd.MarkFlagRequired("filename")
+	s.bind(cmd.Flags(), true)
+	return cmd
+}
+
+func runStandalone(ctx context.Context, s *standalone, dir, statusDir string, out, errOut io.Writer) error {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("-f %s: not a folder", dir)
+	}
+	log := s.logger(errOut)
+	local := s.lattice.LatticeEndpoint == ""
+	var listenerAddr func(int32) string
+	if local {
+		ll, err := s.startLocal(ctx, true, log)
+		if err != nil {
+			return err
+		}
+		defer ll.Close()
+		fmt.Fprint(out, ll.api.Instructions())
+		fmt.Fprintf(out, "DNS on %s (udp/tcp); data plane on %s, Lattice port P served on P+%d\n\n",
+			ll.dp.DNSAddr(), s.data.DataPlaneAddr, s.data.ListenerPortOffset)
+		listenerAddr = s.listenerAddr
+	} else {
+		fmt.Fprintf(out, "VPC Lattice API %s (region %s), ManagedBy %s\n\n", s.lattice.LatticeEndpoint, s.lattice.Region, s.lattice.ManagedBy())
+	}
+	d, err := s.deployer(ctx, local, log)
+	if err != nil {
+		return err
+	}
+	last := ""
+	r := file.New(file.Config{
+		Dir: dir, StatusDir: statusDir, Translate: s.translateConfig(), Deployer: d,
+		ListenerAddr: listenerAddr, Log: log.WithName("run"),
+		OnReport: func(rep *file.Report) {
+			var b strings.Builder
+			file.WriteTable(&b, rep)
+			if b.String() != last {
+				last = b.String()
+				fmt.Fprintf(out, "--- %s\n%s\n", rep.At.Format("15:04:05"), last)
+			}
+		},
+	})
+	if err := r.Run(ctx); err != nil {
+		return err
+	}
+	switch {
+	case !local:
+		fmt.Fprintln(out, "stopped; the Lattice resources stay in place")
+	case s.local.StateFile != "":
+		fmt.Fprintf(out, "stopped; Local Lattice state saved in %s\n", s.local.StateFile)
+	default:
+		fmt.Fprintln(out, "stopped")
+	}
+	return nil
+}
