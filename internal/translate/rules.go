@@ -48,11 +48,13 @@ func ruleLabel(i int, name *gwv1.SectionName) string {
 	return fmt.Sprintf("rule %d", i+1)
 }
 
+// weightOf applies the spec default of 1; negative weights (possible in files that skipped CRD
+// validation) count as 0.
 func weightOf(w *int32) int64 {
 	if w == nil {
 		return 1
 	}
-	return int64(*w)
+	return max(0, int64(*w))
 }
 
 var httpMethods = map[gwv1.HTTPMethod]bool{

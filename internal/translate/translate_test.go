@@ -133,3 +133,20 @@ func TestSetProgrammed(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTranslate checks that no input, however malformed, makes Translate panic or produce an
+// output that cannot be rendered. Seeds are the golden inputs.
+func FuzzTranslate(f *testing.F) {
+	for _, name := range golden.Cases(f, testdata) {
+		f.Add(golden.Input(f, testdata, name))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in, err := ParseInput(data)
+		if err != nil {
+			return
+		}
+		if _, err := Translate(in, testConfig).YAML(); err != nil {
+			t.Fatalf("render output: %v", err)
+		}
+	})
+}
