@@ -157,21 +157,15 @@ func (g *gatewayState) validate(class classState) {
 
 type conflict struct{ reason, msg string }
 
-// listenerConflicts finds listeners that are not distinct: same port with another protocol, or
-// same port, protocol and hostname. All members of a conflicting set are rejected, as the spec
-// requires (no winner is picked).
+// listenerConflicts finds listeners that are not distinct: same port, protocol and hostname. All
+// members of a conflicting set are rejected, as the spec requires (no winner is picked). HTTP,
+// HTTPS and TLS listeners sharing a port are compatible here: every route becomes its own Lattice
+// service with its own DNS name, so the port is never shared on the wire.
 func listenerConflicts(ls []gwv1.Listener) []conflict {
 	out := make([]conflict, len(ls))
 	for i := range ls {
 		for j := range ls {
-			if i == j || ls[i].Port != ls[j].Port {
-				continue
-			}
-			if ls[i].Protocol != ls[j].Protocol {
-				out[i] = conflict{string(gwv1.ListenerReasonProtocolConflict), fmt.Sprintf("port %d is also used by listener %s with protocol %s", ls[i].Port, ls[j].Name, ls[j].Protocol)}
-				break
-			}
-			if hostnameOf(ls[i].Hostname) == hostnameOf(ls[j].Hostname) {
+			if i != j && ls[i].Port == ls[j].Port && ls[i].Protocol == ls[j].Protocol && hostnameOf(ls[i].Hostname) == hostnameOf(ls[j].Hostname) {
 				out[i] = conflict{string(gwv1.ListenerReasonHostnameConflict), fmt.Sprintf("listener %s has the same port, protocol and hostname", ls[j].Name)}
 			}
 		}

@@ -81,6 +81,12 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 	if len(ports) == 0 {
 		r.notes = append(r.notes, "no valid Gateway listener to program")
 	}
+	for _, proto := range ports {
+		if proto == model.ProtocolHTTPS && svc.CustomDomainName != "" && svc.CertificateARN == "" {
+			r.notes = append(r.notes, fmt.Sprintf("HTTPS for custom domain %s needs a certificate: set tls.options[%q] on the listener", svc.CustomDomainName, OptionCertificateARN))
+			break
+		}
+	}
 	// Only groups some programmed action forwards to: dropped rules and zero-weight-only rules
 	// must not leave idle target groups behind (Lattice counts them against a regional quota).
 	used := map[string]bool{}

@@ -3,6 +3,7 @@ package translate
 import (
 	"bytes"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/golden"
@@ -149,4 +150,53 @@ func FuzzTranslate(f *testing.F) {
 			t.Fatalf("render output: %v", err)
 		}
 	})
+}
+
+// TestInputUnchanged: Translate is pure, so it must not write to the objects it is given (the
+// Kubernetes provider hands it informer cache objects).
+func TestInputUnchanged(t *testing.T) {
+	for _, name := range golden.Cases(t, testdata) {
+		in, err := ParseInput(golden.Input(t, testdata, name))
+		if err != nil {
+			t.Fatalf("%s: parse input: %v", name, err)
+		}
+		before := deepCopyInput(in)
+		out := Translate(in, configFor(name))
+		out.SetProgrammed(nil, nil)
+		if !reflect.DeepEqual(before, in) {
+			t.Errorf("%s: Translate modified its input", name)
+		}
+	}
+}
+
+func deepCopyInput(in *Input) *Input {
+	out := &Input{}
+	for i := range in.GatewayClasses {
+		out.GatewayClasses = append(out.GatewayClasses, *in.GatewayClasses[i].DeepCopy())
+	}
+	for i := range in.Gateways {
+		out.Gateways = append(out.Gateways, *in.Gateways[i].DeepCopy())
+	}
+	for i := range in.HTTPRoutes {
+		out.HTTPRoutes = append(out.HTTPRoutes, *in.HTTPRoutes[i].DeepCopy())
+	}
+	for i := range in.GRPCRoutes {
+		out.GRPCRoutes = append(out.GRPCRoutes, *in.GRPCRoutes[i].DeepCopy())
+	}
+	for i := range in.TLSRoutes {
+		out.TLSRoutes = append(out.TLSRoutes, *in.TLSRoutes[i].DeepCopy())
+	}
+	for i := range in.ReferenceGrants {
+		out.ReferenceGrants = append(out.ReferenceGrants, *in.ReferenceGrants[i].DeepCopy())
+	}
+	for i := range in.Namespaces {
+		out.Namespaces = append(out.Namespaces, *in.Namespaces[i].DeepCopy())
+	}
+	for i := range in.Services {
+		out.Services = append(out.Services, *in.Services[i].DeepCopy())
+	}
+	for i := range in.EndpointSlices {
+		out.EndpointSlices = append(out.EndpointSlices, *in.EndpointSlices[i].DeepCopy())
+	}
+	return out
 }
