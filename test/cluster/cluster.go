@@ -150,21 +150,27 @@ func New(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return c, fmt.Errorf("create tmp dir: %w", err)
 	}
+	begin := time.Now()
 	if err := c.startControlPlane(ctx, opts); err != nil {
 		return c, err
 	}
+	apiserverReady := time.Since(begin)
 	if err := c.installCRDs(opts); err != nil {
 		return c, err
 	}
+	crdsReady := time.Since(begin)
 	// The default ServiceAccount is made by the controller manager: waiting for it proves the
 	// controllers run, and Pods in "default" can be admitted.
 	if err := c.waitDefaultServiceAccount(ctx); err != nil {
 		return c, err
 	}
+	controllersReady := time.Since(begin)
 	c.Kubelet = newKubelet(c.Clientset, opts.NodeName, opts.Log.WithName("kubelet"))
 	if err := c.Kubelet.start(ctx); err != nil {
 		return c, err
 	}
+	opts.Log.Info("cluster ready", "apiserverReady", apiserverReady.Round(time.Millisecond), "crdsInstalled", crdsReady.Round(time.Millisecond),
+		"controllersReady", controllersReady.Round(time.Millisecond), "total", time.Since(begin).Round(time.Millisecond), "dir", c.Dir)
 	return c, nil
 }
 

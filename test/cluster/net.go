@@ -9,12 +9,11 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
-	"syscall"
-	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/test/workloads"
 )
 
@@ -40,55 +39,30 @@ func PodIP(addr netip.Addr) netip.Addr {
 	return netip.AddrFrom4([4]byte{podIPOctet1, b[1], b[2], b[3]})
 }
 
-// LoopbackOnly is a net.Dialer Control function that refuses any destination outside
-// 127.0.0.0/8 (and ::1), before a packet leaves.
-func LoopbackOnly(network, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return fmt.Errorf("dial %s %s: not an IP address", network, address)
-	}
-	if !ap.Addr().Unmap().IsLoopback() {
-		return fmt.Errorf("dial %s %s: refused, tests may only send packets to 127.0.0.0/8", network, address)
-	}
-	return nil
+// PodDialMap is the Local Lattice data plane's target dial map for this cluster
+// (--target-dial-map 10.244.0.0/16=127.244.0.0/16): Pod IPs to their workloads' loopback addresses.
+func PodDialMap() dataplane.DialMap {
+	return dataplane.DialMap{{
+		From: netip.PrefixFrom(netip.AddrFrom4([4]byte{podIPOctet1, podIPOctet2, 0, 0}), 16),
+		To:   netip.PrefixFrom(netip.AddrFrom4([4]byte{loopbackByte, podIPOctet2, 0, 0}), 16),
+	}}
 }
 
-// DialFunc dials like net.Dialer.DialContext.
-type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
-
-// PodDialer dials Pod IPs at their loopback addresses and any loopback address as is; every
-// other destination, host names included (resolving them would query the system resolver), is
-// refused and fails t.
-func PodDialer(t testing.TB) DialFunc {
-	d := &net.Dialer{Timeout: 5 * time.Second, Control: LoopbackOnly}
+// PodDialer dials Pod IPs at their workloads' loopback addresses through the data plane's
+// loopback guard: any other destination, host names included, fails t and the dial.
+func PodDialer(t dataplane.TB) dataplane.DialFunc {
+	guard := dataplane.LoopbackOnlyDialer(t)
+	m := PodDialMap()
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
-		host, port, err := net.SplitHostPort(address)
-		if err != nil {
-			t.Errorf("dial %s: %v", address, err)
-			return nil, fmt.Errorf("dial %s: %w", address, err)
-		}
-		if host == "localhost" {
-			host = "127.0.0.1"
-		}
-		ip, err := netip.ParseAddr(host)
-		if err != nil {
-			t.Errorf("dial %s: host names are refused in tests; resolve with ResolveDNS first", address)
-			return nil, fmt.Errorf("dial %s: host name refused", address)
-		}
-		target := net.JoinHostPort(PodAddr(ip).String(), port)
-		conn, err := d.DialContext(ctx, network, target)
-		if err != nil && !PodAddr(ip).IsLoopback() {
-			t.Errorf("test tried to dial %s outside 127.0.0.0/8", address)
-		}
-		return conn, err
+		return guard(ctx, network, m.MapHostPort(address))
 	}
 }
 
 // ResolveDNS asks the DNS server at dnsAddr (a loopback host:port, such as Local Lattice's DNS)
 // for the IPv4 addresses of name, with a real DNS client.
 func ResolveDNS(name, dnsAddr string) ([]netip.Addr, error) {
-	if err := LoopbackOnly("udp", dnsAddr, nil); err != nil {
-		return nil, err
+	if ap, err := netip.ParseAddrPort(dnsAddr); err != nil || !ap.Addr().IsLoopback() {
+		return nil, fmt.Errorf("resolve %s: DNS server %q refused, tests may only send packets to 127.0.0.0/8", name, dnsAddr)
 	}
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
@@ -117,7 +91,7 @@ func ResolveDNS(name, dnsAddr string) ([]netip.Addr, error) {
 // SendRequests sends n GET requests to url, each on a new connection as n separate curls would,
 // with hostHeader as Host when not empty, and counts the answers by the Pod that produced them.
 // Other outcomes are counted under "status <code>", "error: <message>" or "unknown: <body>".
-func SendRequests(n int, url, hostHeader string, dial DialFunc) map[string]int {
+func SendRequests(n int, url, hostHeader string, dial dataplane.DialFunc) map[string]int {
 	hc := &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true},

@@ -23,6 +23,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 )
 
 func TestPodAddr(t *testing.T) {
@@ -43,44 +45,23 @@ func TestPodAddr(t *testing.T) {
 	}
 }
 
-func TestLoopbackOnly(t *testing.T) {
-	for _, tc := range []struct {
-		addr string
-		ok   bool
-	}{
-		{"127.0.0.1:80", true},
-		{"127.244.3.4:8090", true},
-		{"[::1]:53", true},
-		{"10.244.0.2:8090", false},
-		{"8.8.8.8:53", false},
-		{"example.com:80", false},
-		{"garbage", false},
-	} {
-		if err := LoopbackOnly("tcp", tc.addr, nil); (err == nil) != tc.ok {
-			t.Errorf("LoopbackOnly(%s) = %v, want ok=%v", tc.addr, err, tc.ok)
-		}
-	}
-}
-
 // recorder collects the failures PodDialer reports, so refused dials can be asserted.
-type recorder struct {
-	testing.TB
-	errs []string
-}
+type recorder struct{ errs []string }
 
+func (r *recorder) Helper()                           {}
 func (r *recorder) Errorf(format string, args ...any) { r.errs = append(r.errs, format) }
 
 func TestPodDialerRefusesNonLoopback(t *testing.T) {
-	rec := &recorder{TB: t}
+	rec := &recorder{}
 	dial := PodDialer(rec)
-	for _, addr := range []string{"192.0.2.1:80", "example.com:80"} {
+	for _, addr := range []string{"192.0.2.1:80", "example.com:80", "10.245.0.1:80"} {
 		if conn, err := dial(context.Background(), "tcp", addr); err == nil {
 			conn.Close()
 			t.Errorf("dial %s succeeded", addr)
 		}
 	}
-	if len(rec.errs) != 2 {
-		t.Errorf("refused dials reported %d test failures, want 2", len(rec.errs))
+	if len(rec.errs) != 3 {
+		t.Errorf("refused dials reported %d test failures, want 3", len(rec.errs))
 	}
 	l, err := net.Listen("tcp", "127.244.250.1:0")
 	if err != nil {
@@ -370,6 +351,7 @@ func TestResolveDNS(t *testing.T) {
 		{"rates-0a1b.7d67968.vpc-lattice-svcs.us-west-2.on.aws", addr, "127.0.5.1", ""},
 		{"nope.example", addr, "", "NXDOMAIN"},
 		{"x.example", "192.0.2.53:53", "", "refused"},
+		{"x.example", "localhost:53", "", "refused"},
 	} {
 		ips, err := ResolveDNS(tc.name, tc.dnsAddr)
 		if tc.err != "" {
@@ -401,7 +383,7 @@ func testCert(t *testing.T) (certPEM, keyPEM string) {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), string(ecKeyPEM(key))
 }
 
-func httpsClient(dial DialFunc) *http.Client {
+func httpsClient(dial dataplane.DialFunc) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		DialContext:     dial,
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "echo.example.com"},
