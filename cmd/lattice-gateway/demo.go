@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/demo"
+)
+
+func init() { register(newDemoCmd) }
+
+func newDemoCmd() *cobra.Command {
+	var s standalone
+	var o demo.Options
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Play the hotel walkthrough on this machine: Local Lattice, demo apps, routes, a 50/50 split",
+		Long: `demo starts Local Lattice in-process (API, DNS, data plane), runs the hotel's demo apps (parking,
+review, inventory-ver1 and inventory-ver2, two pods each for inventory) as servers on loopback
+addresses, applies examples/hotel (GatewayClass, Gateway my-hotel, the apps' Services and
+standalone EndpointSlices, HTTPRoutes rates and inventory) through the controller's translate and
+deploy code, waits until everything is Programmed, resolves the inventory service's Lattice DNS
+name through Local Lattice DNS and sends requests from parking to it through the data plane,
+printing the answers and the ver1/ver2 split. --keep-running stays up for you to curl.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := s.complete(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			out := cmd.OutOrStdout()
+			log := s.logger(cmd.ErrOrStderr())
+			ll, err := s.startLocal(ctx, true, log)
+			if err != nil {
+				return err
+			}
+			defer ll.Close()
+			fmt.Fprintf(out, "Local Lattice: API %s, DNS %s, data plane %s (Lattice port P on P+%d)\n\n",
+				s.lattice.LatticeEndpoint, ll.dp.DNSAddr(), s.data.DataPlaneAddr, s.data.ListenerPortOffset)
+			d, err := s.deployer(ctx, true, log)
+			if err != nil {
+				return err
+			}
+			o.Out, o.Log = out, log.WithName("demo")
+			return demo.Run(ctx, demo.Env{Deployer: d, Translate: s.translateConfig(), DNSAddr: ll.dp.DNSAddr(),
+				ListenerAddr: s.listenerAddr}, o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.IntVar(&o.Requests, "requests", 30, "requests sent from parking to inventory")
+	fs.BoolVar(&o.KeepRunning, "keep-running", false, "stay up after the walkthrough (Ctrl-C stops) and print the curl command")
+	fs.DurationVar(&o.Timeout, "timeout", time.Minute, "how long to wait for everything to be Programmed")
+	s.bind(fs, true)
+	// The demo must not collide with a running "lattice-gateway local": free ports by default,
+	// no admin endpoint, nothing persisted, and only errors logged (the output tells the story).
+	for name, def := range map[string]string{"api-addr": "127.0.0.1:0", "admin-addr": "", "dns-addr": "127.0.0.1:0", "log-level": "error"} {
+		_ = fs.Set(name, def)
+		fs.Lookup(name).DefValue = def
+		fs.Lookup(name).Changed = false
+	}
+	return cmd
+}

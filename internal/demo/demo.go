@@ -1,0 +1,290 @@
+// Package demo plays the hotel walkthrough on one machine: it runs the demo apps as local
+// servers, applies examples/hotel through the standalone file provider (the controller's
+// translate and deploy code) to a Local Lattice, waits until everything is Programmed, resolves
+// the inventory service's Lattice DNS name through Local Lattice DNS and sends requests "from
+// parking" through the data plane, counting how they split between the versions.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/lattice-gateway/lattice-gateway/examples/hotel"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
+	"github.com/lattice-gateway/lattice-gateway/internal/translate"
+)
+
+// Env is the Local Lattice the demo runs against.
+type Env struct {
+	Deployer  file.Deployer
+	Translate translate.Config
+	// DNSAddr is Local Lattice's DNS server.
+	DNSAddr string
+	// ListenerAddr is where the data plane serves a Lattice listener port.
+	ListenerAddr func(port int32) string
+}
+
+// Options shape the walkthrough.
+type Options struct {
+	// Requests is how many requests go from the From service to the To route (default 30).
+	Requests int
+	// From is the Service whose first pod sends the requests (default "parking").
+	From string
+	// To is the HTTPRoute the requests go to (default "inventory"), in namespace "default".
+	To string
+	// Timeout bounds the wait for everything to be Programmed (default 60s).
+	Timeout time.Duration
+	// KeepRunning keeps Local Lattice, the apps and the manifest watch running after the
+	// requests, until ctx ends, and prints how to send requests by hand.
+	KeepRunning bool
+	Out         io.Writer
+	Log         logr.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Requests <= 0 {
+		o.Requests = 30
+	}
+	if o.From == "" {
+		o.From = "parking"
+	}
+	if o.To == "" {
+		o.To = "inventory"
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Minute
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+}
+
+// Run plays the walkthrough; the error says what failed.
+func Run(ctx context.Context, env Env, o Options) error {
+	o.defaults()
+	start := time.Now()
+	out := o.Out
+	dir, err := os.MkdirTemp("", "lattice-gateway-demo-")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	if err := os.CopyFS(dir, hotel.Manifests); err != nil {
+		return fmt.Errorf("demo: copy the hotel manifests: %w", err)
+	}
+	snap, err := file.Load(dir)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if len(snap.Problems) > 0 {
+		return fmt.Errorf("demo: bad example manifest: %w", snap.Problems[0])
+	}
+	var objs []file.Object
+	for _, m := range snap.Manifests {
+		objs = append(objs, m.Object)
+	}
+
+	apps, err := StartApps(objs, o.Log.WithName("apps"))
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer apps.Close()
+	fmt.Fprintln(out, "Demo apps (the hotel's pods, as local servers):")
+	for _, p := range apps.Pods {
+		fmt.Fprintf(out, "  %-15s %-34s %s\n", p.Service, p.Name, p.Addr)
+	}
+	from := apps.PodsOf(o.From)
+	if len(from) == 0 {
+		return fmt.Errorf("demo: no pod of %s to send requests from", o.From)
+	}
+	backends := weightedBackends(objs, o.To)
+	if len(backends) == 0 {
+		return fmt.Errorf("demo: no HTTPRoute default/%s with backends in the manifests", o.To)
+	}
+
+	fmt.Fprintf(out, "\nApplying examples/hotel (copied to %s):\n", dir)
+	reports := make(chan *file.Report, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	runner := file.New(file.Config{
+		Dir: dir, Translate: env.Translate, Deployer: env.Deployer, ListenerAddr: env.ListenerAddr,
+		Debounce: 100 * time.Millisecond, RetryInitial: 200 * time.Millisecond, Log: o.Log.WithName("run"),
+		OnPlan: func(p *deploy.Plan) {
+			for _, op := range p.Ops() {
+				fmt.Fprintf(out, "  %s\n", op)
+			}
+		},
+		OnReport: func(r *file.Report) {
+			select {
+			case <-reports: // only the latest matters
+			default:
+			}
+			reports <- r
+		},
+	})
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(runCtx) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+
+	rep, err := waitReady(ctx, reports, o.Timeout, out)
+	if err != nil {
+		return err
+	}
+	row := rep.Row("HTTPRoute", "default", o.To)
+	if row == nil || row.DNSName == "" || len(row.Addresses) == 0 {
+		return fmt.Errorf("demo: HTTPRoute default/%s has no Lattice DNS name", o.To)
+	}
+	fmt.Fprintf(out, "\n%s DNS name (route annotation %s):\n  %s\n", o.To, file.AnnotationAssignedDomainName, row.DNSName)
+
+	ip, err := Resolve(ctx, env.DNSAddr, row.DNSName)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	u, err := url.Parse(row.Addresses[0])
+	if err != nil {
+		return fmt.Errorf("demo: listener address %s: %w", row.Addresses[0], err)
+	}
+	_, port, _ := net.SplitHostPort(u.Host)
+	target, err := netip.ParseAddrPort(net.JoinHostPort(ip.String(), port))
+	if err != nil {
+		return fmt.Errorf("demo: data plane address: %w", err)
+	}
+	fmt.Fprintf(out, "  resolves to %s through Local Lattice DNS (%s); the data plane serves the listener on %s\n",
+		ip, env.DNSAddr, target)
+
+	reqURL := fmt.Sprintf("http://%s:%s/", row.DNSName, port)
+	source := from[0]
+	fmt.Fprintf(out, "\n%d requests from %s (%s) to %s:\n", o.Requests, source.Name, source.Addr.Addr(), reqURL)
+	split, err := Request(ctx, o.Requests, reqURL, target, source.Addr.Addr(), apps, func(line string) { fmt.Fprintln(out, "  "+line) })
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Fprintf(out, "\nSplit over %d requests: %s\n", split.Total, split)
+	if err := checkSplit(split, backends); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Fprintf(out, "Walkthrough done in %s.\n", time.Since(start).Round(100*time.Millisecond))
+
+	if o.KeepRunning {
+		fmt.Fprintf(out, "\nStill running (Ctrl-C stops). Edit the manifests in %s and they are re-applied.\n", dir)
+		fmt.Fprintf(out, "Send requests yourself:\n  %s\n", file.Curl(row.DNSName, row.Addresses[0], "/"))
+		fmt.Fprintf(out, "  dig @%s -p %s +short %s\n", hostOf(env.DNSAddr), portOf(env.DNSAddr), row.DNSName)
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// waitReady waits for a report in which every Gateway and route is Programmed, printing what is
+// still pending when it changes.
+func waitReady(ctx context.Context, reports <-chan *file.Report, timeout time.Duration, out io.Writer) (*file.Report, error) {
+	deadline := time.After(timeout)
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	start := time.Now()
+	var last *file.Report
+	lastPending := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("demo: interrupted while waiting for Programmed: %w", ctx.Err())
+		case <-deadline:
+			return nil, fmt.Errorf("demo: not Programmed after %s: %s", timeout, pendingSummary(last))
+		case <-tick.C:
+			fmt.Fprintf(out, "  ... waiting for Programmed (%s): %s\n", time.Since(start).Round(time.Second), pendingSummary(last))
+		case r := <-reports:
+			last = r
+			if r.Ready() {
+				fmt.Fprintln(out)
+				file.WriteTable(out, r)
+				return r, nil
+			}
+			if p := pendingSummary(r); p != lastPending {
+				lastPending = p
+				fmt.Fprintf(out, "  waiting for Programmed: %s\n", p)
+			}
+		}
+	}
+}
+
+func pendingSummary(r *file.Report) string {
+	if r == nil {
+		return "nothing applied yet"
+	}
+	var parts []string
+	if r.Err != nil {
+		parts = append(parts, r.Err.Error())
+	}
+	for _, row := range r.Rows {
+		if !row.Ready {
+			s := fmt.Sprintf("%s %s/%s %s", row.Kind, row.Namespace, row.Name, row.Status)
+			if row.Message != "" {
+				s += " (" + row.Message + ")"
+			}
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return "no Gateway or route yet"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// weightedBackends are the Services the route sends a share of traffic to.
+func weightedBackends(objs []file.Object, route string) []string {
+	var out []string
+	for _, o := range objs {
+		r, ok := o.(*gwv1.HTTPRoute)
+		if !ok || r.Namespace != "default" || r.Name != route {
+			continue
+		}
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				if b.Weight == nil || *b.Weight > 0 {
+					out = append(out, string(b.Name))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// checkSplit fails when requests failed, or when, with enough requests to tell, a backend with
+// a share of the traffic got none.
+func checkSplit(s *Split, backends []string) error {
+	var errs []error
+	if s.Failed > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d requests failed", s.Failed, s.Total))
+	}
+	if s.Total >= 10 {
+		for _, b := range backends {
+			if s.Services[b] == 0 {
+				errs = append(errs, fmt.Errorf("%s got none of %d requests", b, s.Total))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hostOf(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
