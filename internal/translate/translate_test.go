@@ -6,6 +6,10 @@ import (
 	"reflect"
 	"testing"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/lattice-gateway/lattice-gateway/internal/golden"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
@@ -86,51 +90,55 @@ func shuffle[T any](rng *rand.Rand, s []T) {
 }
 
 func TestSetProgrammed(t *testing.T) {
-	in, err := ParseInput(golden.Input(t, testdata, "seed-my-hotel-inventory-and-rates"))
+	in, err := ParseInput(golden.Input(t, testdata, "gateway-https-listener-certificaterefs-unsupported"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	seed, err := ParseInput(golden.Input(t, testdata, "seed-my-hotel-inventory-and-rates"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.HTTPRoutes = append(in.HTTPRoutes, seed.HTTPRoutes...)
+	in.Services = append(in.Services, seed.Services...)
 	out := Translate(in, testConfig)
 	out.SetProgrammed(
 		map[model.RouteKey]DeployResult{
 			{Kind: model.KindHTTPRoute, Namespace: "default", Name: "inventory"}: {Programmed: true},
-			{Kind: model.KindHTTPRoute, Namespace: "default", Name: "rates"}:     {Reason: "LatticeError", Message: "ServiceQuotaExceededException: too many services"},
+			{Kind: model.KindHTTPRoute, Namespace: "default", Name: "rates"}:     {Reason: "LatticeError", Message: "ServiceQuotaExceededException"},
 		},
 		map[model.GatewayKey]DeployResult{{Namespace: "default", Name: "my-hotel"}: {Programmed: true}},
 	)
-	for _, tc := range []struct {
-		route  string
-		status string
-		reason string
-	}{
-		{"inventory", "True", "Programmed"},
-		{"rates", "False", "LatticeError"},
-	} {
-		var found bool
-		for nn, parents := range out.HTTPRoutes {
-			if nn.Name != tc.route {
-				continue
-			}
-			for _, c := range parents[0].Conditions {
-				if c.Type == RouteConditionProgrammed {
-					found = true
-					if string(c.Status) != tc.status || c.Reason != tc.reason {
-						t.Errorf("%s Programmed = %s/%s, want %s/%s", tc.route, c.Status, c.Reason, tc.status, tc.reason)
-					}
-				}
-			}
-		}
-		if !found {
-			t.Errorf("%s has no Programmed condition", tc.route)
-		}
-	}
-	for _, gw := range out.Gateways {
+	gw := out.Gateways[types.NamespacedName{Namespace: "default", Name: "my-hotel"}]
+	listener := func(name string) []metav1.Condition {
 		for _, l := range gw.Listeners {
-			for _, c := range l.Conditions {
-				if c.Type == "Programmed" && c.Status != "True" {
-					t.Errorf("listener %s Programmed = %s, want True", l.Name, c.Status)
-				}
+			if string(l.Name) == name {
+				return l.Conditions
 			}
+		}
+		return nil
+	}
+	route := func(name string) []metav1.Condition {
+		return out.HTTPRoutes[types.NamespacedName{Namespace: "default", Name: name}][0].Conditions
+	}
+	for _, tc := range []struct {
+		name           string
+		conds          []metav1.Condition
+		status, reason string
+	}{
+		{"route with success", route("inventory"), "True", "Programmed"},
+		{"route with Lattice error", route("rates"), "False", "LatticeError"},
+		{"route without result stays pending", route("parking"), "Unknown", "Pending"},
+		{"gateway", gw.Conditions, "True", "Programmed"},
+		{"usable listener", listener("http"), "True", "Programmed"},
+		{"invalid listener keeps its reason", listener("https"), "False", "Invalid"},
+	} {
+		c := apimeta.FindStatusCondition(tc.conds, RouteConditionProgrammed)
+		if c == nil {
+			t.Errorf("%s: no Programmed condition", tc.name)
+			continue
+		}
+		if string(c.Status) != tc.status || c.Reason != tc.reason {
+			t.Errorf("%s: Programmed = %s/%s, want %s/%s", tc.name, c.Status, c.Reason, tc.status, tc.reason)
 		}
 	}
 }
