@@ -21,7 +21,7 @@ func (c *Controller) reconcileWorld(ctx context.Context) error {
 		return err
 	}
 	own := s.ownership(c.cfg.ControllerName)
-	if err := c.addFinalizers(ctx, s, own); err != nil {
+	if err := errors.Join(c.addFinalizers(ctx, s, own), c.classFinalizers(ctx, s, own)); err != nil {
 		return err
 	}
 	out := translate.Translate(s.input(), c.cfg)
@@ -33,14 +33,14 @@ func (c *Controller) reconcileWorld(ctx context.Context) error {
 	if applyErr != nil {
 		errs = append(errs, fmt.Errorf("apply model: %w", applyErr))
 	}
-	errs = append(errs, c.writeStatuses(ctx, s, out), c.writeAnnotations(ctx, s, own, &out.Model, outcomes.routes))
+	// Annotations first: a route reported Programmed already carries its DNS name.
+	errs = append(errs, c.writeAnnotations(ctx, s, own, &out.Model, outcomes.routes), c.writeStatuses(ctx, s, out))
 	if res != nil {
 		c.last = &out.Model
 	}
 	if res != nil && applyErr == nil {
 		errs = append(errs, c.releaseFinalizers(ctx, s, own))
 	}
-	errs = append(errs, c.classFinalizers(ctx, s, own))
 	if n := outcomes.failed(); n > 0 {
 		errs = append(errs, fmt.Errorf("%d routes or gateways not programmed in VPC Lattice, retrying", n))
 	}
