@@ -130,7 +130,9 @@ func TestSeedWalkthrough(t *testing.T) {
 	if err := k.Patch(ctx, dep, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"replicas":0}}`))); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Minute, func() string { return fmt.Sprint(targetsOf(e.lattice.Store().Snapshot(), "k8s-default-inventory-ver1")) }, func() bool {
+	eventually(t, time.Minute, func() string {
+		return fmt.Sprint(targetsOf(e.lattice.Store().Snapshot(), "k8s-default-inventory-ver1"))
+	}, func() bool {
 		return len(targetsOf(e.lattice.Store().Snapshot(), "k8s-default-inventory-ver1")) == 0
 	})
 	scaleCalls := e.lattice.Counts()
