@@ -39,6 +39,9 @@ func TestPodAddr(t *testing.T) {
 		if got := PodAddr(ip); got.String() != tc.addr {
 			t.Errorf("PodAddr(%s) = %s, want %s", tc.ip, got, tc.addr)
 		}
+		if got := PodDialMap().Map(ip); got != PodAddr(ip) {
+			t.Errorf("PodDialMap maps %s to %s, the kubelet serves it on %s", tc.ip, got, PodAddr(ip))
+		}
 		if got := PodIP(PodAddr(ip)); got != ip {
 			t.Errorf("PodIP(PodAddr(%s)) = %s", tc.ip, got)
 		}
