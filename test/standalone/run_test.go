@@ -1,0 +1,341 @@
+// Package standalone tests `lattice-gateway run -f`, `plan` and `demo` as a user runs them: the
+// built binary, real Local Lattice in-process, the real SDK client, real traffic on loopback.
+package standalone
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	"github.com/go-logr/logr"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/demo"
+	"github.com/lattice-gateway/lattice-gateway/test/workloads"
+)
+
+const base = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: amazon-vpc-lattice
+spec:
+  controllerName: application-networking.k8s.aws/gateway-api-controller
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: my-hotel
+spec:
+  gatewayClassName: amazon-vpc-lattice
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: 80
+`
+
+// service returns a Service and its standalone EndpointSlice with one pod at addr:8090.
+func service(name, addr string) string {
+	return fmt.Sprintf(`---
+apiVersion: v1
+kind: Service
+metadata:
+  name: %[1]s
+spec:
+  ports:
+  - port: 8090
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: %[1]s-1
+  labels:
+    kubernetes.io/service-name: %[1]s
+addressType: IPv4
+ports:
+- port: 8090
+endpoints:
+- addresses: [%[2]q]
+  targetRef: {kind: Pod, name: %[1]s-pod}
+`, name, addr)
+}
+
+func inventoryRoute(w1, w2 int) string {
+	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: inventory
+spec:
+  parentRefs:
+  - name: my-hotel
+  rules:
+  - backendRefs:
+    - name: inventory-ver1
+      port: 8090
+      weight: %d
+    - name: inventory-ver2
+      port: 8090
+      weight: %d
+`, w1, w2)
+}
+
+const ratesRoute = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: rates
+spec:
+  parentRefs:
+  - name: my-hotel
+  rules:
+  - matches:
+    - path: {type: PathPrefix, value: /parking}
+    backendRefs:
+    - name: parking
+      port: 8090
+`
+
+// brokenRoute has a typo on line 7: spec.rulez.
+const brokenRoute = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: review
+spec:
+  parentRefs: [{name: my-hotel}]
+  rulez: []
+`
+
+// pods runs demo-app pods on loopback addresses for the test's Services.
+func pods(t *testing.T, byAddr map[string]string) {
+	t.Helper()
+	for addr, name := range byAddr {
+		r, err := workloads.Start(workloads.Container{Pod: name, Namespace: "default", Name: "app", Image: workloads.DemoAppImage,
+			Addr: netip.MustParseAddr(addr), Ports: []int32{8090}}, logr.Discard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close() })
+	}
+}
+
+func write(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// instance is what a started `run` printed about itself.
+type instance struct {
+	p               *process
+	api, admin, dns string
+	listener        string
+	client          *vpclattice.Client
+	offset          int
+}
+
+func startRun(t *testing.T, dir, statusDir, stateFile string, listenerPort int) *instance {
+	t.Helper()
+	p := start(t, "run", "-f", dir, "--status-dir", statusDir, "--state-file", stateFile,
+		"--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0",
+		"--listener-port-offset", strconv.Itoa(listenerPort-80), "--data-dir", filepath.Join(t.TempDir(), "data"))
+	m, _ := p.waitOutput(`API on (http://\S+) `, 0, 30*time.Second)
+	in := &instance{p: p, api: m[1], listener: "127.0.0.1:" + strconv.Itoa(listenerPort)}
+	m, _ = p.waitOutput(`admin \(metrics, counters, faults\) on http://(\S+)`, 0, 5*time.Second)
+	in.admin = m[1]
+	m, _ = p.waitOutput(`DNS on (\S+) \(udp/tcp\)`, 0, 5*time.Second)
+	in.dns = m[1]
+	in.client = latticeClient(in.api)
+	return in
+}
+
+// service finds a Lattice service by name through the SDK.
+func (in *instance) service(t *testing.T, name string) (*vpclattice.GetServiceOutput, error) {
+	list, err := in.client.ListServices(ctx(t), &vpclattice.ListServicesInput{})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range list.Items {
+		if aws.ToString(s.Name) == name {
+			return in.client.GetService(ctx(t), &vpclattice.GetServiceInput{ServiceIdentifier: s.Id})
+		}
+	}
+	return nil, fmt.Errorf("no service %s", name)
+}
+
+// split sends n requests for dnsName through the data plane and counts answers by pod.
+func (in *instance) split(t *testing.T, dnsName string, n int) map[string]int {
+	t.Helper()
+	ip, err := demo.Resolve(ctx(t), in.dns, dnsName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip.String() != "127.0.0.1" {
+		t.Fatalf("%s resolves to %s, want the data plane 127.0.0.1", dnsName, ip)
+	}
+	counts := map[string]int{}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range n {
+		req, _ := http.NewRequestWithContext(ctx(t), http.MethodGet, "http://"+in.listener+"/", nil)
+		req.Host = dnsName
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod, ok := workloads.PodOf(body)
+		if !ok {
+			pod = fmt.Sprintf("HTTP %d %s", resp.StatusCode, body)
+		}
+		counts[pod]++
+	}
+	return counts
+}
+
+type counters struct {
+	Total    int64                       `json:"total"`
+	Mutating int64                       `json:"mutating"`
+	Ops      map[string]map[string]int64 `json:"operations"`
+}
+
+func (in *instance) counters(t *testing.T) counters {
+	t.Helper()
+	resp, err := http.Get("http://" + in.admin + "/counters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var c counters
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRunFolder(t *testing.T) {
+	pods(t, map[string]string{"127.0.30.1": "parking-pod", "127.0.30.11": "inventory-ver1-pod", "127.0.30.21": "inventory-ver2-pod"})
+	dir, statusDir := t.TempDir(), t.TempDir()
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	write(t, dir, "base.yaml", base+service("inventory-ver1", "127.0.30.11")+service("inventory-ver2", "127.0.30.21")+service("parking", "127.0.30.1"))
+	write(t, dir, "inventory.yaml", inventoryRoute(50, 50))
+	port := freePort(t)
+	in := startRun(t, dir, statusDir, stateFile, port)
+
+	m, at := in.p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+(\S+)\s+http://127\.0\.0\.1:`+strconv.Itoa(port), 0, 30*time.Second)
+	dnsName := m[1]
+	svc, err := in.service(t, "inventory-default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(svc.DnsEntry.DomainName); got != dnsName {
+		t.Fatalf("table shows %s, Lattice has %s", dnsName, got)
+	}
+	counts := in.split(t, dnsName, 100)
+	if counts["inventory-ver1-pod"] < 35 || counts["inventory-ver2-pod"] < 35 || len(counts) != 2 {
+		t.Fatalf("50/50 split over 100 requests: %v", counts)
+	}
+
+	t.Run("status written back", func(t *testing.T) {
+		b, err := os.ReadFile(filepath.Join(statusDir, "httproute.default.inventory.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"application-networking.k8s.aws/lattice-assigned-domain-name: " + dnsName, "type: Programmed", "reason: Programmed"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("status file lacks %q:\n%s", want, b)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(statusDir, "gateway.default.my-hotel.yaml")); err != nil {
+			t.Error(err)
+		}
+	})
+
+	t.Run("modified route re-applied", func(t *testing.T) {
+		write(t, dir, "inventory.yaml", inventoryRoute(100, 0))
+		eventually(t, 20*time.Second, "all traffic to ver1", func() error {
+			if c := in.split(t, dnsName, 20); c["inventory-ver1-pod"] != 20 {
+				return fmt.Errorf("split %v", c)
+			}
+			return nil
+		})
+	})
+
+	t.Run("added route appears", func(t *testing.T) {
+		write(t, dir, "rates.yaml", ratesRoute)
+		m, at = in.p.waitOutput(`HTTPRoute\s+default/rates\s+Programmed\s+(\S+)`, at, 30*time.Second)
+		if _, err := in.service(t, "rates-default"); err != nil {
+			t.Fatal(err)
+		}
+		ip, err := demo.Resolve(ctx(t), in.dns, m[1])
+		if err != nil || ip.String() != "127.0.0.1" {
+			t.Fatalf("resolve %s: %v %v", m[1], ip, err)
+		}
+	})
+
+	t.Run("malformed manifest reported with file and line, others keep working", func(t *testing.T) {
+		write(t, dir, "broken.yaml", brokenRoute)
+		in.p.waitOutput(`skipped `+regexp.QuoteMeta(filepath.Join(dir, "broken.yaml"))+`:7: HTTPRoute: unknown field spec\.rulez`, at, 20*time.Second)
+		if c := in.split(t, dnsName, 10); c["inventory-ver1-pod"] != 10 {
+			t.Fatalf("inventory after a bad manifest: %v", c)
+		}
+		if err := os.Remove(filepath.Join(dir, "broken.yaml")); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("removed route deleted from Lattice", func(t *testing.T) {
+		if err := os.Remove(filepath.Join(dir, "rates.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, "rates-default deleted", func() error {
+			if _, err := in.service(t, "rates-default"); err == nil {
+				return fmt.Errorf("still there")
+			}
+			return nil
+		})
+		eventually(t, 5*time.Second, "rates status file removed", func() error {
+			if _, err := os.Stat(filepath.Join(statusDir, "httproute.default.rates.yaml")); err == nil {
+				return fmt.Errorf("still there")
+			}
+			return nil
+		})
+	})
+
+	t.Run("Ctrl-C stops cleanly and a restart resumes", func(t *testing.T) {
+		if err := in.p.stop(10 * time.Second); err != nil {
+			t.Fatalf("exit after Ctrl-C: %v", err)
+		}
+		in.p.waitOutput(`stopped; Local Lattice state saved in `+regexp.QuoteMeta(stateFile), 0, time.Second)
+
+		again := startRun(t, dir, statusDir, stateFile, port)
+		again.p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+`+regexp.QuoteMeta(dnsName), 0, 30*time.Second)
+		svc2, err := again.service(t, "inventory-default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(svc2.Id) != aws.ToString(svc.Id) {
+			t.Errorf("service recreated after restart: %s, was %s", aws.ToString(svc2.Id), aws.ToString(svc.Id))
+		}
+		if c := again.counters(t); c.Mutating != 0 {
+			t.Errorf("restart made %d mutating calls, want 0: %v", c.Mutating, c.Ops)
+		}
+		if c := again.split(t, dnsName, 10); c["inventory-ver1-pod"] != 10 {
+			t.Fatalf("traffic after restart: %v", c)
+		}
+		if err := again.p.stop(10 * time.Second); err != nil {
+			t.Fatalf("exit after Ctrl-C: %v", err)
+		}
+	})
+}
