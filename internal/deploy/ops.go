@@ -99,6 +99,7 @@ func (d *Deployer) retryConflict(ctx context.Context, what string, call func(con
 	err := d.wait(ctx, what, func(ctx context.Context) (bool, error) {
 		last = call(ctx)
 		if last != nil && isConflict(last) {
+			d.log.V(1).Info("conflict, retrying", "waitingFor", what, "error", last.Error())
 			return false, nil
 		}
 		return true, last
