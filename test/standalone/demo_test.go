@@ -1,0 +1,129 @@
+package standalone
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// repoExamples is examples/hotel of this checkout.
+var repoExamples = filepath.Join("..", "..", "examples", "hotel")
+
+func TestDemo(t *testing.T) {
+	tests := []struct {
+		name     string
+		requests int
+	}{{"shortened", 10}, {"the seed's 30 requests", 30}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := start(t, "demo", "--requests", strconv.Itoa(tt.requests), "--listener-port-offset", strconv.Itoa(freePort(t)-80),
+				"--data-dir", t.TempDir())
+			if err := p.wait(time.Minute); err != nil {
+				t.Fatalf("demo exit: %v", err)
+			}
+			out := p.output()
+			if n := strings.Count(out, "): Inventory-ver1 handler pod") + strings.Count(out, "): Inventory-ver2 handler pod"); n != tt.requests {
+				t.Errorf("%d inventory answers, want %d", n, tt.requests)
+			}
+			m := regexp.MustCompile(`Split over (\d+) requests: inventory-ver1 (\d+) \(\d+%\)  inventory-ver2 (\d+) \(\d+%\)\n`).FindStringSubmatch(out)
+			if m == nil {
+				t.Fatal("no split line")
+			}
+			v1, _ := strconv.Atoi(m[2])
+			v2, _ := strconv.Atoi(m[3])
+			// 50/50 weights: each version gets half, give or take one request of rounding.
+			if v1+v2 != tt.requests || v1 < tt.requests/2-1 || v2 < tt.requests/2-1 {
+				t.Errorf("split ver1 %d / ver2 %d over %d requests", v1, v2, tt.requests)
+			}
+			for _, want := range []string{"CreateServiceNetwork service network my-hotel", "vpc-lattice-svcs.us-west-2.on.aws",
+				"through Local Lattice DNS", "Requesting to Pod(inventory-ver2-", "from parking-"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q", want)
+				}
+			}
+		})
+	}
+}
+
+// TestDemoFailsClearly: a demo that cannot run says why and exits non-zero.
+func TestDemoFailsClearly(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.20.21:8090") // an inventory-ver2 pod's address
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = busy.Close() }()
+	out, err := exec.Command(binary, "demo", "--listener-port-offset", strconv.Itoa(freePort(t)-80), "--data-dir", t.TempDir()).CombinedOutput()
+	if err == nil {
+		t.Fatalf("demo succeeded with a pod address taken:\n%s", out)
+	}
+	if !strings.Contains(string(out), "127.0.20.21:8090") || !strings.Contains(string(out), "address already in use") {
+		t.Errorf("unclear failure:\n%s", out)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	t.Run("against a fresh Local Lattice everything is a create", func(t *testing.T) {
+		out, err := exec.Command(binary, "plan", "-f", repoExamples).CombinedOutput()
+		if err != nil {
+			t.Fatalf("plan: %v\n%s", err, out)
+		}
+		for _, want := range []string{"# 21 VPC Lattice API calls", "CreateServiceNetwork service network my-hotel\n",
+			"CreateService service inventory-default\n", "CreateRule rule rates-default/80/"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("plan lacks %q:\n%s", want, out)
+			}
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n")[1:] {
+			if !strings.HasPrefix(line, "Create") && !strings.HasPrefix(line, "RegisterTargets") {
+				t.Errorf("not a create: %q", line)
+			}
+		}
+	})
+
+	t.Run("against a running instance only the difference, and nothing changes", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, "base.yaml", base+service("inventory-ver1", "127.0.31.11")+service("inventory-ver2", "127.0.31.21"))
+		write(t, dir, "inventory.yaml", inventoryRoute(50, 50))
+		in := startRun(t, dir, t.TempDir(), filepath.Join(t.TempDir(), "state.json"), freePort(t))
+		in.p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed`, 0, 30*time.Second)
+
+		// The same objects with new weights, in a folder the running instance does not watch.
+		planDir := t.TempDir()
+		b, err := os.ReadFile(filepath.Join(dir, "base.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, planDir, "base.yaml", string(b))
+		write(t, planDir, "inventory.yaml", inventoryRoute(80, 20))
+		before := in.counters(t).Mutating
+		out, err := exec.Command(binary, "plan", "-f", planDir, "--lattice-endpoint", in.api).CombinedOutput()
+		if err != nil {
+			t.Fatalf("plan: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "# 1 VPC Lattice API calls") || !regexp.MustCompile(`\n(Batch)?UpdateRule rules? inventory-default/80/`).MatchString(string(out)) {
+			t.Errorf("want exactly one rule update:\n%s", out)
+		}
+		if after := in.counters(t).Mutating; after != before {
+			t.Errorf("plan made %d mutating calls", after-before)
+		}
+	})
+
+	t.Run("a bad manifest fails the plan", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, "base.yaml", base)
+		write(t, dir, "broken.yaml", brokenRoute)
+		out, err := exec.Command(binary, "plan", "-f", dir).CombinedOutput()
+		if err == nil {
+			t.Fatalf("plan succeeded:\n%s", out)
+		}
+		if !strings.Contains(string(out), "# skipped: "+filepath.Join(dir, "broken.yaml")+":7: HTTPRoute: unknown field spec.rulez") {
+			t.Errorf("bad manifest not reported with file and line:\n%s", out)
+		}
+	})
+}
