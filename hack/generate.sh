@@ -15,8 +15,12 @@ if [ ! -x "$gen" ]; then
 	exit 1
 fi
 
-mkdir -p "$out/api/v1alpha1" "$out/config/crd/bases" "$out/config/rbac" "$out/config/manifests" \
-	"$out/charts/lattice-gateway/crds" "$out/charts/lattice-gateway/files"
+chart="$out/charts/lattice-gateway"
+mkdir -p "$out/api/v1alpha1" "$out/config/crd/bases" "$out/config/rbac" "$out/config/manifests" "$chart"
+if [ "$out" != "$root" ]; then
+	# Render the chart as it would be with the freshly generated files, not the committed ones.
+	cp -r "$root/charts/lattice-gateway/." "$chart/"
+fi
 
 cd "$root"
 "$gen" object paths=./api/... output:object:dir="$out/api/v1alpha1"
@@ -24,20 +28,10 @@ cd "$root"
 "$gen" rbac:roleName=lattice-gateway paths=./api/... output:rbac:dir="$out/config/rbac"
 
 # Helm installs CRDs only from the chart's crds/ and reads files only inside the chart, so the
-# generated CRDs and rules are copied in; the copies are checked by test/packaging like the rest.
-rm -f "$out"/charts/lattice-gateway/crds/*.yaml
-cp "$out"/config/crd/bases/*.yaml "$out/charts/lattice-gateway/crds/"
-cp "$out/config/rbac/role.yaml" "$out/charts/lattice-gateway/files/role.yaml"
+# generated CRDs and rules are copied in; test/packaging checks the copies like the rest.
+mkdir -p "$chart/crds" "$chart/files"
+rm -f "$chart"/crds/*.yaml
+cp "$out"/config/crd/bases/*.yaml "$chart/crds/"
+cp "$out/config/rbac/role.yaml" "$chart/files/role.yaml"
 
-# Render from the chart as it is in $out when generating elsewhere, so a check sees the output of
-# the copied rules, not of the committed ones.
-chart="$root/charts/lattice-gateway"
-if [ "$out" != "$root" ]; then
-	cp -r "$root/charts/lattice-gateway/." "$out/charts/lattice-gateway.tmp"
-	cp "$out/charts/lattice-gateway/files/role.yaml" "$out/charts/lattice-gateway.tmp/files/role.yaml"
-	rm -f "$out"/charts/lattice-gateway.tmp/crds/*.yaml
-	cp "$out"/charts/lattice-gateway/crds/*.yaml "$out/charts/lattice-gateway.tmp/crds/"
-	chart="$out/charts/lattice-gateway.tmp"
-fi
 (cd "$root/test/packaging" && go run ./cmd/render -chart "$chart" -out "$out/config/manifests/lattice-gateway.yaml")
-if [ "$out" != "$root" ]; then rm -rf "$out/charts/lattice-gateway.tmp"; fi
