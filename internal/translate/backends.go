@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -129,10 +130,7 @@ func (t *translator) resolveBackend(r *routeState, ref gwv1.BackendObjectReferen
 	if ref.Namespace != nil && *ref.Namespace != "" {
 		ns = string(*ref.Namespace)
 	}
-	display := fmt.Sprintf("%s/%s", ns, ref.Name)
-	if ref.Port != nil {
-		display = fmt.Sprintf("%s:%d", display, *ref.Port)
-	}
+	display := backendDisplay{ns: ns, ref: &ref}
 	if group != "" || kind != "Service" {
 		return model.TargetGroup{}, &backendError{gwv1.RouteReasonInvalidKind, fmt.Sprintf("backendRef %s: kind %s/%s is not supported (core Service is)", display, group, kind)}
 	}
@@ -174,7 +172,7 @@ func (t *translator) resolveBackend(r *routeState, ref gwv1.BackendObjectReferen
 		ipType, addrType = model.IPAddressTypeIPv6, discoveryv1.AddressTypeIPv6
 	}
 	tg := model.TargetGroup{
-		Name:            targetGroupName(ns, svc.Name, sp.Port, tgProtoLabel(protocol, version), r.key.String(), ns, svc.Name, fmt.Sprint(sp.Port), version),
+		Name:            targetGroupName(ns, svc.Name, sp.Port, tgProtoLabel(protocol, version), r.key.String(), ns, svc.Name, strconv.Itoa(int(sp.Port)), version),
 		Backend:         model.BackendKey{Namespace: ns, Name: svc.Name, Port: sp.Port},
 		Type:            model.TargetGroupTypeIP,
 		Port:            sp.Port,
@@ -186,6 +184,19 @@ func (t *translator) resolveBackend(r *routeState, ref gwv1.BackendObjectReferen
 		Tags:            t.targetGroupTags(r, ns, svc.Name, version),
 	}
 	return tg, nil
+}
+
+// backendDisplay names a backendRef in messages; formatted only when a message is built.
+type backendDisplay struct {
+	ns  string
+	ref *gwv1.BackendObjectReference
+}
+
+func (d backendDisplay) String() string {
+	if d.ref.Port == nil {
+		return d.ns + "/" + string(d.ref.Name)
+	}
+	return fmt.Sprintf("%s/%s:%d", d.ns, d.ref.Name, *d.ref.Port)
 }
 
 func tgProtoLabel(protocol, version string) string {

@@ -76,8 +76,7 @@ func pending(gen int64) metav1.Condition {
 }
 
 func (t *translator) gatewayClasses() {
-	for i := range t.in.GatewayClasses {
-		gc := &t.in.GatewayClasses[i]
+	for _, gc := range sorted(t.in.GatewayClasses, func(o *gwv1.GatewayClass) *metav1.ObjectMeta { return &o.ObjectMeta }) {
 		if string(gc.Spec.ControllerName) != t.cfg.ControllerName {
 			continue
 		}
@@ -97,8 +96,7 @@ func (t *translator) gatewayClasses() {
 
 func (t *translator) gateways() {
 	var accepted []*gatewayState
-	for i := range t.in.Gateways {
-		gw := &t.in.Gateways[i]
+	for _, gw := range sorted(t.in.Gateways, func(o *gwv1.Gateway) *metav1.ObjectMeta { return &o.ObjectMeta }) {
 		class, ok := t.classes[string(gw.Spec.GatewayClassName)]
 		if !ok {
 			continue

@@ -68,14 +68,14 @@ func (r *routeState) display() string { return r.key.Namespace + "/" + r.key.Nam
 // routes translates every route kind and writes route and gateway statuses.
 func (t *translator) routes() {
 	var all []*routeState
-	for i := range t.in.HTTPRoutes {
-		all = append(all, t.httpRoute(&t.in.HTTPRoutes[i]))
+	for _, r := range sorted(t.in.HTTPRoutes, func(o *gwv1.HTTPRoute) *metav1.ObjectMeta { return &o.ObjectMeta }) {
+		all = append(all, t.httpRoute(r))
 	}
-	for i := range t.in.GRPCRoutes {
-		all = append(all, t.grpcRoute(&t.in.GRPCRoutes[i]))
+	for _, r := range sorted(t.in.GRPCRoutes, func(o *gwv1.GRPCRoute) *metav1.ObjectMeta { return &o.ObjectMeta }) {
+		all = append(all, t.grpcRoute(r))
 	}
-	for i := range t.in.TLSRoutes {
-		all = append(all, t.tlsRoute(&t.in.TLSRoutes[i]))
+	for _, r := range sorted(t.in.TLSRoutes, func(o *gwv1.TLSRoute) *metav1.ObjectMeta { return &o.ObjectMeta }) {
+		all = append(all, t.tlsRoute(r))
 	}
 	var ours []*routeState
 	for _, r := range all {

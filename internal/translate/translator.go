@@ -17,7 +17,7 @@ import (
 type translator struct {
 	cfg           Config
 	managedBy     string
-	in            Input
+	in            *Input
 	out           *Output
 	classes       map[string]classState
 	gatewaysByKey map[model.GatewayKey]*gatewayState
@@ -31,7 +31,7 @@ func newTranslator(in *Input, cfg Config) *translator {
 	t := &translator{
 		cfg:           cfg,
 		managedBy:     cfg.ManagedBy(),
-		in:            sortedInput(in),
+		in:            in,
 		classes:       map[string]classState{},
 		gatewaysByKey: map[model.GatewayKey]*gatewayState{},
 		nsLabels:      map[string]map[string]string{},
@@ -46,62 +46,43 @@ func newTranslator(in *Input, cfg Config) *translator {
 			TLSRoutes:      map[types.NamespacedName][]gwv1.RouteParentStatus{},
 		},
 	}
-	for i := range t.in.Namespaces {
-		ns := &t.in.Namespaces[i]
+	for i := range in.Namespaces {
+		ns := &in.Namespaces[i]
 		t.nsLabels[ns.Name] = ns.Labels
 	}
-	for i := range t.in.Services {
-		s := &t.in.Services[i]
+	for i := range in.Services {
+		s := &in.Services[i]
 		t.services[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
 	}
-	for i := range t.in.EndpointSlices {
-		es := &t.in.EndpointSlices[i]
+	for i := range in.EndpointSlices {
+		es := &in.EndpointSlices[i]
 		if svc := es.Labels[discoveryv1.LabelServiceName]; svc != "" {
 			key := types.NamespacedName{Namespace: es.Namespace, Name: svc}
 			t.slices[key] = append(t.slices[key], es)
 		}
 	}
-	for i := range t.in.ReferenceGrants {
-		g := &t.in.ReferenceGrants[i]
+	for i := range in.ReferenceGrants {
+		g := &in.ReferenceGrants[i]
 		t.grants[g.Namespace] = append(t.grants[g.Namespace], g)
 	}
 	return t
 }
 
-// sortedInput copies the slices of in (not the objects) and sorts them by namespace/name, so
-// that everything derived from iteration order is deterministic.
-func sortedInput(in *Input) Input {
-	out := Input{
-		GatewayClasses:  append([]gwv1.GatewayClass(nil), in.GatewayClasses...),
-		Gateways:        append([]gwv1.Gateway(nil), in.Gateways...),
-		HTTPRoutes:      append([]gwv1.HTTPRoute(nil), in.HTTPRoutes...),
-		GRPCRoutes:      append([]gwv1.GRPCRoute(nil), in.GRPCRoutes...),
-		TLSRoutes:       append([]gwv1.TLSRoute(nil), in.TLSRoutes...),
-		ReferenceGrants: append([]gwv1beta1.ReferenceGrant(nil), in.ReferenceGrants...),
-		Namespaces:      append([]corev1.Namespace(nil), in.Namespaces...),
-		Services:        append([]corev1.Service(nil), in.Services...),
-		EndpointSlices:  append([]discoveryv1.EndpointSlice(nil), in.EndpointSlices...),
+// sorted returns pointers to the items of s ordered by namespace/name, so that everything
+// derived from iteration order is deterministic. Pointers keep the sort from moving large structs.
+func sorted[T any](s []T, meta func(*T) *metav1.ObjectMeta) []*T {
+	out := make([]*T, len(s))
+	for i := range s {
+		out[i] = &s[i]
 	}
-	sortByMeta(out.GatewayClasses, func(o *gwv1.GatewayClass) *metav1.ObjectMeta { return &o.ObjectMeta })
-	sortByMeta(out.Gateways, func(o *gwv1.Gateway) *metav1.ObjectMeta { return &o.ObjectMeta })
-	sortByMeta(out.HTTPRoutes, func(o *gwv1.HTTPRoute) *metav1.ObjectMeta { return &o.ObjectMeta })
-	sortByMeta(out.GRPCRoutes, func(o *gwv1.GRPCRoute) *metav1.ObjectMeta { return &o.ObjectMeta })
-	sortByMeta(out.TLSRoutes, func(o *gwv1.TLSRoute) *metav1.ObjectMeta { return &o.ObjectMeta })
-	sortByMeta(out.ReferenceGrants, func(o *gwv1beta1.ReferenceGrant) *metav1.ObjectMeta { return &o.ObjectMeta })
-	sortByMeta(out.Namespaces, func(o *corev1.Namespace) *metav1.ObjectMeta { return &o.ObjectMeta })
-	sortByMeta(out.Services, func(o *corev1.Service) *metav1.ObjectMeta { return &o.ObjectMeta })
-	sortByMeta(out.EndpointSlices, func(o *discoveryv1.EndpointSlice) *metav1.ObjectMeta { return &o.ObjectMeta })
-	return out
-}
-
-func sortByMeta[T any](s []T, meta func(*T) *metav1.ObjectMeta) {
-	sort.SliceStable(s, func(i, j int) bool {
-		a, b := meta(&s[i]), meta(&s[j])
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := meta(out[i]), meta(out[j])
 		if a.Namespace != b.Namespace {
 			return a.Namespace < b.Namespace
 		}
 		return a.Name < b.Name
 	})
+	return out
 }
 
 // namespaceLabels returns a namespace's labels plus the name label the API server always sets,
