@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # Build: docker build --build-arg VERSION=v0.1.0 -t lattice-gateway:v0.1.0 .   (or: make image)
 FROM --platform=$BUILDPLATFORM golang:1.26 AS build
-ARG TARGETOS=linux
-ARG TARGETARCH=amd64
+# Set by BuildKit from --platform; the binary is cross-compiled, not emulated.
+ARG TARGETOS
+ARG TARGETARCH
 ARG VERSION=dev
 WORKDIR /src
 # Dependencies first, so source edits do not invalidate the module download layer.
