@@ -13,10 +13,10 @@ import (
 )
 
 const (
-	reasonPending      = "Pending"
-	messageWaiting     = "Waiting for VPC Lattice"
-	gatewayGroup       = gwv1.Group(gwv1.GroupName)
-	conditionProgramed = "Programmed"
+	reasonPending  = "Pending"
+	messageWaiting = "Waiting for VPC Lattice"
+	gatewayGroup   = gwv1.Group(gwv1.GroupName)
+	typeProgrammed = "Programmed" // the same condition type on Gateways, listeners and our route parents
 )
 
 // supportedFeatures is exactly what this translator implements; sorted by name as the spec asks.
@@ -51,8 +51,8 @@ type gatewayState struct {
 // listenerState is one Gateway listener and what routes may do with it.
 type listenerState struct {
 	spec *gwv1.Listener
-	// usable listeners are accepted, unconflicted and resolved: routes attached to them are
-	// programmed into Lattice.
+	// usable listeners are accepted, unconflicted, have a usable certificate and at least one
+	// supported route kind: routes attached to them are programmed into Lattice.
 	usable         bool
 	kinds          []gwv1.RouteGroupKind
 	protocol       string // Lattice listener protocol
@@ -71,7 +71,7 @@ func cond(typ string, ok bool, reason, msg string, gen int64) metav1.Condition {
 }
 
 func pending(gen int64) metav1.Condition {
-	return metav1.Condition{Type: conditionProgramed, Status: metav1.ConditionUnknown, Reason: reasonPending,
+	return metav1.Condition{Type: typeProgrammed, Status: metav1.ConditionUnknown, Reason: reasonPending,
 		Message: messageWaiting, ObservedGeneration: gen}
 }
 
@@ -148,7 +148,7 @@ func (g *gatewayState) validate(class classState) {
 	}
 	programmed := pending(gen)
 	if !g.accepted {
-		programmed = cond(conditionProgramed, false, string(gwv1.GatewayReasonInvalid), "Gateway is not accepted", gen)
+		programmed = cond(typeProgrammed, false, string(gwv1.GatewayReasonInvalid), "Gateway is not accepted", gen)
 	}
 	g.status.Conditions = []metav1.Condition{cond(string(gwv1.GatewayConditionAccepted), g.accepted, reason, msg, gen), programmed}
 }
@@ -236,7 +236,7 @@ func (l *listenerState) validate(c conflict) {
 	}
 	// A listener with some unsupported route kinds still serves the supported ones.
 	l.usable = accepted && c.reason == "" && certResolved && len(l.kinds) > 0
-	programmed := cond(conditionProgramed, false, string(gwv1.ListenerReasonInvalid), "listener is not valid", 0)
+	programmed := cond(typeProgrammed, false, string(gwv1.ListenerReasonInvalid), "listener is not valid", 0)
 	if l.usable {
 		programmed = pending(0)
 	}
@@ -350,6 +350,9 @@ func (t *translator) finishGateways() {
 			copy(conds, l.conds)
 			for i := range conds {
 				conds[i].ObservedGeneration = gen
+				if !g.accepted && conds[i].Type == typeProgrammed && conds[i].Reason == reasonPending {
+					conds[i] = cond(typeProgrammed, false, string(gwv1.ListenerReasonInvalid), "Gateway is not accepted", gen)
+				}
 			}
 			g.status.Listeners = append(g.status.Listeners, gwv1.ListenerStatus{
 				Name: l.spec.Name, SupportedKinds: l.kinds, AttachedRoutes: l.attached, Conditions: conds,

@@ -101,7 +101,7 @@ type Output struct {
 // RouteConditionProgrammed is set on every accepted route parent: whether Lattice accepted the
 // service built from the route. Gateway API defines no such route condition; upstream reported
 // deploy failures only as events, which users rarely see.
-const RouteConditionProgrammed = "Programmed"
+const RouteConditionProgrammed = typeProgrammed
 
 // DeployResult is what the deployer learned from Lattice about one route or gateway.
 type DeployResult struct {
@@ -143,7 +143,7 @@ func (o *Output) SetProgrammed(routes map[model.RouteKey]DeployResult, gateways 
 func setProgrammed(conds []metav1.Condition, res DeployResult, okReason string) {
 	for i := range conds {
 		c := &conds[i]
-		if c.Type != RouteConditionProgrammed || c.Reason != reasonPending {
+		if c.Type != typeProgrammed || c.Reason != reasonPending {
 			continue
 		}
 		if res.Programmed {
