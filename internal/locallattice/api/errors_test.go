@@ -198,21 +198,32 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// TestUnsignedRequestDenied checks that a request without Authorization gets 403, as on AWS.
-func TestUnsignedRequestDenied(t *testing.T) {
+// TestAuthorization checks that requests without a SigV4 Authorization header, or signed for
+// another region, get 403 as on AWS.
+func TestAuthorization(t *testing.T) {
 	srv, _ := start(t, nil)
-	for _, auth := range []string{"", "Basic Zm9vOmJhcg=="} {
+	cases := []struct {
+		auth     string
+		wantCode int
+		wantType string
+	}{
+		{"", http.StatusForbidden, "AccessDeniedException"},
+		{"Basic Zm9vOmJhcg==", http.StatusForbidden, "AccessDeniedException"},
+		{"AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/vpc-lattice/aws4_request, Signature=0", http.StatusForbidden, "InvalidSignatureException"},
+		{"AWS4-HMAC-SHA256 Credential=AKID/20260101/us-west-2/vpc-lattice/aws4_request, Signature=0", http.StatusOK, ""},
+	}
+	for _, tc := range cases {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL()+"/services", nil)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Amzn-ErrorType") != "AccessDeniedException" {
-			t.Errorf("Authorization %q: %d %s", auth, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
+		if resp.StatusCode != tc.wantCode || resp.Header.Get("X-Amzn-ErrorType") != tc.wantType {
+			t.Errorf("Authorization %q: %d %s", tc.auth, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
 		}
 	}
 }

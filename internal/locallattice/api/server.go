@@ -210,10 +210,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op = rt.op
-	if err := checkAuthorization(r.Header.Get("Authorization")); err != nil {
-		code = writeError(w, err)
+	accessKey, authErr := s.checkAuthorization(r.Header.Get("Authorization"))
+	if authErr != nil {
+		code = writeError(w, authErr)
 		return
 	}
+	s.log.V(1).Info("call", "operation", op, "accessKey", accessKey)
 	if err := s.faults.admit(op); err != nil {
 		code = writeError(w, err)
 		return
@@ -245,16 +247,27 @@ func (s *Server) run(rt *route, c *call) (status int, out any, err error) {
 	return rt.handler(s, c)
 }
 
-// checkAuthorization accepts any SigV4 Authorization header (signatures are not verified) and
-// rejects requests without one, as AWS does.
-func checkAuthorization(h string) *apiError {
+// checkAuthorization accepts any SigV4 Authorization header whose credential scope names this
+// region (signatures are not verified) and rejects requests without one, as AWS does. It returns
+// the access key for the log.
+func (s *Server) checkAuthorization(h string) (string, *apiError) {
 	if h == "" {
-		return accessDenied("Missing Authentication Token")
+		return "", accessDenied("Missing Authentication Token")
 	}
-	if !strings.HasPrefix(h, "AWS4-") || !strings.Contains(h, "Credential=") {
-		return accessDenied("Authorization header requires a SigV4 Credential")
+	_, cred, ok := strings.Cut(h, "Credential=")
+	if !strings.HasPrefix(h, "AWS4-") || !ok {
+		return "", accessDenied("Authorization header requires a SigV4 Credential")
 	}
-	return nil
+	cred, _, _ = strings.Cut(cred, ",")
+	scope := strings.Split(strings.TrimSpace(cred), "/")
+	if len(scope) != 5 || scope[0] == "" {
+		return "", accessDenied("Credential must have the form <access key>/<date>/<region>/<service>/aws4_request")
+	}
+	if region := scope[2]; region != s.store.Region() {
+		return "", &apiError{Status: http.StatusForbidden, Type: "InvalidSignatureException",
+			Message: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'", region)}
+	}
+	return scope[0], nil
 }
 
 func newRequestID() string {

@@ -1,0 +1,80 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+)
+
+// BenchmarkAPIThroughput measures calls per second from a parallel SDK client over loopback HTTP.
+// The "baseline" case answers GetService from a static handler, so the ratio to it isolates Local
+// Lattice's own cost from the SDK's and net/http's.
+func BenchmarkAPIThroughput(b *testing.B) {
+	srv, c := start(b, nil)
+	fx := newFixture(b, c, "bench")
+	for i := range 50 {
+		must(c.RegisterTargets(context.Background(), &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: fx.tg.Id,
+			Targets: []types.Target{{Id: aws.String(fmt.Sprintf("10.244.0.%d", i+1))}}}))
+	}
+	static := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"svc-00000000000000000","name":"bench-svc","status":"ACTIVE"}`))
+	}))
+	b.Cleanup(static.Close)
+	baseline := client(static.URL, "us-west-2")
+	var n atomic.Int64
+
+	cases := []struct {
+		name string
+		call func(cx context.Context) error
+	}{
+		{"baseline-static-GetService", func(cx context.Context) error {
+			_, err := baseline.GetService(cx, &vpclattice.GetServiceInput{ServiceIdentifier: fx.svc.Id})
+			return err
+		}},
+		{"GetService", func(cx context.Context) error {
+			_, err := c.GetService(cx, &vpclattice.GetServiceInput{ServiceIdentifier: fx.svc.Id})
+			return err
+		}},
+		{"ListTargets-50", func(cx context.Context) error {
+			_, err := c.ListTargets(cx, &vpclattice.ListTargetsInput{TargetGroupIdentifier: fx.tg.Id})
+			return err
+		}},
+		{"TagResource", func(cx context.Context) error {
+			_, err := c.TagResource(cx, &vpclattice.TagResourceInput{ResourceArn: fx.svc.Arn, Tags: map[string]string{"k": "v"}})
+			return err
+		}},
+		{"CreateDeleteTargetGroup", func(cx context.Context) error {
+			tg, err := c.CreateTargetGroup(cx, &vpclattice.CreateTargetGroupInput{
+				Name: aws.String(fmt.Sprintf("bench-%d", n.Add(1))), Type: types.TargetGroupTypeLambda})
+			if err != nil {
+				return err
+			}
+			_, err = c.DeleteTargetGroup(cx, &vpclattice.DeleteTargetGroupInput{TargetGroupIdentifier: tg.Id})
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			cx := context.Background()
+			srv.ResetCounts()
+			b.SetParallelism(4)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := tc.call(cx); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+		})
+	}
+}
