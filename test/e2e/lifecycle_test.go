@@ -1,0 +1,178 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+)
+
+func routesAndGateway() []client.Object {
+	return []client.Object{
+		&gwv1.HTTPRoute{ObjectMeta: objMeta("default", "inventory")},
+		&gwv1.HTTPRoute{ObjectMeta: objMeta("default", "rates")},
+		&gwv1.Gateway{ObjectMeta: objMeta("default", "my-hotel")},
+	}
+}
+
+func (e *env) deleteAll(t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, obj := range objs {
+		if err := e.cluster.Client.Delete(context.Background(), obj); err != nil {
+			t.Fatalf("delete %T %s: %v", obj, obj.GetName(), err)
+		}
+	}
+}
+
+func (e *env) latticeEmpty(t *testing.T) {
+	t.Helper()
+	eventually(t, time.Minute, func() string { return fmt.Sprint(e.latticeInventory()) }, func() bool { return total(e.latticeInventory()) == 0 })
+}
+
+// TestDeletionInAnyOrder deletes the GatewayClass first (upstream #115 left Gateway and route
+// finalizers stuck that way), and also removes the class from under its Gateway.
+func TestDeletionInAnyOrder(t *testing.T) {
+	e := startEnv(t, "127.0.63.1")
+	e.startController(t, controllerOpts{})
+	ctx := context.Background()
+	k := e.cluster.Client
+	class := &gwv1.GatewayClass{ObjectMeta: objMeta("", "amazon-vpc-lattice")}
+
+	t.Run("class first: blocked by gateway-exists until the Gateway goes", func(t *testing.T) {
+		if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
+			t.Fatal(err)
+		}
+		e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
+		e.deleteAll(t, class)
+		// The class is Terminating but still serves: a route change is still programmed.
+		if err := k.Patch(ctx, &gwv1.HTTPRoute{ObjectMeta: objMeta("default", "inventory")}, client.RawPatch(types.MergePatchType,
+			[]byte(`{"spec":{"rules":[{"backendRefs":[{"name":"inventory-ver1","port":8090,"weight":80},{"name":"inventory-ver2","port":8090,"weight":20}]}]}}`))); err != nil {
+			t.Fatal(err)
+		}
+		e.routeProgrammed(t, "default", "inventory", "my-hotel", time.Minute)
+		if err := k.Get(ctx, client.ObjectKeyFromObject(class), class); err != nil || class.DeletionTimestamp == nil {
+			t.Fatalf("class should be Terminating, held by its finalizer: %v %v", err, class.Finalizers)
+		}
+		e.deleteAll(t, routesAndGateway()...)
+		e.waitGone(t, append(routesAndGateway(), class)...)
+		e.latticeEmpty(t)
+	})
+
+	t.Run("class removed from under a live Gateway: finalizers released", func(t *testing.T) {
+		if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
+			t.Fatal(err)
+		}
+		e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
+		// Someone strips the gateway-exists finalizer, so the class really disappears first.
+		e.deleteAll(t, class)
+		if err := k.Patch(ctx, class, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))); err != nil {
+			t.Fatal(err)
+		}
+		e.waitGone(t, class)
+		// Without its class the Gateway is no longer ours: Lattice is cleaned and our finalizers
+		// are released, so deleting the objects later completes at once.
+		e.latticeEmpty(t)
+		eventually(t, time.Minute, func() string { return "finalizers still present" }, func() bool {
+			for _, obj := range routesAndGateway() {
+				if err := k.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil || len(obj.GetFinalizers()) > 0 {
+					return false
+				}
+			}
+			return true
+		})
+		e.deleteAll(t, routesAndGateway()...)
+		e.waitGone(t, routesAndGateway()...)
+	})
+}
+
+// TestRestartMidApply stops the controller while it is creating the walkthrough's resources
+// (every Lattice call takes 40 ms), starts a new one, and checks it converges to exactly the
+// walkthrough's resources: nothing leaked, nothing duplicated.
+func TestRestartMidApply(t *testing.T) {
+	e := startEnv(t, "127.0.64.1")
+	if err := e.lattice.SetFaults(api.Faults{APILatency: 40 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	first := e.startController(t, controllerOpts{name: "first"})
+	ctx := context.Background()
+	if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, func() string { return fmt.Sprint(e.lattice.Counts()) }, func() bool {
+		return e.lattice.Counts().Mutating() >= 6
+	})
+	first.stop(t)
+	midway := e.latticeInventory()
+	t.Logf("stopped after %d mutating calls; Lattice holds %v", e.lattice.Counts().Mutating(), midway)
+	if total(midway) == 0 {
+		t.Fatal("nothing was created before the stop; the test did not interrupt an apply")
+	}
+
+	e.lattice.ResetCounts()
+	second := e.startController(t, controllerOpts{name: "second"})
+	e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
+	e.routeProgrammed(t, "default", "rates", "my-hotel", time.Minute)
+	inv := e.latticeInventory()
+	t.Logf("after restart: %v; second controller made %v", inv, opsOf(e.lattice.Counts()))
+	if d := duplicates(inv); len(d) > 0 {
+		t.Errorf("duplicates: %v", d)
+	}
+	want := map[string]int{"ServiceNetwork": 1, "VPCAssociation": 1, "Service": 2, "ServiceAssociation": 2, "Listener": 2, "TargetGroup": 4}
+	for kind, n := range want {
+		if len(inv[kind]) != n {
+			t.Errorf("%d %s, want %d: %v", len(inv[kind]), kind, n, inv[kind])
+		}
+	}
+	if w := second.counter(t, "lattice_gateway_status_writes_total", "", ""); w == 0 {
+		t.Error("second controller wrote no status")
+	}
+	e.deleteAll(t, routesAndGateway()...)
+	e.waitGone(t, routesAndGateway()...)
+	e.latticeEmpty(t)
+}
+
+// TestLeaderElection runs two replicas: only the leader calls Lattice and writes statuses; when it
+// stops, the other takes over.
+func TestLeaderElection(t *testing.T) {
+	e := startEnv(t, "127.0.65.1")
+	a := e.startController(t, controllerOpts{name: "replica-a", leaderElect: true})
+	b := e.startController(t, controllerOpts{name: "replica-b", leaderElect: true})
+	ctx := context.Background()
+	if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
+		t.Fatal(err)
+	}
+	e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
+	e.routeProgrammed(t, "default", "rates", "my-hotel", time.Minute)
+	writes := func(r *controllerRun) float64 {
+		return r.counter(t, "lattice_gateway_status_writes_total", "", "") + r.counter(t, "aws_api_calls_total", "", "")
+	}
+	leader, follower := a, b
+	if writes(b) > 0 {
+		leader, follower = b, a
+	}
+	t.Logf("leader %s: %.0f status writes, %.0f Lattice calls; follower %s: %.0f, %.0f", leader.name,
+		leader.counter(t, "lattice_gateway_status_writes_total", "", ""), leader.counter(t, "aws_api_calls_total", "", ""),
+		follower.name, follower.counter(t, "lattice_gateway_status_writes_total", "", ""), follower.counter(t, "aws_api_calls_total", "", ""))
+	if writes(leader) == 0 || writes(follower) != 0 {
+		t.Fatalf("writes: leader %.0f, follower %.0f; want only the leader to write", writes(leader), writes(follower))
+	}
+
+	leader.stop(t)
+	if err := e.cluster.Client.Patch(ctx, &gwv1.HTTPRoute{ObjectMeta: objMeta("default", "inventory")}, client.RawPatch(types.MergePatchType,
+		[]byte(`{"spec":{"rules":[{"backendRefs":[{"name":"inventory-ver1","port":8090,"weight":90},{"name":"inventory-ver2","port":8090,"weight":10}]}]}}`))); err != nil {
+		t.Fatal(err)
+	}
+	e.routeProgrammed(t, "default", "inventory", "my-hotel", time.Minute)
+	if writes(follower) == 0 {
+		t.Error("the new leader wrote nothing")
+	}
+	if d := duplicates(e.latticeInventory()); len(d) > 0 {
+		t.Errorf("duplicates after failover: %v", d)
+	}
+}
