@@ -37,6 +37,7 @@ type DataPlane struct {
 	dial       DialFunc
 	table      atomic.Pointer[table]
 	transports *transports
+	h1         *h1Pool
 	buffers    bufferPool
 	sinks      *sinks
 	health     *healthChecks
@@ -68,6 +69,7 @@ func New(src store.DataPlaneSource, opts Options, log logr.Logger) (*DataPlane, 
 		conns:     map[net.Conn]struct{}{},
 	}
 	dp.transports = newTransports(dp.dial)
+	dp.h1 = newH1Pool(dp.dial)
 	dp.health = &healthChecks{dp: dp, probers: map[proberKey]*prober{}}
 	dp.table.Store(compile(&store.Snapshot{}, nil, nil))
 	return dp, nil
@@ -185,6 +187,7 @@ func (dp *DataPlane) Close() {
 		dp.dns.Close()
 	}
 	dp.transports.closeIdle()
+	dp.h1.closeIdle()
 	dp.sinks.closeAll()
 }
 

@@ -274,7 +274,7 @@ type backend struct {
 	release chan struct{} // closed to let /slow answer
 }
 
-func startBackend(t *testing.T, name, addr string) *backend {
+func startBackend(t testing.TB, name, addr string) *backend {
 	t.Helper()
 	b := &backend{name: name, addr: addr, release: make(chan struct{})}
 	ln, err := net.Listen("tcp", addr)

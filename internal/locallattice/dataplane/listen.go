@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,9 @@ type portListener struct {
 	conns *connQueue
 	srv   *http.Server
 	tls   *tls.Config
+	// handler serves requests of both http.Server and the plain HTTP/1 loop.
+	handler http.Handler
+	closed  atomic.Bool
 }
 
 func (dp *DataPlane) listen(port int32) (*portListener, error) {
@@ -45,8 +49,9 @@ func (dp *DataPlane) listen(port int32) (*portListener, error) {
 	protos.SetHTTP1(true)
 	protos.SetHTTP2(true)
 	protos.SetUnencryptedHTTP2(true)
+	pl.handler = dp.httpHandler(port)
 	pl.srv = &http.Server{
-		Handler:           dp.httpHandler(port),
+		Handler:           pl.handler,
 		Protocols:         &protos,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,
@@ -98,8 +103,7 @@ func (pl *portListener) handle(c net.Conn) {
 		return
 	}
 	if first[0] != tlsRecordHandshake {
-		_ = c.SetReadDeadline(time.Time{})
-		pl.conns.push(&prefixConn{Conn: c, prefix: first})
+		pl.serveH1(&prefixConn{Conn: c, prefix: first})
 		return
 	}
 	hello, replay := readClientHello(&prefixConn{Conn: c, prefix: first})
@@ -137,6 +141,7 @@ func (pl *portListener) handle(c net.Conn) {
 // close stops accepting; connections in flight finish (Shutdown waits for them in the
 // background, bounded by ctx).
 func (pl *portListener) close(ctx context.Context) {
+	pl.closed.Store(true)
 	pl.ln.Close()
 	pl.conns.Close()
 	go func() {

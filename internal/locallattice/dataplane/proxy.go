@@ -147,47 +147,60 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, w http.ResponseWriter
 	if entry != nil {
 		entry.TargetIPPort = t.hostPort
 	}
-	proto := "http"
+	fh := &forwardHeaders{port: portStr, proto: "http", target: ft.header, network: rt.networkHeader}
 	if r.TLS != nil {
-		proto = "https"
+		fh.proto = "https"
 	}
-	clientIP, _, _ := net.SplitHostPort(r.RemoteAddr)
+	fh.clientIP, _, _ = net.SplitHostPort(r.RemoteAddr)
+	fail := func(w http.ResponseWriter, r *http.Request, err error) {
+		if entry != nil {
+			entry.FailureReason = err.Error()
+		}
+		dp.log.V(1).Info("forward failed", "service", rt.service.Name, "target", t.hostPort, "error", err.Error())
+		w.WriteHeader(failureStatus(r.Context(), err))
+	}
+	if ft.tg.protocol == "HTTP" && ft.tg.version == "HTTP1" {
+		buf := dp.buffers.Get()
+		defer dp.buffers.Put(buf)
+		if err := dp.h1.forward(w, r, t.hostPort, fh, buf); err != nil {
+			fail(w, r, err)
+		}
+		return
+	}
 	scheme, transport := dp.transports.forGroup(ft.tg)
 	rp := &httputil.ReverseProxy{
-		Transport:  transport,
-		BufferPool: &dp.buffers,
+		Transport:    transport,
+		BufferPool:   &dp.buffers,
+		ErrorHandler: fail,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = scheme, t.hostPort
 			h := pr.Out.Header
 			for _, k := range identityHeaders {
 				delete(h, k)
 			}
-			h["X-Forwarded-For"] = []string{clientIP}
-			h["X-Forwarded-For-Port"] = []string{portStr}
-			h["X-Forwarded-For-Proto"] = []string{proto}
-			h["X-Amzn-Lattice-Target"] = []string{ft.header}
-			if rt.networkHeader != "" {
-				h["X-Amzn-Lattice-Network"] = []string{rt.networkHeader}
+			h["X-Forwarded-For"] = []string{fh.clientIP}
+			h["X-Forwarded-For-Port"] = []string{fh.port}
+			h["X-Forwarded-For-Proto"] = []string{fh.proto}
+			h["X-Amzn-Lattice-Target"] = []string{fh.target}
+			if fh.network != "" {
+				h["X-Amzn-Lattice-Network"] = []string{fh.network}
 			}
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			status := http.StatusBadGateway
-			var ne net.Error
-			switch {
-			case errors.Is(err, context.Canceled):
-				// The client went away; nobody reads the answer.
-				status = 499
-			case errors.As(err, &ne) && ne.Timeout():
-				status = http.StatusGatewayTimeout
-			}
-			if entry != nil {
-				entry.FailureReason = err.Error()
-			}
-			dp.log.V(1).Info("forward failed", "service", rt.service.Name, "target", t.hostPort, "error", err.Error())
-			w.WriteHeader(status)
 		},
 	}
 	rp.ServeHTTP(w, r)
+}
+
+// failureStatus is the answer when a target could not be reached or did not answer.
+func failureStatus(ctx context.Context, err error) int {
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer.
+		return 499
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
 }
 
 func (dp *DataPlane) unavailable(w http.ResponseWriter, entry *accessLogEntry, reason string) {

@@ -3,8 +3,8 @@ package dataplane
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -106,9 +106,9 @@ func (g *targetGroup) pick() *target {
 // compiler builds a table; prev supplies round-robin counters so that positions survive
 // configuration changes.
 type compiler struct {
-	snap   *store.Snapshot
-	prev   *table
-	out    *table
+	snap  *store.Snapshot
+	prev  *table
+	out   *table
 	sinks func(destinationARN string) *logSink
 }
 
