@@ -49,7 +49,7 @@ printing the answers and the ver1/ver2 split. --keep-running stays up for you to
 			}
 			o.Out, o.Log = out, log.WithName("demo")
 			return demo.Run(ctx, demo.Env{Deployer: d, Translate: s.translateConfig(), DNSAddr: ll.dp.DNSAddr(),
-				ListenerAddr: s.listenerAddr}, o)
+				ListenerAddr: s.listenerAddr, Serving: func(port int32) bool { _, ok := ll.dp.ListenerAddr(port); return ok }}, o)
 		},
 	}
 	fs := cmd.Flags()

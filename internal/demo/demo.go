@@ -32,8 +32,11 @@ type Env struct {
 	Translate translate.Config
 	// DNSAddr is Local Lattice's DNS server.
 	DNSAddr string
-	// ListenerAddr is where the data plane serves a Lattice listener port.
+	// ListenerAddr is where the data plane serves (or will serve) a Lattice listener port.
 	ListenerAddr func(port int32) string
+	// Serving, when set, tells whether the data plane has bound a listener port: another
+	// program on the address would otherwise answer the demo's requests.
+	Serving func(port int32) bool
 }
 
 // Options shape the walkthrough.
@@ -166,6 +169,9 @@ func Run(ctx context.Context, env Env, o Options) error {
 	fmt.Fprintf(out, "  resolves to %s through Local Lattice DNS (%s); the data plane serves the listener on %s\n",
 		ip, env.DNSAddr, target)
 
+	if err := waitServing(ctx, env, listenerPort(rep, o.To), target.String()); err != nil {
+		return err
+	}
 	reqURL := fmt.Sprintf("http://%s:%s/", row.DNSName, port)
 	source := from[0]
 	fmt.Fprintf(out, "\n%d requests from %s (%s) to %s:\n", o.Requests, source.Name, source.Addr.Addr(), reqURL)
@@ -184,6 +190,29 @@ func Run(ctx context.Context, env Env, o Options) error {
 		fmt.Fprintf(out, "Send requests yourself:\n  %s\n", file.Curl(row.DNSName, row.Addresses[0], "/"))
 		fmt.Fprintf(out, "  dig @%s -p %s +short %s\n", hostOf(env.DNSAddr), portOf(env.DNSAddr), row.DNSName)
 		<-ctx.Done()
+	}
+	return nil
+}
+
+// listenerPort is the Lattice port of the route's first listener.
+func listenerPort(rep *file.Report, route string) int32 {
+	if row := rep.Row("HTTPRoute", "default", route); row != nil {
+		return row.ListenerPorts[0]
+	}
+	return 0
+}
+
+// waitServing gives the data plane a moment to bind the listener port of a new service.
+func waitServing(ctx context.Context, env Env, port int32, addr string) error {
+	if env.Serving == nil {
+		return nil
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for !env.Serving(port) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("demo: the data plane does not serve Lattice port %d on %s (address in use? pick another --listener-port-offset)", port, addr)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	return nil
 }

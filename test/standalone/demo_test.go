@@ -53,17 +53,32 @@ func TestDemo(t *testing.T) {
 
 // TestDemoFailsClearly: a demo that cannot run says why and exits non-zero.
 func TestDemoFailsClearly(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.20.21:8090") // an inventory-ver2 pod's address
-	if err != nil {
-		t.Fatal(err)
+	listenerPort := freePort(t)
+	tests := []struct {
+		name, taken string
+		want        []string
+	}{
+		{"an inventory-ver2 pod's address is taken", "127.0.20.21:8090", []string{"127.0.20.21:8090", "address already in use"}},
+		{"the data plane's listener address is taken", "127.0.0.1:" + strconv.Itoa(listenerPort),
+			[]string{"does not serve Lattice port 80 on 127.0.0.1:" + strconv.Itoa(listenerPort), "--listener-port-offset"}},
 	}
-	defer func() { _ = busy.Close() }()
-	out, err := exec.Command(binary, "demo", "--listener-port-offset", strconv.Itoa(freePort(t)-80), "--data-dir", t.TempDir()).CombinedOutput()
-	if err == nil {
-		t.Fatalf("demo succeeded with a pod address taken:\n%s", out)
-	}
-	if !strings.Contains(string(out), "127.0.20.21:8090") || !strings.Contains(string(out), "address already in use") {
-		t.Errorf("unclear failure:\n%s", out)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			busy, err := net.Listen("tcp", tt.taken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = busy.Close() }()
+			out, err := exec.Command(binary, "demo", "--listener-port-offset", strconv.Itoa(listenerPort-80), "--data-dir", t.TempDir()).CombinedOutput()
+			if err == nil {
+				t.Fatalf("demo succeeded:\n%s", out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("failure does not say %q:\n%s", w, out)
+				}
+			}
+		})
 	}
 }
 

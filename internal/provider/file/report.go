@@ -42,6 +42,8 @@ type Row struct {
 	// Addresses are where to send requests, one per listener: "http://127.0.0.1:8080" for Local
 	// Lattice's data plane, "http://<dns name>:80" for real VPC Lattice.
 	Addresses []string
+	// ListenerPorts are the Lattice listener ports, in the order of Addresses.
+	ListenerPorts []int32
 	// Path is a request path the route's first rule matches, for an example request.
 	Path string
 }
@@ -122,6 +124,7 @@ func rows(objs []Object, out *translate.Output, res *deploy.Result, listenerAddr
 		if svc := services[key]; svc != nil && row.DNSName != "" {
 			for _, l := range svc.Listeners {
 				row.Addresses = append(row.Addresses, address(l, row.DNSName, listenerAddr))
+				row.ListenerPorts = append(row.ListenerPorts, l.Port)
 			}
 			row.Path = examplePath(svc)
 		}
