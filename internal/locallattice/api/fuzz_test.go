@@ -6,16 +6,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 )
 
 // FuzzRequest sends arbitrary methods, paths and bodies to the API. No input may crash it or
 // produce a 500, and every error must be a well-formed restJson1 error.
 func FuzzRequest(f *testing.F) {
-	srv, c := start(f, func(o *api.Options) {
-		o.Quotas = api.Quotas{ServiceNetworks: 1 << 20, Services: 1 << 20, TargetGroups: 1 << 20}
-	})
+	// Default quotas bound how much state a long fuzzing run can pile up.
+	srv, c := start(f, nil)
 	fx := newFixture(f, c, "fuzz")
 	vars := strings.NewReplacer("{svc}", *fx.svc.Id, "{lis}", *fx.listener.Id, "{tg}", *fx.tg.Id, "{sn}", *fx.sn.Id,
 		"{svcArn}", strings.ReplaceAll(*fx.svc.Arn, "/", "%2F"))
