@@ -339,3 +339,47 @@ func TestRunFolder(t *testing.T) {
 		}
 	})
 }
+
+// TestRunExternalEndpoint: with --lattice-endpoint, run applies to that Lattice (here another
+// run's in-process Local Lattice, whose data plane then serves the route) and starts nothing.
+func TestRunExternalEndpoint(t *testing.T) {
+	pods(t, map[string]string{"127.0.32.11": "inventory-ver1-pod", "127.0.32.21": "inventory-ver2-pod"})
+	hostDir := t.TempDir()
+	write(t, hostDir, "base.yaml", base)
+	host := startRun(t, hostDir, t.TempDir(), filepath.Join(t.TempDir(), "state.json"), freePort(t))
+	host.p.waitOutput(`Gateway\s+default/my-hotel\s+Programmed`, 0, 30*time.Second)
+
+	dir := t.TempDir()
+	write(t, dir, "base.yaml", strings.ReplaceAll(base, "my-hotel", "other-hotel")+
+		service("inventory-ver1", "127.0.32.11")+service("inventory-ver2", "127.0.32.21"))
+	write(t, dir, "inventory.yaml", strings.ReplaceAll(inventoryRoute(50, 50), "my-hotel", "other-hotel"))
+	p := start(t, "run", "-f", dir, "--lattice-endpoint", host.api, "--cluster-name", "other")
+	m, _ := p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+(\S+)\s+http://(\S+):80\n`, 0, 30*time.Second)
+	if m[1] != m[2] {
+		t.Errorf("address %s, want the DNS name %s (real Lattice has no local listener)", m[2], m[1])
+	}
+	if strings.Contains(p.output(), "Local Lattice VPC Lattice API on") {
+		t.Error("started an in-process Local Lattice despite --lattice-endpoint")
+	}
+	svc, err := host.service(t, "inventory-default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, err := host.client.ListTagsForResource(ctx(t), &vpclattice.ListTagsForResourceInput{ResourceArn: svc.Arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tags.Tags["application-networking.k8s.aws/ManagedBy"]; got != "123456789012/other/vpc-0123456789abcdef0" {
+		t.Errorf("ManagedBy %q", got)
+	}
+	if c := host.split(t, m[1], 20); c["inventory-ver1-pod"] < 6 || c["inventory-ver2-pod"] < 6 || len(c) != 2 {
+		t.Errorf("split through the host's data plane: %v", c)
+	}
+	if err := p.stop(10 * time.Second); err != nil {
+		t.Fatalf("exit after Ctrl-C: %v", err)
+	}
+	p.waitOutput(`stopped; the Lattice resources stay in place`, 0, time.Second)
+	if _, err := host.service(t, "inventory-default"); err != nil {
+		t.Errorf("service gone after stopping run: %v", err)
+	}
+}
