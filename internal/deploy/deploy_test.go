@@ -122,3 +122,40 @@ func TestApplyCallsAndState(t *testing.T) {
 		})
 	}
 }
+
+func TestVPCAssociationMoves(t *testing.T) {
+	srv := startLattice(t, api.Faults{})
+	d := newDeployer(t, newClient(t, srv, 3, nil))
+	ctx := context.Background()
+	m := seed()
+	second := model.ServiceNetwork{Name: "my-hotel-2", Gateway: model.GatewayKey{Namespace: "other", Name: "my-hotel"}, Tags: tags()}
+	m.ServiceNetworks = append(m.ServiceNetworks, second)
+	cases := []struct {
+		name  string
+		assoc int // index of the network that wants the VPC, -1 none
+		calls map[string]int64
+	}{
+		{"first network", 0, nil},
+		{"moves to the second", 1, map[string]int64{"DeleteServiceNetworkVpcAssociation": 1, "CreateServiceNetworkVpcAssociation": 1}},
+		{"nobody wants it", -1, map[string]int64{"DeleteServiceNetworkVpcAssociation": 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for i := range m.ServiceNetworks {
+				m.ServiceNetworks[i].VPCAssociation = nil
+				if i == c.assoc {
+					m.ServiceNetworks[i].VPCAssociation = &model.VPCAssociation{VPCID: vpcID}
+				}
+			}
+			srv.ResetCounts()
+			res, err := d.Apply(ctx, m)
+			if err != nil || !allProgrammed(res) {
+				t.Fatalf("apply: %s", describeFailure(res, err))
+			}
+			checkState(t, srv, m)
+			if got := calls(srv); c.calls != nil && !maps.Equal(got, c.calls) {
+				t.Fatalf("calls %v, want %v", got, c.calls)
+			}
+		})
+	}
+}

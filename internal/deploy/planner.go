@@ -50,7 +50,21 @@ func (d *Deployer) planVPCAssociation(ctx context.Context, m *model.Model) (*gro
 		}
 	}
 	if want == nil {
-		return nil, nil // associations nobody wants are removed with the stale service networks
+		// Nobody wants the VPC associated: remove our association from networks that stay
+		// (stale networks lose theirs with them).
+		g := &group{}
+		for _, sn := range m.ServiceNetworks {
+			st := d.state.sns[sn.Name]
+			if st == nil || st.vpcAssoc == nil {
+				continue
+			}
+			if owned, err := d.assocOwned(ctx, st.vpcAssoc); err != nil {
+				return nil, err
+			} else if owned {
+				g.add(d.opDeleteVPCAssociation(st))
+			}
+		}
+		return g, nil
 	}
 	g := &group{owner: gatewayOwner(want.Gateway)}
 	if st := d.state.sns[want.Name]; st != nil && st.vpcAssoc != nil {
