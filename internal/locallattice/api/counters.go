@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Counts are API calls by operation name and HTTP status code.
@@ -70,7 +71,7 @@ func newCounters() *counters {
 		}, []string{"operation"}),
 		registry: prometheus.NewRegistry(),
 	}
-	c.registry.MustRegister(c.calls, c.duration, prometheus.NewGoCollector())
+	c.registry.MustRegister(c.calls, c.duration, collectors.NewGoCollector())
 	return c
 }
 
