@@ -1,0 +1,53 @@
+package kubernetes
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/config"
+	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
+)
+
+// TestRunRefusesToStartWithoutGatewayAPICRDs runs the controller against a real API server that
+// has no Gateway API CRDs, then one that has them.
+func TestRunRefusesToStartWithoutGatewayAPICRDs(t *testing.T) {
+	assets, err := testenv.AssetsDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Setenv("TMPDIR", t.TempDir())
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	t.Cleanup(func() { _ = env.Stop() })
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := config.Controller{Lattice: config.Lattice{ClusterVPCID: "vpc-1", Region: "us-west-2", AccountID: "123456789012",
+		ClusterName: "c", LatticeEndpoint: "http://127.0.0.1:1"}, MetricsBindAddress: "0", HealthProbeBindAddress: "0"}
+	err = Run(context.Background(), RunOptions{Config: conf, Log: testr.New(t), RestConfig: cfg, Registry: prometheus.NewRegistry()})
+	if err == nil {
+		t.Fatal("Run started without Gateway API CRDs")
+	}
+	for _, want := range []string{"missing Gateway API CRDs", "gatewayclasses.gateway.networking.k8s.io/v1", "httproutes.gateway.networking.k8s.io/v1",
+		"referencegrants.gateway.networking.k8s.io/v1beta1", "standard-install.yaml"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+
+	crds, err := testenv.GatewayAPICRDDir("standard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{crds}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckCRDs(cfg); err != nil {
+		t.Errorf("with the standard channel installed: %v", err)
+	}
+}
