@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
@@ -271,5 +273,62 @@ func TestFaultsConverge(t *testing.T) {
 				t.Fatalf("leaked: %v", left)
 			}
 		})
+	}
+}
+
+// TestCollectGarbage: leaked resources carrying our ManagedBy (left by a crash or a route deleted
+// while the controller was down) are deleted; others' and untagged ones are left alone.
+func TestCollectGarbage(t *testing.T) {
+	srv := startLattice(t, api.Faults{})
+	client := newClient(t, srv, 3, nil)
+	ctx := context.Background()
+	m := seed()
+	d := newDeployer(t, client)
+	if _, err := d.Apply(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	leaks := []struct {
+		name  string
+		owner string
+		kept  bool
+	}{
+		{"k8s-leaked-ours", managedBy, false},
+		{"k8s-someone-elses", "123456789012/other/vpc-0123456789abcdef0", true},
+		{"k8s-untagged", "", true},
+	}
+	for _, l := range leaks {
+		in := &vpclattice.CreateTargetGroupInput{Name: aws.String(l.name), Type: "IP", Config: &types.TargetGroupConfig{
+			Port: aws.Int32(80), Protocol: "HTTP", VpcIdentifier: aws.String(vpcID)}}
+		if l.owner != "" {
+			in.Tags = map[string]string{model.TagManagedBy: l.owner}
+		}
+		if _, err := client.CreateTargetGroup(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String(l.name), Tags: in.Tags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The cache does not know about the leaks, so Apply costs nothing and leaves them; GC
+	// re-discovers and finds them.
+	srv.ResetCounts()
+	if _, err := d.Apply(ctx, m); err != nil || srv.Counts().Total() != 0 {
+		t.Fatalf("apply: %v, calls %v", err, calls(srv))
+	}
+	if err := d.CollectGarbage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	got := describe(srv.Store().Snapshot())
+	for _, l := range leaks {
+		present := slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "tg "+l.name+" ") }) &&
+			slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "svc "+l.name+" ") })
+		if present != l.kept {
+			t.Errorf("%s: present=%v, want %v", l.name, present, l.kept)
+		}
+	}
+	for _, want := range expect(m) {
+		if !slices.Contains(got, want) {
+			t.Errorf("GC removed wanted %s", want)
+		}
 	}
 }
