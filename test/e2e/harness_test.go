@@ -18,6 +18,7 @@ import (
 	"github.com/go-logr/logr/testr"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -326,4 +327,23 @@ func targetsOf(s *store.Snapshot, tgPrefix string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// hasEvent reports whether an events.k8s.io Event with reason is about the named object.
+func (e *env) hasEvent(t *testing.T, ns, name, reason string) bool {
+	t.Helper()
+	var found bool
+	eventually(t, 10*time.Second, func() string { return fmt.Sprintf("no %s event for %s/%s", reason, ns, name) }, func() bool {
+		list := &eventsv1.EventList{}
+		if err := e.cluster.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+			return false
+		}
+		for _, ev := range list.Items {
+			if ev.Regarding.Name == name && ev.Reason == reason {
+				found = true
+			}
+		}
+		return found
+	})
+	return found
 }

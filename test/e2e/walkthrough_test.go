@@ -71,6 +71,24 @@ func TestSeedWalkthrough(t *testing.T) {
 		t.Logf("route convergence: %d observations, mean %.2fs", n, sum/float64(n))
 	}
 
+	// Steady state: an event that changes nothing (a new label on the Gateway) re-runs the whole
+	// world but makes no Lattice call and no status write.
+	e.lattice.ResetCounts()
+	if err := k.Patch(ctx, gw, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"touched":"yes"}}}`))); err != nil {
+		t.Fatal(err)
+	}
+	// A reconcile takes milliseconds; give it ample time to (not) act.
+	time.Sleep(2 * time.Second)
+	if c := e.lattice.Counts(); c.Total() != 0 {
+		t.Errorf("steady state made Lattice calls: %v", opsOf(c))
+	}
+	if w := ctl.counter(t, "lattice_gateway_status_writes_total", "", ""); w != statusWrites {
+		t.Errorf("steady state wrote statuses: %.0f writes, %.0f before", w, statusWrites)
+	}
+	if !e.hasEvent(t, "default", "inventory", "Programmed") {
+		t.Error("no Programmed event for HTTPRoute inventory")
+	}
+
 	ips, err := cluster.ResolveDNS(dnsName, e.dp.DNSAddr())
 	if err != nil {
 		t.Fatal(err)
