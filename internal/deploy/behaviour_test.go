@@ -12,8 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
@@ -330,5 +332,44 @@ func TestCollectGarbage(t *testing.T) {
 		if !slices.Contains(got, want) {
 			t.Errorf("GC removed wanted %s", want)
 		}
+	}
+}
+
+// TestClientMetricsMatchServerCounts: the client's aws_api_calls_total sees every attempt the
+// server answered, throttled retries included.
+func TestClientMetricsMatchServerCounts(t *testing.T) {
+	srv := startLattice(t, api.Faults{ThrottleRate: 0.2})
+	reg := prometheus.NewRegistry()
+	cfg := aws.Config{Region: "us-west-2", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
+	})}
+	client, err := deploy.NewClient(cfg, srv.URL(), reg, deploy.ClientOptions{RateLimits: &ratelimit.Limits{},
+		Retry: ratelimit.Retry{MaxAttempts: 20, Base: time.Millisecond, Max: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newDeployer(t, client).Apply(context.Background(), seed()); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total, throttled float64
+	for _, f := range families {
+		if f.GetName() != "aws_api_calls_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			total += m.GetCounter().GetValue()
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "error_code" && l.GetValue() == "ThrottlingException" {
+					throttled += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if int64(total) != srv.Counts().Total() || throttled == 0 {
+		t.Fatalf("client counted %v calls (%v throttled), server %d", total, throttled, srv.Counts().Total())
 	}
 }

@@ -393,9 +393,12 @@ func (d *Deployer) planRules(g *group, svcName string, l model.Listener, ls *lis
 func (d *Deployer) planServiceDeletion(ctx context.Context, st *svcState) (*group, error) {
 	g := &group{}
 	if !st.childrenKnown {
-		if err := d.loadChildren(ctx, st); err != nil {
+		// Listeners and rules go with the service; only the associations must be removed first.
+		assocs, err := d.loadAssociations(ctx, st)
+		if err != nil {
 			return nil, err
 		}
+		st.assocs = assocs
 	}
 	for _, snID := range sorted(mapKeys(st.assocs)) {
 		g.add(d.opDeleteAssociation(st.name, snID))

@@ -282,6 +282,16 @@ func (d *Deployer) loadChildren(ctx context.Context, svc *svcState) error {
 			listeners[ls.port] = ls
 		}
 	}
+	assocs, err := d.loadAssociations(ctx, svc)
+	if err != nil {
+		return err
+	}
+	svc.listeners, svc.assocs, svc.childrenKnown = listeners, assocs, true
+	return nil
+}
+
+// loadAssociations reads a discovered service's service-network associations (one call per 100).
+func (d *Deployer) loadAssociations(ctx context.Context, svc *svcState) (map[string]*assocState, error) {
 	assocs := map[string]*assocState{}
 	aPages := vpclattice.NewListServiceNetworkServiceAssociationsPaginator(d.client, &vpclattice.ListServiceNetworkServiceAssociationsInput{
 		ServiceIdentifier: aws.String(svc.id), MaxResults: aws.Int32(100),
@@ -289,7 +299,7 @@ func (d *Deployer) loadChildren(ctx context.Context, svc *svcState) error {
 	for aPages.HasMorePages() {
 		page, err := aPages.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list service network associations of service %s: %w", svc.name, err)
+			return nil, fmt.Errorf("list service network associations of service %s: %w", svc.name, err)
 		}
 		for _, a := range page.Items {
 			if a.Status == types.ServiceNetworkServiceAssociationStatusDeleteInProgress {
@@ -298,8 +308,7 @@ func (d *Deployer) loadChildren(ctx context.Context, svc *svcState) error {
 			assocs[aws.ToString(a.ServiceNetworkId)] = &assocState{id: aws.ToString(a.Id), arn: aws.ToString(a.Arn), status: string(a.Status)}
 		}
 	}
-	svc.listeners, svc.assocs, svc.childrenKnown = listeners, assocs, true
-	return nil
+	return assocs, nil
 }
 
 func (d *Deployer) loadListener(ctx context.Context, svc *svcState, id string) (*listenerState, error) {
