@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -10,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/go-logr/logr/testr"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
@@ -98,4 +102,24 @@ func pathRule(prefix string) types.RuleMatch {
 	return &types.RuleMatchMemberHttpMatch{Value: types.HttpMatch{
 		PathMatch: &types.PathMatch{Match: &types.PathMatchTypeMemberPrefix{Value: prefix}},
 	}}
+}
+
+// addBodyField inserts a member into the serialised request body, as a newer SDK would send.
+func addBodyField(name, rawValue string) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Build.Add(middleware.BuildMiddlewareFunc("addBodyField", func(cx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
+			req := in.Request.(*smithyhttp.Request)
+			body, err := io.ReadAll(req.GetStream())
+			if err != nil {
+				return middleware.BuildOutput{}, middleware.Metadata{}, err
+			}
+			body = append([]byte(`{"`+name+`":`+rawValue+`,`), bytes.TrimPrefix(body, []byte("{"))...)
+			if req, err = req.SetStream(bytes.NewReader(body)); err != nil {
+				return middleware.BuildOutput{}, middleware.Metadata{}, err
+			}
+			req.ContentLength = int64(len(body))
+			in.Request = req
+			return next.HandleBuild(cx, in)
+		}), middleware.Before)
+	}
 }
