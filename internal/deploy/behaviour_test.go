@@ -88,6 +88,45 @@ func TestOwnership(t *testing.T) {
 		{"takeover from someone else", "123456789012/other/vpc-0123456789abcdef0", "123456789012/third/vpc-0123456789abcdef0", false, "owned by"},
 		{"untagged is adopted", "", "", true, ""},
 	}
+	other := "123456789012/other/vpc-0123456789abcdef0"
+	tgCases := []struct {
+		name         string
+		owner        string
+		takeoverFrom string
+		programmed   bool
+		message      string
+	}{
+		{"target group owned by another cluster", other, "", false, "target group inventory-ver1 is owned by " + other},
+		{"target group taken over with the service", other, other, true, ""},
+		{"untagged target group is adopted", "", "", true, ""},
+	}
+	for _, c := range tgCases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := startLattice(t, api.Faults{})
+			client := newClient(t, srv, 3, nil)
+			ctx := context.Background()
+			in := &vpclattice.CreateTargetGroupInput{Name: aws.String("inventory-ver1"), Type: "IP", Config: &types.TargetGroupConfig{
+				Port: aws.Int32(8090), Protocol: "HTTP", ProtocolVersion: "HTTP1", IpAddressType: "IPV4", VpcIdentifier: aws.String(vpcID)}}
+			if c.owner != "" {
+				in.Tags = map[string]string{model.TagManagedBy: c.owner}
+			}
+			if _, err := client.CreateTargetGroup(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+			m := seed()
+			svc(m, "inventory").AllowTakeoverFrom = c.takeoverFrom
+			res, err := newDeployer(t, client).Apply(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := res.Routes[svc(m, "inventory").Route]; r.Programmed != c.programmed || !strings.Contains(r.Message, c.message) {
+				t.Fatalf("inventory: %+v, want programmed=%v message~%q", r, c.programmed, c.message)
+			}
+			if c.programmed {
+				checkState(t, srv, m)
+			}
+		})
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv := startLattice(t, api.Faults{})

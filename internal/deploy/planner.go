@@ -134,7 +134,7 @@ func (d *Deployer) planService(ctx context.Context, svc *model.Service, wantSN m
 		}
 	}
 	for _, tg := range svc.TargetGroups {
-		if err := d.planTargetGroup(ctx, g, tg); err != nil || g.err != nil {
+		if err := d.planTargetGroup(ctx, g, tg, svc.AllowTakeoverFrom); err != nil || g.err != nil {
 			return g, err
 		}
 	}
@@ -188,14 +188,16 @@ func (d *Deployer) verifyService(ctx context.Context, name string) (*svcState, e
 	return st, nil
 }
 
-func (d *Deployer) planTargetGroup(ctx context.Context, g *group, tg model.TargetGroup) error {
+// planTargetGroup plans one target group of a service; takeoverFrom is the owner whose target
+// groups the route may take over along with its service.
+func (d *Deployer) planTargetGroup(ctx context.Context, g *group, tg model.TargetGroup, takeoverFrom string) error {
 	st := d.state.tgs[tg.Name]
 	if st == nil {
 		g.add(d.opCreateTargetGroup(tg))
 		g.ops = append(g.ops, withOwner(d.targetOps(tg.Name, tg.Targets, nil), g.owner)...)
 		return nil
 	}
-	if mb := st.tags[model.TagManagedBy]; mb != "" && mb != d.cfg.ManagedBy() {
+	if mb := st.tags[model.TagManagedBy]; mb != "" && mb != d.cfg.ManagedBy() && (takeoverFrom == "" || mb != takeoverFrom) {
 		g.err = fmt.Errorf("target group %s is owned by %s", tg.Name, mb)
 		return nil
 	}
