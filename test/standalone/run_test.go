@@ -139,7 +139,6 @@ type instance struct {
 	api, admin, dns string
 	listener        string
 	client          *vpclattice.Client
-	offset          int
 }
 
 func startRun(t *testing.T, dir, statusDir, stateFile string, listenerPort int) *instance {
