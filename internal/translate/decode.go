@@ -41,7 +41,7 @@ func ParseInput(data []byte) (*Input, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read document %d: %w", i, err)
 		}
-		if len(bytes.TrimSpace(doc)) == 0 {
+		if blank(doc) {
 			continue
 		}
 		obj, _, err := decoder.Decode(doc, nil, nil)
@@ -52,6 +52,17 @@ func ParseInput(data []byte) (*Input, error) {
 			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
 	}
+}
+
+// blank reports whether a document holds nothing but separators, comments and white space.
+func blank(doc []byte) bool {
+	for _, line := range bytes.Split(doc, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 && line[0] != '#' && !bytes.Equal(line, []byte("---")) {
+			return false
+		}
+	}
+	return true
 }
 
 func (in *Input) add(obj runtime.Object) error {
