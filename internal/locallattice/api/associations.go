@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -29,7 +30,7 @@ func renderSNSA(st *store.State, a *store.ServiceNetworkServiceAssociation) snsa
 	return out
 }
 
-func (s *Server) createSNSA(c *call) (int, any, error) {
+func (s *Server) createSNSA(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		ClientToken              *string           `json:"clientToken"`
 		ServiceIdentifier        string            `json:"serviceIdentifier"`
@@ -79,7 +80,7 @@ func (s *Server) createSNSA(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) getSNSA(c *call) (int, any, error) {
+func (s *Server) getSNSA(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		a, err := lookup(st.ServiceAssociations, c.params["serviceNetworkServiceAssociationIdentifier"], "snsa", rtSNSA, "serviceNetworkServiceAssociationIdentifier")
 		if err != nil {
@@ -101,7 +102,7 @@ func optionalFilter(c *call, name, prefix string) (string, error) {
 	return idOf(v), nil
 }
 
-func (s *Server) listSNSAs(c *call) (int, any, error) {
+func (s *Server) listSNSAs(c *call) (int, json.RawMessage, error) {
 	snID, err := optionalFilter(c, "serviceNetworkIdentifier", "sn")
 	if err != nil {
 		return 0, nil, err
@@ -125,7 +126,7 @@ type deleted struct {
 	Status string `json:"status"`
 }
 
-func (s *Server) deleteSNSA(c *call) (int, any, error) {
+func (s *Server) deleteSNSA(c *call) (int, json.RawMessage, error) {
 	return s.update(http.StatusOK, func(st *store.State) (any, error) {
 		a, err := lookup(st.ServiceAssociations, c.params["serviceNetworkServiceAssociationIdentifier"], "snsa", rtSNSA, "serviceNetworkServiceAssociationIdentifier")
 		if err != nil {
@@ -161,7 +162,7 @@ func checkSecurityGroups(v *validator, sgs []string, lo int) {
 	}
 }
 
-func (s *Server) createSNVA(c *call) (int, any, error) {
+func (s *Server) createSNVA(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		ClientToken              *string           `json:"clientToken"`
 		ServiceNetworkIdentifier string            `json:"serviceNetworkIdentifier"`
@@ -221,7 +222,7 @@ func (s *Server) findSNVA(st *store.State, c *call) (*store.ServiceNetworkVpcAss
 	return lookup(st.VPCAssociations, c.params["serviceNetworkVpcAssociationIdentifier"], "snva", rtSNVA, "serviceNetworkVpcAssociationIdentifier")
 }
 
-func (s *Server) getSNVA(c *call) (int, any, error) {
+func (s *Server) getSNVA(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		a, err := s.findSNVA(st, c)
 		if err != nil {
@@ -231,7 +232,7 @@ func (s *Server) getSNVA(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) listSNVAs(c *call) (int, any, error) {
+func (s *Server) listSNVAs(c *call) (int, json.RawMessage, error) {
 	snID, err := optionalFilter(c, "serviceNetworkIdentifier", "sn")
 	if err != nil {
 		return 0, nil, err
@@ -246,7 +247,7 @@ func (s *Server) listSNVAs(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) updateSNVA(c *call) (int, any, error) {
+func (s *Server) updateSNVA(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		SecurityGroupIDs []string `json:"securityGroupIds"`
 	}
@@ -272,7 +273,7 @@ func (s *Server) updateSNVA(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) deleteSNVA(c *call) (int, any, error) {
+func (s *Server) deleteSNVA(c *call) (int, json.RawMessage, error) {
 	return s.update(http.StatusOK, func(st *store.State) (any, error) {
 		a, err := s.findSNVA(st, c)
 		if err != nil {

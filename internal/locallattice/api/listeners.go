@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
@@ -69,7 +70,7 @@ func (s *Server) resolveAction(st *store.State, svc *store.Service, protocol str
 	return nil
 }
 
-func (s *Server) createListener(c *call) (int, any, error) {
+func (s *Server) createListener(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		ClientToken   *string           `json:"clientToken"`
 		Name          string            `json:"name"`
@@ -137,14 +138,14 @@ func (s *Server) createListener(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) getListener(c *call) (int, any, error) {
+func (s *Server) getListener(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		_, l, err := findListener(st, c)
 		return l, err
 	})
 }
 
-func (s *Server) listListeners(c *call) (int, any, error) {
+func (s *Server) listListeners(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		svc, err := lookup(st.Services, c.params["serviceIdentifier"], "svc", rtService, "serviceIdentifier")
 		if err != nil {
@@ -155,7 +156,7 @@ func (s *Server) listListeners(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) updateListener(c *call) (int, any, error) {
+func (s *Server) updateListener(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		DefaultAction *store.RuleAction `json:"defaultAction"`
 	}
@@ -181,7 +182,7 @@ func (s *Server) updateListener(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) deleteListener(c *call) (int, any, error) {
+func (s *Server) deleteListener(c *call) (int, json.RawMessage, error) {
 	return s.update(http.StatusNoContent, func(st *store.State) (any, error) {
 		_, l, err := findListener(st, c)
 		if err != nil {

@@ -61,7 +61,7 @@ func findTags(st *store.State, arn string) (*map[string]string, error) {
 	return t, nil
 }
 
-func (s *Server) tagResource(c *call) (int, any, error) {
+func (s *Server) tagResource(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		Tags map[string]string `json:"tags"`
 	}
@@ -89,7 +89,7 @@ func (s *Server) tagResource(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) untagResource(c *call) (int, any, error) {
+func (s *Server) untagResource(c *call) (int, json.RawMessage, error) {
 	keys := c.query["tagKeys"]
 	if len(keys) < 1 || len(keys) > 200 {
 		return 0, nil, invalidField("tagKeys", "must have 1 to 200 keys")
@@ -106,7 +106,7 @@ func (s *Server) untagResource(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) listTagsForResource(c *call) (int, any, error) {
+func (s *Server) listTagsForResource(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		t, err := findTags(st, c.params["resourceArn"])
 		if err != nil {
@@ -154,7 +154,7 @@ func checkPolicyDocument(field, policy string, lo, hi int) error {
 	return v.err()
 }
 
-func (s *Server) putAuthPolicy(c *call) (int, any, error) {
+func (s *Server) putAuthPolicy(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		Policy *string `json:"policy"`
 	}
@@ -186,7 +186,7 @@ func (s *Server) putAuthPolicy(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) getAuthPolicy(c *call) (int, any, error) {
+func (s *Server) getAuthPolicy(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		id, _, authType, err := policyTarget(st, c.params["resourceIdentifier"], "resourceIdentifier")
 		if err != nil {
@@ -205,7 +205,7 @@ func (s *Server) getAuthPolicy(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) deleteAuthPolicy(c *call) (int, any, error) {
+func (s *Server) deleteAuthPolicy(c *call) (int, json.RawMessage, error) {
 	return s.update(http.StatusNoContent, func(st *store.State) (any, error) {
 		id, _, _, err := policyTarget(st, c.params["resourceIdentifier"], "resourceIdentifier")
 		if err != nil {
@@ -228,7 +228,7 @@ func resourcePolicyTarget(st *store.State, arn string) (string, error) {
 	return resArn, err
 }
 
-func (s *Server) putResourcePolicy(c *call) (int, any, error) {
+func (s *Server) putResourcePolicy(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		Policy string `json:"policy"`
 	}
@@ -248,7 +248,7 @@ func (s *Server) putResourcePolicy(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) getResourcePolicy(c *call) (int, any, error) {
+func (s *Server) getResourcePolicy(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		arn, err := resourcePolicyTarget(st, c.params["resourceArn"])
 		if err != nil {
@@ -262,7 +262,7 @@ func (s *Server) getResourcePolicy(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) deleteResourcePolicy(c *call) (int, any, error) {
+func (s *Server) deleteResourcePolicy(c *call) (int, json.RawMessage, error) {
 	return s.update(http.StatusNoContent, func(st *store.State) (any, error) {
 		arn, err := resourcePolicyTarget(st, c.params["resourceArn"])
 		if err != nil {
@@ -290,7 +290,7 @@ func checkDestination(arn string) error {
 	return v.err()
 }
 
-func (s *Server) createAccessLog(c *call) (int, any, error) {
+func (s *Server) createAccessLog(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		ClientToken           *string           `json:"clientToken"`
 		ResourceIdentifier    string            `json:"resourceIdentifier"`
@@ -339,11 +339,11 @@ func (s *Server) findAccessLog(st *store.State, c *call) (*store.AccessLogSubscr
 	return lookup(st.AccessLogSubscriptions, c.params["accessLogSubscriptionIdentifier"], "als", rtAccessLog, "accessLogSubscriptionIdentifier")
 }
 
-func (s *Server) getAccessLog(c *call) (int, any, error) {
+func (s *Server) getAccessLog(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) { return s.findAccessLog(st, c) })
 }
 
-func (s *Server) listAccessLogs(c *call) (int, any, error) {
+func (s *Server) listAccessLogs(c *call) (int, json.RawMessage, error) {
 	ident := c.query.Get("resourceIdentifier")
 	if ident == "" {
 		return 0, nil, invalidField("resourceIdentifier", "is required")
@@ -360,7 +360,7 @@ func (s *Server) listAccessLogs(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) updateAccessLog(c *call) (int, any, error) {
+func (s *Server) updateAccessLog(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		DestinationARN string `json:"destinationArn"`
 	}
@@ -383,7 +383,7 @@ func (s *Server) updateAccessLog(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) deleteAccessLog(c *call) (int, any, error) {
+func (s *Server) deleteAccessLog(c *call) (int, json.RawMessage, error) {
 	return s.update(http.StatusNoContent, func(st *store.State) (any, error) {
 		a, err := s.findAccessLog(st, c)
 		if err != nil {

@@ -1,11 +1,12 @@
 package api
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 )
 
-type handler func(s *Server, c *call) (int, any, error)
+type handler func(s *Server, c *call) (int, json.RawMessage, error)
 
 type route struct {
 	method   string

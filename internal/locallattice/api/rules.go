@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -61,7 +62,7 @@ func findRule(st *store.State, c *call, ident string) (svc *store.Service, l *st
 	return svc, l, r, false, nil
 }
 
-func (s *Server) createRule(c *call) (int, any, error) {
+func (s *Server) createRule(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		ClientToken *string           `json:"clientToken"`
 		Name        string            `json:"name"`
@@ -122,7 +123,7 @@ func (s *Server) createRule(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) getRule(c *call) (int, any, error) {
+func (s *Server) getRule(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		_, l, r, isDefault, err := findRule(st, c, c.params["ruleIdentifier"])
 		switch {
@@ -135,7 +136,7 @@ func (s *Server) getRule(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) listRules(c *call) (int, any, error) {
+func (s *Server) listRules(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		_, l, err := findListener(st, c)
 		if err != nil {
@@ -209,7 +210,7 @@ func (s *Server) apply(r *store.Rule, u *ruleUpdate) ruleOut {
 	return renderRule(r)
 }
 
-func (s *Server) updateRule(c *call) (int, any, error) {
+func (s *Server) updateRule(c *call) (int, json.RawMessage, error) {
 	var u ruleUpdate
 	if err := c.decode(&u); err != nil {
 		return 0, nil, err
@@ -242,7 +243,7 @@ type ruleFailure struct {
 
 // batchUpdateRule applies several updates at once, so priorities can be swapped; an update that
 // fails, or whose final priority would clash, is reported in unsuccessful and not applied.
-func (s *Server) batchUpdateRule(c *call) (int, any, error) {
+func (s *Server) batchUpdateRule(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		Rules []ruleUpdate `json:"rules"`
 	}
@@ -328,7 +329,7 @@ func (s *Server) batchUpdateRule(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) deleteRule(c *call) (int, any, error) {
+func (s *Server) deleteRule(c *call) (int, json.RawMessage, error) {
 	return s.update(http.StatusNoContent, func(st *store.State) (any, error) {
 		_, _, r, isDefault, err := findRule(st, c, c.params["ruleIdentifier"])
 		switch {

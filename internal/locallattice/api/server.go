@@ -237,7 +237,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // run calls the operation, turning a panic into an InternalServerException so that no input
 // can take the server down.
-func (s *Server) run(rt *route, c *call) (status int, out any, err error) {
+func (s *Server) run(rt *route, c *call) (status int, out json.RawMessage, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error(fmt.Errorf("panic: %v", p), "operation failed", "operation", c.op)
@@ -277,23 +277,11 @@ func newRequestID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-func writeJSON(w http.ResponseWriter, status int, out any) {
+func writeJSON(w http.ResponseWriter, status int, body json.RawMessage) {
 	w.Header().Set("X-Amzn-RequestId", newRequestID())
-	if out == nil {
-		w.WriteHeader(status)
-		return
+	if body != nil {
+		w.Header().Set("Content-Type", "application/json")
 	}
-	var body []byte
-	if raw, ok := out.(json.RawMessage); ok {
-		body = raw
-	} else {
-		var err error
-		if body, err = json.Marshal(out); err != nil {
-			writeError(w, internalError("encode response: "+err.Error()))
-			return
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -325,8 +313,9 @@ func writeError(w http.ResponseWriter, err error) int {
 
 // create runs a Create* operation idempotently: a repeated client token with the same request
 // returns the first answer, with a different request a ConflictException.
-func (s *Server) create(c *call, token string, status int, fn func(st *store.State) (any, error)) (int, any, error) {
+func (s *Server) create(c *call, token string, status int, fn func(st *store.State) (any, error)) (int, json.RawMessage, error) {
 	var out json.RawMessage
+	replay := 0
 	err := s.store.Update(func(st *store.State) error {
 		key := c.op + "/" + token
 		sum := sha256.Sum256(append([]byte(c.op+"\x00"+fmt.Sprint(c.params)+"\x00"), c.body...))
@@ -336,7 +325,7 @@ func (s *Server) create(c *call, token string, status int, fn func(st *store.Sta
 				if prev.Hash != hash {
 					return conflict(rtIdempotency, token, "client token %s was already used with different parameters", token)
 				}
-				out = prev.Body
+				out, replay = prev.Body, prev.Status
 				return nil
 			}
 		}
@@ -355,15 +344,21 @@ func (s *Server) create(c *call, token string, status int, fn func(st *store.Sta
 	if err != nil {
 		return 0, nil, err
 	}
+	if replay != 0 {
+		status = replay
+	}
 	return status, out, nil
 }
 
 // update runs a mutating operation and answers status with its result.
-func (s *Server) update(status int, fn func(st *store.State) (any, error)) (int, any, error) {
-	var out any
+func (s *Server) update(status int, fn func(st *store.State) (any, error)) (int, json.RawMessage, error) {
+	var out json.RawMessage
 	err := s.store.Update(func(st *store.State) error {
-		var err error
-		out, err = fn(st)
+		res, err := fn(st)
+		if err != nil {
+			return err
+		}
+		out, err = encode(res)
 		return err
 	})
 	if err != nil {
@@ -373,14 +368,32 @@ func (s *Server) update(status int, fn func(st *store.State) (any, error)) (int,
 }
 
 // view runs a read-only operation.
-func (s *Server) view(fn func(st *store.State) (any, error)) (int, any, error) {
-	var out any
+func (s *Server) view(fn func(st *store.State) (any, error)) (int, json.RawMessage, error) {
+	var out json.RawMessage
 	var err error
-	s.store.View(func(st *store.State) { out, err = fn(st) })
+	s.store.View(func(st *store.State) {
+		var res any
+		if res, err = fn(st); err == nil {
+			out, err = encode(res)
+		}
+	})
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, out, nil
+}
+
+// encode serialises an answer while the store lock is held, because answers point into the
+// state, which may change as soon as the lock is released.
+func encode(res any) (json.RawMessage, error) {
+	if res == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, fmt.Errorf("encode response: %w", err)
+	}
+	return b, nil
 }
 
 // settle returns the status a new resource starts in and schedules its transition to ACTIVE.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -63,7 +64,7 @@ func renderSN(st *store.State, sn *store.ServiceNetwork) snOut {
 	return out
 }
 
-func (s *Server) createServiceNetwork(c *call) (int, any, error) {
+func (s *Server) createServiceNetwork(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		ClientToken   *string              `json:"clientToken"`
 		Name          string               `json:"name"`
@@ -101,7 +102,7 @@ func (s *Server) createServiceNetwork(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) getServiceNetwork(c *call) (int, any, error) {
+func (s *Server) getServiceNetwork(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		sn, err := lookup(st.ServiceNetworks, c.params["serviceNetworkIdentifier"], "sn", rtServiceNetwork, "serviceNetworkIdentifier")
 		if err != nil {
@@ -111,7 +112,7 @@ func (s *Server) getServiceNetwork(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) listServiceNetworks(c *call) (int, any, error) {
+func (s *Server) listServiceNetworks(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		return list(c, store.SortedKeys(st.ServiceNetworks), nil, func(id string) snOut {
 			return renderSN(st, st.ServiceNetworks[id])
@@ -119,7 +120,7 @@ func (s *Server) listServiceNetworks(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) updateServiceNetwork(c *call) (int, any, error) {
+func (s *Server) updateServiceNetwork(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		AuthType string `json:"authType"`
 	}
@@ -142,7 +143,7 @@ func (s *Server) updateServiceNetwork(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) deleteServiceNetwork(c *call) (int, any, error) {
+func (s *Server) deleteServiceNetwork(c *call) (int, json.RawMessage, error) {
 	return s.update(http.StatusNoContent, func(st *store.State) (any, error) {
 		sn, err := lookup(st.ServiceNetworks, c.params["serviceNetworkIdentifier"], "sn", rtServiceNetwork, "serviceNetworkIdentifier")
 		if err != nil {

@@ -1,12 +1,13 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 )
 
-func (s *Server) createService(c *call) (int, any, error) {
+func (s *Server) createService(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		ClientToken      *string           `json:"clientToken"`
 		Name             string            `json:"name"`
@@ -51,19 +52,19 @@ func (s *Server) createService(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) getService(c *call) (int, any, error) {
+func (s *Server) getService(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		return lookup(st.Services, c.params["serviceIdentifier"], "svc", rtService, "serviceIdentifier")
 	})
 }
 
-func (s *Server) listServices(c *call) (int, any, error) {
+func (s *Server) listServices(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		return list(c, store.SortedKeys(st.Services), nil, func(id string) *store.Service { return st.Services[id] })
 	})
 }
 
-func (s *Server) updateService(c *call) (int, any, error) {
+func (s *Server) updateService(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		CertificateARN *string `json:"certificateArn"`
 		AuthType       string  `json:"authType"`
@@ -95,7 +96,7 @@ func (s *Server) updateService(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) deleteService(c *call) (int, any, error) {
+func (s *Server) deleteService(c *call) (int, json.RawMessage, error) {
 	return s.update(http.StatusOK, func(st *store.State) (any, error) {
 		svc, err := lookup(st.Services, c.params["serviceIdentifier"], "svc", rtService, "serviceIdentifier")
 		if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -87,7 +88,7 @@ func checkTGConfig(tgType string, cfg *store.TargetGroupConfig) error {
 	return nil
 }
 
-func (s *Server) createTargetGroup(c *call) (int, any, error) {
+func (s *Server) createTargetGroup(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		ClientToken *string                  `json:"clientToken"`
 		Name        string                   `json:"name"`
@@ -135,7 +136,7 @@ func (s *Server) findTG(st *store.State, c *call) (*store.TargetGroup, error) {
 	return lookup(st.TargetGroups, c.params["targetGroupIdentifier"], "tg", rtTargetGroup, "targetGroupIdentifier")
 }
 
-func (s *Server) getTargetGroup(c *call) (int, any, error) {
+func (s *Server) getTargetGroup(c *call) (int, json.RawMessage, error) {
 	return s.view(func(st *store.State) (any, error) {
 		tg, err := s.findTG(st, c)
 		if err != nil {
@@ -145,7 +146,7 @@ func (s *Server) getTargetGroup(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) listTargetGroups(c *call) (int, any, error) {
+func (s *Server) listTargetGroups(c *call) (int, json.RawMessage, error) {
 	vpc, tgType := c.query.Get("vpcIdentifier"), c.query.Get("targetGroupType")
 	return s.view(func(st *store.State) (any, error) {
 		users := st.TargetGroupUsers()
@@ -158,7 +159,7 @@ func (s *Server) listTargetGroups(c *call) (int, any, error) {
 }
 
 // updateTargetGroup replaces the health check, the only thing that can change.
-func (s *Server) updateTargetGroup(c *call) (int, any, error) {
+func (s *Server) updateTargetGroup(c *call) (int, json.RawMessage, error) {
 	var in struct {
 		HealthCheck *store.HealthCheckConfig `json:"healthCheck"`
 	}
@@ -189,7 +190,7 @@ func (s *Server) updateTargetGroup(c *call) (int, any, error) {
 	})
 }
 
-func (s *Server) deleteTargetGroup(c *call) (int, any, error) {
+func (s *Server) deleteTargetGroup(c *call) (int, json.RawMessage, error) {
 	return s.update(http.StatusOK, func(st *store.State) (any, error) {
 		tg, err := s.findTG(st, c)
 		if err != nil {
@@ -297,7 +298,7 @@ func validIDLoose(v, prefix string) bool {
 	return true
 }
 
-func (s *Server) registerTargets(c *call) (int, any, error) {
+func (s *Server) registerTargets(c *call) (int, json.RawMessage, error) {
 	targets, err := decodeTargets(c, 1, 100)
 	if err != nil {
 		return 0, nil, err
@@ -342,7 +343,7 @@ func (s *Server) registerTargets(c *call) (int, any, error) {
 
 // deregisterTargets moves targets to DRAINING; unknown targets count as deregistered, so the
 // call is idempotent.
-func (s *Server) deregisterTargets(c *call) (int, any, error) {
+func (s *Server) deregisterTargets(c *call) (int, json.RawMessage, error) {
 	targets, err := decodeTargets(c, 1, 100)
 	if err != nil {
 		return 0, nil, err
@@ -379,7 +380,7 @@ type targetSummary struct {
 	ReasonCode string `json:"reasonCode,omitempty"`
 }
 
-func (s *Server) listTargets(c *call) (int, any, error) {
+func (s *Server) listTargets(c *call) (int, json.RawMessage, error) {
 	filter, err := decodeTargets(c, 0, 20)
 	if err != nil {
 		return 0, nil, err

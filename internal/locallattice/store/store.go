@@ -110,6 +110,13 @@ func New(o Options) (*Store, error) {
 	for _, p := range s.st.Pending {
 		s.scheduleLocked(p.Due)
 	}
+	for _, tg := range s.st.TargetGroups {
+		for _, t := range tg.Targets {
+			if t.Status == TargetDraining {
+				s.scheduleLocked(t.DrainingUntil)
+			}
+		}
+	}
 	s.rebuildLocked()
 	s.mu.Unlock()
 	return s, nil
@@ -453,20 +460,20 @@ func (s *Store) rebuildLocked() {
 	st := s.st
 	s.version++
 	snap := &Snapshot{Version: s.version, Region: s.opts.Region, AccountID: s.opts.AccountID}
-	for _, id := range sortedKeys(st.ServiceNetworks) {
+	for _, id := range SortedKeys(st.ServiceNetworks) {
 		snap.ServiceNetworks = append(snap.ServiceNetworks, *st.ServiceNetworks[id])
 	}
-	for _, id := range sortedKeys(st.Services) {
+	for _, id := range SortedKeys(st.Services) {
 		snap.Services = append(snap.Services, *st.Services[id])
 	}
-	for _, id := range sortedKeys(st.Listeners) {
+	for _, id := range SortedKeys(st.Listeners) {
 		snap.Listeners = append(snap.Listeners, *st.Listeners[id])
 	}
-	for _, id := range sortedKeys(st.Rules) {
+	for _, id := range SortedKeys(st.Rules) {
 		snap.Rules = append(snap.Rules, *st.Rules[id])
 	}
 	users := st.TargetGroupUsers()
-	for _, id := range sortedKeys(st.TargetGroups) {
+	for _, id := range SortedKeys(st.TargetGroups) {
 		tg := *st.TargetGroups[id]
 		tg.Targets = make([]Target, len(tg.Targets))
 		for i, t := range st.TargetGroups[id].Targets {
@@ -475,23 +482,23 @@ func (s *Store) rebuildLocked() {
 		}
 		snap.TargetGroups = append(snap.TargetGroups, tg)
 	}
-	for _, id := range sortedKeys(st.ServiceAssociations) {
+	for _, id := range SortedKeys(st.ServiceAssociations) {
 		snap.ServiceAssociations = append(snap.ServiceAssociations, *st.ServiceAssociations[id])
 	}
-	for _, id := range sortedKeys(st.VPCAssociations) {
+	for _, id := range SortedKeys(st.VPCAssociations) {
 		snap.VPCAssociations = append(snap.VPCAssociations, *st.VPCAssociations[id])
 	}
-	for _, id := range sortedKeys(st.AuthPolicies) {
+	for _, id := range SortedKeys(st.AuthPolicies) {
 		snap.AuthPolicies = append(snap.AuthPolicies, *st.AuthPolicies[id])
 	}
-	for _, id := range sortedKeys(st.AccessLogSubscriptions) {
+	for _, id := range SortedKeys(st.AccessLogSubscriptions) {
 		snap.AccessLogSubscriptions = append(snap.AccessLogSubscriptions, *st.AccessLogSubscriptions[id])
 	}
 	s.snap.Store(snap)
 }
 
-// sortedKeys returns a map's keys in order, so snapshots and listings are deterministic.
-func sortedKeys[V any](m map[string]V) []string {
+// SortedKeys returns a map's keys in order, so snapshots and listings are deterministic.
+func SortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -499,9 +506,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-// SortedKeys is sortedKeys for other packages.
-func SortedKeys[V any](m map[string]V) []string { return sortedKeys(m) }
 
 // saveLocked writes the state to a temporary file in the same directory, syncs it and renames it
 // over the state file, so a crash leaves either the old or the new state, never a torn one.
