@@ -326,7 +326,7 @@ func (s *Server) create(c *call, token string, status int, fn func(st *store.Sta
 					return conflict(rtIdempotency, token, "client token %s was already used with different parameters", token)
 				}
 				out, replay = prev.Body, prev.Status
-				return nil
+				return store.ErrUnchanged
 			}
 		}
 		res, err := fn(st)

@@ -138,6 +138,10 @@ func (s *Store) View(fn func(*State)) {
 	fn(s.st)
 }
 
+// ErrUnchanged, returned by an Update function, ends the update successfully without rebuilding,
+// persisting or notifying, for calls that turn out to change nothing.
+var ErrUnchanged = errors.New("unchanged")
+
 // Update runs fn with write access. fn must check everything before it modifies anything: when it
 // returns an error the state must be unchanged. After a successful fn the snapshot is rebuilt,
 // the state file rewritten and subscribers called.
@@ -145,6 +149,9 @@ func (s *Store) Update(fn func(*State) error) error {
 	s.mu.Lock()
 	if err := fn(s.st); err != nil {
 		s.mu.Unlock()
+		if errors.Is(err, ErrUnchanged) {
+			return nil
+		}
 		return err
 	}
 	s.settleLocked()
@@ -533,6 +540,11 @@ func (s *Store) saveLocked() error {
 	if err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("save state to %s: %w", s.opts.StateFile, err)
+	}
+	// Sync the directory too, so the rename itself survives a power cut.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
 	}
 	return nil
 }

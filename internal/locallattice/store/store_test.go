@@ -58,8 +58,11 @@ func TestFailedUpdateChangesNothing(t *testing.T) {
 	if err := s.Update(func(*State) error { return errors.New("no") }); err == nil {
 		t.Fatal("error lost")
 	}
+	if err := s.Update(func(*State) error { return ErrUnchanged }); err != nil {
+		t.Errorf("ErrUnchanged surfaced as %v", err)
+	}
 	if s.Snapshot().Version != v || calls.Load() != 0 {
-		t.Error("a failed update rebuilt the snapshot or notified")
+		t.Error("a failed or unchanged update rebuilt the snapshot or notified")
 	}
 }
 
