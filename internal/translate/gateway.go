@@ -137,6 +137,9 @@ func (g *gatewayState) validate(class classState) {
 		reason, msg = string(gwv1.GatewayReasonUnsupportedAddress), "spec.addresses is not supported: VPC Lattice assigns DNS names per service, a service network has no address"
 	case g.gw.Spec.Infrastructure != nil && g.gw.Spec.Infrastructure.ParametersRef != nil:
 		reason, msg = string(gwv1.GatewayReasonInvalidParameters), "spec.infrastructure.parametersRef is not supported by this controller"
+	case g.gw.Spec.TLS != nil:
+		// Accepting it would silently drop the client-certificate requirement.
+		reason, msg = string(gwv1.GatewayReasonInvalid), "spec.tls is not supported: VPC Lattice can neither validate client certificates nor present one to backends"
 	case len(valid) == 0:
 		reason, msg = string(gwv1.GatewayReasonListenersNotValid), "no valid listener: "+strings.Join(invalid, ", ")
 	case len(invalid) > 0:
@@ -145,6 +148,9 @@ func (g *gatewayState) validate(class classState) {
 	default:
 		g.accepted = true
 		reason, msg = string(gwv1.GatewayReasonAccepted), "Accepted"
+	}
+	if g.accepted && g.gw.Spec.DefaultScope != "" && g.gw.Spec.DefaultScope != gwv1.GatewayDefaultScopeNone {
+		g.notes = append(g.notes, "defaultScope is not supported: only routes whose parentRefs name this Gateway attach")
 	}
 	programmed := pending(gen)
 	if !g.accepted {
