@@ -48,7 +48,7 @@ func startLattice(t *testing.T, faults api.Faults) *api.Server {
 
 // newClient is the production client (metrics, rate limits, retries) pointed at srv, with fast
 // retries; transport, when set, stands between the SDK and the network.
-func newClient(t *testing.T, srv *api.Server, maxAttempts int, transport http.RoundTripper) *vpclattice.Client {
+func newClient(t testing.TB, srv *api.Server, maxAttempts int, transport http.RoundTripper) *vpclattice.Client {
 	t.Helper()
 	cfg := aws.Config{Region: "us-west-2", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
