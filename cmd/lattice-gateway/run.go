@@ -125,10 +125,7 @@ func (s *standalone) startLocal(ctx context.Context, dataPlane bool, log logr.Lo
 		}
 	}
 	if dataPlane {
-		dp, err := dataplane.New(srv.Store(), s.data, log.WithName("dataplane"))
-		if err == nil {
-			err = dp.Start(ctx)
-		}
+		dp, err := startDataPlane(ctx, srv, s.data, log.WithName("dataplane"))
 		if err != nil {
 			ll.Close()
 			return nil, fmt.Errorf("start Local Lattice data plane: %w", err)
@@ -137,6 +134,27 @@ func (s *standalone) startLocal(ctx context.Context, dataPlane bool, log logr.Lo
 	}
 	s.lattice.LatticeEndpoint = srv.URL()
 	return ll, nil
+}
+
+// startDataPlane starts the data plane. With a free DNS port (":0") the UDP port picked may be
+// taken for TCP by another program; a few attempts pick other ports.
+func startDataPlane(ctx context.Context, srv *api.Server, o dataplane.Options, log logr.Logger) (*dataplane.DataPlane, error) {
+	attempts := 1
+	if strings.HasSuffix(o.DNSAddr, ":0") {
+		attempts = 3
+	}
+	var err error
+	for range attempts {
+		var dp *dataplane.DataPlane
+		if dp, err = dataplane.New(srv.Store(), o, log); err != nil {
+			return nil, err
+		}
+		if err = dp.Start(ctx); err == nil {
+			return dp, nil
+		}
+		dp.Close()
+	}
+	return nil, err
 }
 
 // Close stops the data plane, then the API (which persists the state file).

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"net/url"
@@ -52,8 +53,10 @@ type Options struct {
 	// KeepRunning keeps Local Lattice, the apps and the manifest watch running after the
 	// requests, until ctx ends, and prints how to send requests by hand.
 	KeepRunning bool
-	Out         io.Writer
-	Log         logr.Logger
+	// Manifests are the walkthrough's manifests (default: the embedded examples/hotel).
+	Manifests fs.FS
+	Out       io.Writer
+	Log       logr.Logger
 }
 
 func (o *Options) defaults() {
@@ -72,6 +75,9 @@ func (o *Options) defaults() {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
+	if o.Manifests == nil {
+		o.Manifests = hotel.Manifests
+	}
 }
 
 // Run plays the walkthrough; the error says what failed.
@@ -84,7 +90,7 @@ func Run(ctx context.Context, env Env, o Options) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	if err := os.CopyFS(dir, hotel.Manifests); err != nil {
+	if err := os.CopyFS(dir, o.Manifests); err != nil {
 		return fmt.Errorf("demo: copy the hotel manifests: %w", err)
 	}
 	snap, err := file.Load(dir)

@@ -1,0 +1,163 @@
+package demo
+
+import (
+	"context"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/go-logr/logr/testr"
+
+	"github.com/lattice-gateway/lattice-gateway/examples/hotel"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
+	"github.com/lattice-gateway/lattice-gateway/internal/translate"
+)
+
+// manifests are the hotel manifests with the pods moved to 127.0.21.x, so this test never
+// competes for addresses with a `demo` run by test/standalone at the same time.
+func manifests(t *testing.T) fs.FS {
+	t.Helper()
+	out := fstest.MapFS{}
+	err := fs.WalkDir(hotel.Manifests, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(hotel.Manifests, path)
+		out[path] = &fstest.MapFile{Data: []byte(strings.ReplaceAll(string(b), "127.0.20.", "127.0.21.")), Mode: 0o644}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestRun plays the walkthrough against Local Lattice's API and data plane in-process, with the
+// data plane allowed to dial loopback only.
+func TestRun(t *testing.T) {
+	o := api.DefaultOptions()
+	srv, err := api.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Close() }()
+	offset := freePort(t) - 80
+	var dp *dataplane.DataPlane
+	for attempt := 0; ; attempt++ { // a free UDP port for DNS may be taken for TCP: try again
+		dp, err = dataplane.New(srv.Store(), dataplane.Options{DNSAddr: "127.0.0.1:0", ListenerPortOffset: offset,
+			DataDir: t.TempDir(), Dialer: dataplane.LoopbackOnlyDialer(t)}, testr.New(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err = dp.Start(context.Background()); err == nil {
+			break
+		}
+		dp.Close()
+		if attempt == 2 {
+			t.Fatal(err)
+		}
+	}
+	defer dp.Close()
+	client, err := deploy.NewClient(aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
+		srv.URL(), nil, deploy.ClientOptions{RateLimits: &ratelimit.Limits{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := translate.Config{AccountID: "123456789012", ClusterName: "standalone", VPCID: "vpc-0123456789abcdef0"}
+	env := Env{
+		Deployer:  deploy.New(client, deploy.Config{AccountID: cfg.AccountID, ClusterName: cfg.ClusterName, VPCID: cfg.VPCID, Region: "us-west-2"}, testr.New(t)),
+		Translate: cfg, DNSAddr: dp.DNSAddr(),
+		ListenerAddr: func(p int32) string { return "127.0.0.1:" + strconv.Itoa(int(p)+offset) },
+		Serving:      func(p int32) bool { _, ok := dp.ListenerAddr(p); return ok },
+	}
+	var out strings.Builder
+	if err := Run(context.Background(), env, Options{Requests: 20, Manifests: manifests(t), Out: &out, Log: testr.New(t)}); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "Split over 20 requests: inventory-ver1 10 (50%)  inventory-ver2 10 (50%)") {
+		t.Errorf("no 10/10 split:\n%s", out.String())
+	}
+}
+
+func TestStartApps(t *testing.T) {
+	apps := startHotelApps(t)
+	want := map[string]int{"parking": 1, "review": 1, "inventory-ver1": 2, "inventory-ver2": 2}
+	for svc, n := range want {
+		if got := len(apps.PodsOf(svc)); got != n {
+			t.Errorf("%s: %d pods, want %d", svc, got, n)
+		}
+	}
+	ver2 := apps.PodsOf("inventory-ver2")[0]
+	split, err := Request(context.Background(), 1, "http://"+ver2.Addr.String()+"/", ver2.Addr, netip.MustParseAddr("127.0.21.1"), apps, func(line string) {
+		if want := "Requesting to Pod(" + ver2.Name + "): Inventory-ver2 handler pod"; line != want {
+			t.Errorf("answer %q, want %q", line, want)
+		}
+	})
+	if err != nil || split.Services["inventory-ver2"] != 1 {
+		t.Errorf("split %+v, %v", split, err)
+	}
+}
+
+func TestCheckSplit(t *testing.T) {
+	tests := []struct {
+		name  string
+		split Split
+		fails bool
+	}{
+		{"even", Split{Total: 30, Services: map[string]int{"a": 15, "b": 15}}, false},
+		{"uneven but both served", Split{Total: 30, Services: map[string]int{"a": 29, "b": 1}}, false},
+		{"a backend starved", Split{Total: 30, Services: map[string]int{"a": 30}}, true},
+		{"too few requests to tell", Split{Total: 3, Services: map[string]int{"a": 3}}, false},
+		{"failed requests", Split{Total: 30, Failed: 1, Services: map[string]int{"a": 15, "b": 14}}, true},
+	}
+	for _, tt := range tests {
+		if err := checkSplit(&tt.split, []string{"a", "b"}); (err != nil) != tt.fails {
+			t.Errorf("%s: err %v, want failure %v", tt.name, err, tt.fails)
+		}
+	}
+}
+
+func startHotelApps(t *testing.T) *Apps {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, manifests(t)); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := file.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []file.Object
+	for _, m := range snap.Manifests {
+		objs = append(objs, m.Object)
+	}
+	apps, err := StartApps(objs, testr.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(apps.Close)
+	return apps
+}
