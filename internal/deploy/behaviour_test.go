@@ -180,7 +180,7 @@ func TestLatticeErrorsReachRouteResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := res.Routes[svc(m, "rates").Route]
-	if r.Programmed || !strings.Contains(r.Message, "ServiceQuotaExceeded") {
+	if want := "CreateRule rule rates-default/80/extra-8: ServiceQuotaExceededException: "; r.Programmed || !strings.HasPrefix(r.Message, want) || strings.Contains(r.Message, "RequestID") {
 		t.Fatalf("rates: %+v", r)
 	}
 	if !res.Routes[svc(m, "inventory").Route].Programmed {

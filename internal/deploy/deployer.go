@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	"github.com/aws/smithy-go"
 	"github.com/go-logr/logr"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
@@ -199,7 +200,7 @@ func (d *Deployer) execute(ctx context.Context, m *model.Model, p *Plan) (*Resul
 					if g.owner.isZero() {
 						cleanupErrs = append(cleanupErrs, fmt.Errorf("%s %s: %w", op.Action, op.Resource, err))
 					} else if _, seen := failures[g.owner]; !seen {
-						failures[g.owner] = fmt.Sprintf("%s %s: %v", op.Action, op.Resource, err)
+						failures[g.owner] = statusMessage(op, err)
 					}
 					for _, rest := range g.ops[i+1:] {
 						if !rest.owner.isZero() && rest.owner != g.owner {
@@ -246,4 +247,14 @@ func (d *Deployer) result(m *model.Model, failures map[owner]string) *Result {
 		res.Routes[svc.Route] = rr
 	}
 	return res
+}
+
+// statusMessage is what a user reads in route or gateway status: the failed call and Lattice's
+// own error code and message, without the SDK's request IDs and wrapping.
+func statusMessage(op Op, err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return fmt.Sprintf("%s %s: %s: %s", op.Action, op.Resource, apiErr.ErrorCode(), apiErr.ErrorMessage())
+	}
+	return fmt.Sprintf("%s %s: %v", op.Action, op.Resource, err)
 }
