@@ -79,12 +79,12 @@ func (s *Server) tagResource(c *call) (int, json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		if *t == nil {
-			*t = map[string]string{}
-		}
+		// Copy on write: snapshots share the old map.
+		tags := copyTags(*t)
 		for k, val := range in.Tags {
-			(*t)[k] = val
+			tags[k] = val
 		}
+		*t = tags
 		return struct{}{}, nil
 	})
 }
@@ -99,9 +99,11 @@ func (s *Server) untagResource(c *call) (int, json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
+		tags := copyTags(*t)
 		for _, k := range keys {
-			delete(*t, k)
+			delete(tags, k)
 		}
+		*t = tags
 		return struct{}{}, nil
 	})
 }

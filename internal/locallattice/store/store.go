@@ -466,42 +466,57 @@ func EffectiveTargetStatus(tg *TargetGroup, used bool, t Target) string {
 func (s *Store) rebuildLocked() {
 	st := s.st
 	s.version++
-	snap := &Snapshot{Version: s.version, Region: s.opts.Region, AccountID: s.opts.AccountID}
-	for _, id := range SortedKeys(st.ServiceNetworks) {
-		snap.ServiceNetworks = append(snap.ServiceNetworks, *st.ServiceNetworks[id])
+	snap := &Snapshot{Version: s.version, Region: s.opts.Region, AccountID: s.opts.AccountID,
+		ServiceNetworks:        values(st.ServiceNetworks),
+		Services:               values(st.Services),
+		Listeners:              values(st.Listeners),
+		Rules:                  values(st.Rules),
+		TargetGroups:           values(st.TargetGroups),
+		ServiceAssociations:    values(st.ServiceAssociations),
+		VPCAssociations:        values(st.VPCAssociations),
+		AuthPolicies:           values(st.AuthPolicies),
+		AccessLogSubscriptions: values(st.AccessLogSubscriptions),
 	}
-	for _, id := range SortedKeys(st.Services) {
-		snap.Services = append(snap.Services, *st.Services[id])
-	}
-	for _, id := range SortedKeys(st.Listeners) {
-		snap.Listeners = append(snap.Listeners, *st.Listeners[id])
-	}
-	for _, id := range SortedKeys(st.Rules) {
-		snap.Rules = append(snap.Rules, *st.Rules[id])
-	}
-	users := st.TargetGroupUsers()
-	for _, id := range SortedKeys(st.TargetGroups) {
-		tg := *st.TargetGroups[id]
-		tg.Targets = make([]Target, len(tg.Targets))
-		for i, t := range st.TargetGroups[id].Targets {
-			t.Status = EffectiveTargetStatus(&tg, len(users[id]) > 0, t)
-			tg.Targets[i] = t
+	used := st.usedTargetGroups()
+	for i := range snap.TargetGroups {
+		tg := &snap.TargetGroups[i]
+		targets := make([]Target, len(tg.Targets))
+		for j, t := range tg.Targets {
+			t.Status = EffectiveTargetStatus(tg, used[tg.ID], t)
+			targets[j] = t
 		}
-		snap.TargetGroups = append(snap.TargetGroups, tg)
-	}
-	for _, id := range SortedKeys(st.ServiceAssociations) {
-		snap.ServiceAssociations = append(snap.ServiceAssociations, *st.ServiceAssociations[id])
-	}
-	for _, id := range SortedKeys(st.VPCAssociations) {
-		snap.VPCAssociations = append(snap.VPCAssociations, *st.VPCAssociations[id])
-	}
-	for _, id := range SortedKeys(st.AuthPolicies) {
-		snap.AuthPolicies = append(snap.AuthPolicies, *st.AuthPolicies[id])
-	}
-	for _, id := range SortedKeys(st.AccessLogSubscriptions) {
-		snap.AccessLogSubscriptions = append(snap.AccessLogSubscriptions, *st.AccessLogSubscriptions[id])
+		tg.Targets = targets
 	}
 	s.snap.Store(snap)
+}
+
+// values copies a map's values in key order. The copies share nested pointers with the state,
+// which is why handlers replace nested values instead of changing them in place.
+func values[V any](m map[string]*V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range SortedKeys(m) {
+		out = append(out, *m[k])
+	}
+	return out
+}
+
+// usedTargetGroups is the set of target groups some listener default action or rule forwards to.
+func (st *State) usedTargetGroups() map[string]bool {
+	used := map[string]bool{}
+	mark := func(a RuleAction) {
+		if a.Forward != nil {
+			for _, w := range a.Forward.TargetGroups {
+				used[w.TargetGroupIdentifier] = true
+			}
+		}
+	}
+	for _, l := range st.Listeners {
+		mark(l.DefaultAction)
+	}
+	for _, r := range st.Rules {
+		mark(r.Action)
+	}
+	return used
 }
 
 // SortedKeys returns a map's keys in order, so snapshots and listings are deterministic.
