@@ -55,7 +55,7 @@ func TestHTTP1Wire(t *testing.T) {
 	cases := []struct {
 		name    string
 		request string
-		want    []string // substrings of the raw answer, in order
+		want    []string // substrings of the raw answer (header order is not fixed)
 		absent  []string
 		closed  bool // the data plane closes the connection afterwards
 	}{
@@ -64,7 +64,7 @@ func TestHTTP1Wire(t *testing.T) {
 		{"chunked body", "POST /echo-body HTTP/1.1\r\nHost: H\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n",
 			[]string{"HTTP/1.1 200 OK", "X-Got-Length: 7", "abcdefg"}, nil, false},
 		{"expect continue", "POST /echo-body HTTP/1.1\r\nHost: H\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi",
-			[]string{"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 200 OK", "hi"}, nil, false},
+			[]string{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK", "\r\n\r\nhi"}, nil, false},
 		{"hop-by-hop request headers stripped", "POST /echo-body HTTP/1.1\r\nHost: H\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n",
 			[]string{"X-Got-Hop: |"}, nil, false},
 		{"hop-by-hop response headers stripped", "GET /hop HTTP/1.1\r\nHost: H\r\n\r\n",
@@ -94,7 +94,7 @@ func TestHTTP1Wire(t *testing.T) {
 			}
 			if tc.closed {
 				all, _ := io.ReadAll(c)
-				checkOrdered(t, string(all), tc.want, tc.absent)
+				checkAnswer(t, string(all), tc.want, tc.absent)
 				if strings.Count(string(all), "HTTP/1.1 ") > 2 && tc.name != "expect continue" {
 					t.Errorf("answered after promising to close: %q", all)
 				}
@@ -103,7 +103,7 @@ func TestHTTP1Wire(t *testing.T) {
 			r := bufio.NewReader(c)
 			for range 2 {
 				raw := readAnswer(t, r, strings.HasPrefix(tc.request, "HEAD"))
-				checkOrdered(t, raw, tc.want, tc.absent)
+				checkAnswer(t, raw, tc.want, tc.absent)
 			}
 		})
 	}
@@ -167,16 +167,12 @@ func readAnswer(t *testing.T, r *bufio.Reader, head bool) string {
 	}
 }
 
-func checkOrdered(t *testing.T, raw string, want, absent []string) {
+func checkAnswer(t *testing.T, raw string, want, absent []string) {
 	t.Helper()
-	rest := raw
 	for _, w := range want {
-		i := strings.Index(rest, w)
-		if i < 0 {
-			t.Errorf("answer lacks %q (in order): %q", w, raw)
-			return
+		if !strings.Contains(raw, w) {
+			t.Errorf("answer lacks %q: %q", w, raw)
 		}
-		rest = rest[i+len(w):]
 	}
 	for _, a := range absent {
 		if strings.Contains(raw, a) {

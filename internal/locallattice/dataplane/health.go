@@ -66,8 +66,8 @@ func effectiveHealth(tg *store.TargetGroup, override time.Duration) healthConfig
 	}
 	out.codes = parseCodes(code)
 	if override > 0 {
+		// The timeout stays: probes run one after another, so a slow one only delays the next.
 		out.interval = override
-		out.timeout = min(out.timeout, override)
 	}
 	return out
 }

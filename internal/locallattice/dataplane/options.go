@@ -31,8 +31,8 @@ type Options struct {
 	DialMap DialMap
 	// Dialer, when set, replaces net.Dialer for every dial to a target (after DialMap).
 	Dialer DialFunc
-	// HealthCheckInterval, when positive, replaces every target group's configured interval
-	// and timeout cap; demos and tests use it to see failover in well under the 5 s minimum.
+	// HealthCheckInterval, when positive, replaces every target group's configured interval;
+	// demos and tests use it to see failover in well under the API's 5 s minimum.
 	HealthCheckInterval time.Duration
 }
 

@@ -22,13 +22,13 @@ import (
 
 // TestWalkthroughThroughTheSDK is the seed walkthrough on one machine: everything is configured
 // with the real vpclattice client over HTTP against the Local Lattice API, pods have 10.244/16
-// addresses reached through the dial map, and clients resolve the service through the data
-// plane's DNS server.
+// addresses reached through the dial map (to 127.245/16, away from the test clusters' 127.244/16),
+// and clients resolve the service through the data plane's DNS server.
 func TestWalkthroughThroughTheSDK(t *testing.T) {
 	t.Parallel()
-	ver1 := startBackend(t, "inventory-ver1", "127.244.10.1:8090")
-	startBackend(t, "inventory-ver2", "127.244.10.2:8090")
-	ver1b := startBackend(t, "inventory-ver1", "127.244.10.3:8090")
+	ver1 := startBackend(t, "inventory-ver1", "127.245.251.1:8090")
+	startBackend(t, "inventory-ver2", "127.245.251.2:8090")
+	ver1b := startBackend(t, "inventory-ver1", "127.245.251.3:8090")
 
 	o := api.DefaultOptions()
 	o.Logger = testr.New(t)
@@ -45,7 +45,7 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")})
 
 	var dialMap DialMap
-	if err := dialMap.Set("10.244.0.0/16=127.244.0.0/16"); err != nil {
+	if err := dialMap.Set("10.244.0.0/16=127.245.0.0/16"); err != nil {
 		t.Fatal(err)
 	}
 	dp, err := New(srv.Store(), Options{DNSAddr: "127.0.52.20:0", DataPlaneAddr: "127.0.52.20", ListenerPortOffset: testPortOffset,
@@ -77,8 +77,8 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 		must(lc.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id, Targets: targets}))
 		return tg
 	}
-	tg1 := targetGroup("k8s-inventory-ver1", "10.244.10.1", "10.244.10.3")
-	tg2 := targetGroup("k8s-inventory-ver2", "10.244.10.2")
+	tg1 := targetGroup("k8s-inventory-ver1", "10.244.251.1", "10.244.251.3")
+	tg2 := targetGroup("k8s-inventory-ver2", "10.244.251.2")
 	listener := must(lc.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: svc.Id, Name: aws.String("http-80"),
 		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(80),
 		DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{TargetGroups: []types.WeightedTargetGroup{
@@ -114,7 +114,7 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 	for _, tt := range []struct {
 		tg *string
 		id string
-	}{{tg1.Id, "10.244.10.1"}, {tg1.Id, "10.244.10.3"}, {tg2.Id, "10.244.10.2"}} {
+	}{{tg1.Id, "10.244.251.1"}, {tg1.Id, "10.244.251.3"}, {tg2.Id, "10.244.251.2"}} {
 		eventually(t, tt.id+" HEALTHY in ListTargets", func() bool { return targetStatus(tt.tg, tt.id) == "HEALTHY" })
 	}
 
@@ -156,7 +156,7 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 
 	// A failing pod is reported UNHEALTHY through the API and leaves rotation.
 	ver1b.sick.Store(true)
-	eventually(t, "10.244.10.3 UNHEALTHY", func() bool { return targetStatus(tg1.Id, "10.244.10.3") == "UNHEALTHY" })
+	eventually(t, "10.244.251.3 UNHEALTHY", func() bool { return targetStatus(tg1.Id, "10.244.251.3") == "UNHEALTHY" })
 	before := ver1b.hits.Load()
 	split(40)
 	if ver1b.hits.Load() != before {
@@ -166,8 +166,8 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 	// Deregistering drains: the target shows DRAINING and gets nothing new.
 	ver1b.sick.Store(false)
 	must(lc.DeregisterTargets(ctx, &vpclattice.DeregisterTargetsInput{TargetGroupIdentifier: tg1.Id,
-		Targets: []types.Target{{Id: aws.String("10.244.10.1"), Port: aws.Int32(8090)}}}))
-	if s := targetStatus(tg1.Id, "10.244.10.1"); s != "DRAINING" {
+		Targets: []types.Target{{Id: aws.String("10.244.251.1"), Port: aws.Int32(8090)}}}))
+	if s := targetStatus(tg1.Id, "10.244.251.1"); s != "DRAINING" {
 		t.Errorf("deregistered target is %s, want DRAINING", s)
 	}
 	before = ver1.hits.Load()

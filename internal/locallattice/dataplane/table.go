@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -253,7 +254,12 @@ func normalizeHost(h string) string {
 
 func (c *compiler) action(rt *route, owner string, a store.RuleAction) action {
 	if a.FixedResponse != nil {
-		return action{fixed: int(a.FixedResponse.StatusCode)}
+		code := int(a.FixedResponse.StatusCode)
+		if code < 200 || code > 599 {
+			// The API accepts 100-599; an informational code cannot end a request.
+			code = http.StatusInternalServerError
+		}
+		return action{fixed: code}
 	}
 	out := action{next: c.counter("action/" + owner)}
 	if a.Forward == nil {
