@@ -37,10 +37,11 @@ so every call is a create. Exits 1 when a manifest was skipped.`,
 				}
 				defer ll.Close()
 			}
-			d, err := s.deployer(ctx, local, log)
+			client, err := s.client(ctx, local)
 			if err != nil {
 				return err
 			}
+			d := s.deployer(client, log)
 			p, rep, err := file.Plan(ctx, file.Config{Dir: dir, Translate: s.translateConfig(), Deployer: d, Log: log})
 			if err != nil {
 				return err

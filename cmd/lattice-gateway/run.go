@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -174,8 +175,9 @@ func (s *standalone) listenerAddr(port int32) string {
 // microseconds and throttles only when told to (--tps-limit).
 var localRateLimits = ratelimit.Limits{Default: ratelimit.Limit{PerSecond: 0}}
 
-// deployer returns a Deployer for s.lattice's endpoint.
-func (s *standalone) deployer(ctx context.Context, local bool, log logr.Logger) (*deploy.Deployer, error) {
+// client returns a VPC Lattice client for s.lattice's endpoint, with the controller's
+// client-side rate limits (lifted for an in-process Local Lattice) and retries.
+func (s *standalone) client(ctx context.Context, local bool) (*vpclattice.Client, error) {
 	awsCfg, err := s.lattice.AWSConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -184,12 +186,12 @@ func (s *standalone) deployer(ctx context.Context, local bool, log logr.Logger) 
 	if local {
 		opts.RateLimits = &localRateLimits
 	}
-	client, err := deploy.NewClient(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
-	if err != nil {
-		return nil, err
-	}
+	return deploy.NewClient(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
+}
+
+func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deploy.Deployer {
 	return deploy.New(client, deploy.Config{AccountID: s.lattice.AccountID, ClusterName: s.lattice.ClusterName,
-		VPCID: s.lattice.ClusterVPCID, Region: s.lattice.Region}, log.WithName("deploy")), nil
+		VPCID: s.lattice.ClusterVPCID, Region: s.lattice.Region}, log.WithName("deploy"))
 }
 
 func newRunCmd() *cobra.Command {
@@ -246,10 +248,11 @@ func runStandalone(ctx context.Context, s *standalone, dir, statusDir string, ou
 	} else {
 		fmt.Fprintf(out, "VPC Lattice API %s (region %s), ManagedBy %s\n\n", s.lattice.LatticeEndpoint, s.lattice.Region, s.lattice.ManagedBy())
 	}
-	d, err := s.deployer(ctx, local, log)
+	client, err := s.client(ctx, local)
 	if err != nil {
 		return err
 	}
+	d := s.deployer(client, log)
 	last := ""
 	r := file.New(file.Config{
 		Dir: dir, StatusDir: statusDir, Translate: s.translateConfig(), Deployer: d,

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/go-logr/logr"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -35,6 +36,8 @@ type Env struct {
 	DNSAddr string
 	// ListenerAddr is where the data plane serves (or will serve) a Lattice listener port.
 	ListenerAddr func(port int32) string
+	// Lattice, when set, is polled while waiting, to show what is being created.
+	Lattice *vpclattice.Client
 	// Serving, when set, tells whether the data plane has bound a listener port: another
 	// program on the address would otherwise answer the demo's requests.
 	Serving func(port int32) bool
@@ -149,7 +152,7 @@ func Run(ctx context.Context, env Env, o Options) error {
 		<-done
 	}()
 
-	rep, err := waitReady(ctx, reports, o.Timeout, out)
+	rep, err := waitReady(ctx, env.Lattice, reports, o.Timeout, out)
 	if err != nil {
 		return err
 	}
@@ -225,9 +228,9 @@ func waitServing(ctx context.Context, env Env, port int32, addr string) error {
 
 // waitReady waits for a report in which every Gateway and route is Programmed, printing what is
 // still pending when it changes.
-func waitReady(ctx context.Context, reports <-chan *file.Report, timeout time.Duration, out io.Writer) (*file.Report, error) {
+func waitReady(ctx context.Context, lattice *vpclattice.Client, reports <-chan *file.Report, timeout time.Duration, out io.Writer) (*file.Report, error) {
 	deadline := time.After(timeout)
-	tick := time.NewTicker(2 * time.Second)
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	start := time.Now()
 	var last *file.Report
@@ -239,7 +242,11 @@ func waitReady(ctx context.Context, reports <-chan *file.Report, timeout time.Du
 		case <-deadline:
 			return nil, fmt.Errorf("demo: not Programmed after %s: %s", timeout, pendingSummary(last))
 		case <-tick.C:
-			fmt.Fprintf(out, "  ... waiting for Programmed (%s): %s\n", time.Since(start).Round(time.Second), pendingSummary(last))
+			status := pendingSummary(last)
+			if lattice != nil {
+				status = progress(ctx, lattice)
+			}
+			fmt.Fprintf(out, "  ... waiting for Programmed (%s): %s\n", time.Since(start).Round(time.Second), status)
 		case r := <-reports:
 			last = r
 			if r.Ready() {
@@ -257,7 +264,7 @@ func waitReady(ctx context.Context, reports <-chan *file.Report, timeout time.Du
 
 func pendingSummary(r *file.Report) string {
 	if r == nil {
-		return "nothing applied yet"
+		return "creating the Lattice resources"
 	}
 	var parts []string
 	if r.Err != nil {
