@@ -146,19 +146,25 @@ var ErrUnchanged = errors.New("unchanged")
 // returns an error the state must be unchanged. After a successful fn the snapshot is rebuilt,
 // the state file rewritten and subscribers called.
 func (s *Store) Update(fn func(*State) error) error {
+	changed, err := s.update(fn)
+	if changed {
+		s.notify()
+	}
+	return err
+}
+
+// update holds the lock with a defer, so that a panicking fn can't leave the store locked.
+func (s *Store) update(fn func(*State) error) (changed bool, err error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := fn(s.st); err != nil {
-		s.mu.Unlock()
 		if errors.Is(err, ErrUnchanged) {
-			return nil
+			return false, nil
 		}
-		return err
+		return false, err
 	}
 	s.settleLocked()
-	err := s.commitLocked()
-	s.mu.Unlock()
-	s.notify()
-	return err
+	return true, s.commitLocked()
 }
 
 // Schedule arranges for pending transitions due at the given time to run then.

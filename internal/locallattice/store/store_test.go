@@ -66,6 +66,17 @@ func TestFailedUpdateChangesNothing(t *testing.T) {
 	}
 }
 
+func TestPanickingUpdateReleasesTheLock(t *testing.T) {
+	s := newStore(t, "", nil)
+	func() {
+		defer func() { _ = recover() }()
+		_ = s.Update(func(*State) error { panic("boom") })
+	}()
+	if err := s.Update(func(*State) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSubscribe(t *testing.T) {
 	s := newStore(t, "", nil)
 	var calls atomic.Int32
