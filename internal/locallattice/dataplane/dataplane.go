@@ -140,6 +140,7 @@ func (dp *DataPlane) reconcile() {
 		}
 	}
 	dp.health.reconcile(dp.ctx, snap)
+	dp.h1.prune(t.targetAddrs())
 }
 
 // track registers passthrough connections so that Close can end them; it returns the untrack.

@@ -77,6 +77,28 @@ func (p *h1Pool) put(addr string, c *h1Conn) {
 	p.mu.Unlock()
 }
 
+// prune closes idle connections to targets no longer in the configuration, and expired ones.
+func (p *h1Pool) prune(keep map[string]bool) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for addr, list := range p.idle {
+		live := list[:0]
+		for _, c := range list {
+			if keep[addr] && now.Sub(c.idleAt) < h1IdleTimeout {
+				live = append(live, c)
+			} else {
+				c.Close()
+			}
+		}
+		if len(live) == 0 {
+			delete(p.idle, addr)
+		} else {
+			p.idle[addr] = live
+		}
+	}
+}
+
 func (p *h1Pool) closeIdle() {
 	p.mu.Lock()
 	defer p.mu.Unlock()

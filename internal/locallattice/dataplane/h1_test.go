@@ -208,3 +208,19 @@ func TestStalePooledConnection(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func TestH1PoolPrune(t *testing.T) {
+	t.Parallel()
+	p := newH1Pool(nil)
+	mk := func(age time.Duration) *h1Conn {
+		a, b := net.Pipe()
+		t.Cleanup(func() { b.Close() })
+		return &h1Conn{Conn: a, idleAt: time.Now().Add(-age)}
+	}
+	p.idle["keep:1"] = []*h1Conn{mk(0), mk(2 * h1IdleTimeout)}
+	p.idle["gone:1"] = []*h1Conn{mk(0)}
+	p.prune(map[string]bool{"keep:1": true})
+	if len(p.idle["keep:1"]) != 1 || len(p.idle["gone:1"]) != 0 {
+		t.Errorf("after prune: %d kept, %d of a removed target", len(p.idle["keep:1"]), len(p.idle["gone:1"]))
+	}
+}

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -196,8 +197,10 @@ func TestTLSPassthrough(t *testing.T) {
 	f.listener(db, "TLS_PASSTHROUGH", 443, forward(f.targetGroup("TCP", "", nil, "UNAVAILABLE", "127.0.51.90:5432"), 1))
 	cache := f.service("cache", "cache.example.com")
 	f.listener(cache, "TLS_PASSTHROUGH", 443, forward(f.targetGroup("TCP", "", nil, "UNAVAILABLE", "127.0.51.91:5432"), 1))
+	snap := f.build()
+	snap.AccessLogSubscriptions = []store.AccessLogSubscription{{ID: "als-1", ResourceID: db, DestinationARN: "arn:aws:logs:us-west-2:123456789012:log-group:db"}}
 	src := newFakeSource()
-	src.publish(f.build())
+	src.publish(snap)
 	dp := startDataPlane(t, src, "127.0.52.10")
 	addr := net.JoinHostPort("127.0.52.10", strconv.Itoa(443+testPortOffset))
 
@@ -226,7 +229,18 @@ func TestTLSPassthrough(t *testing.T) {
 	if _, err := tls.Dial("tcp", addr, &tls.Config{ServerName: f.svc(db).DNSEntry.DomainName, InsecureSkipVerify: true}); err == nil {
 		t.Error("passthrough matched the generated DNS name; only the custom domain should match")
 	}
-	_ = dp
+
+	// One access-log line per connection, written when it ends.
+	path := AccessLogPath(dp.opts.DataDir, "arn:aws:logs:us-west-2:123456789012:log-group:db")
+	var e accessLogEntry
+	eventually(t, "the passthrough access-log line", func() bool {
+		data, err := os.ReadFile(path)
+		return err == nil && json.Unmarshal(bytes.TrimSpace(data), &e) == nil
+	})
+	if e.ListenerType != "TLS_PASSTHROUGH" || e.ServerNameIndication != "db.example.com" || e.TargetIPPort != "127.0.51.90:5432" ||
+		e.BytesReceived == 0 || e.BytesSent == 0 || e.Protocol != "TCP" {
+		t.Errorf("passthrough access log: %+v", e)
+	}
 }
 
 func selfSigned(t *testing.T, name string) (tls.Certificate, *x509.CertPool) {

@@ -86,6 +86,17 @@ func (t *table) route(port int32, host string) *route {
 	return pr.hosts[host]
 }
 
+// targetAddrs is the set of every target address in the table.
+func (t *table) targetAddrs() map[string]bool {
+	out := map[string]bool{}
+	for _, g := range t.tgs {
+		for _, tt := range g.eligible {
+			out[tt.hostPort] = true
+		}
+	}
+	return out
+}
+
 // pick returns the target group for the next request, nil when every weight is 0.
 func (a *action) pick() *forwardTarget {
 	if len(a.schedule) == 0 {
