@@ -1,6 +1,7 @@
 package standalone
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -141,4 +142,38 @@ func TestPlan(t *testing.T) {
 			t.Errorf("bad manifest not reported with file and line:\n%s", out)
 		}
 	})
+}
+
+// TestDemoKeepRunning: after the walkthrough the printed curl command works, edits of the copied
+// manifests are applied, and Ctrl-C stops everything and removes the copy.
+func TestDemoKeepRunning(t *testing.T) {
+	p := start(t, "demo", "--keep-running", "--requests", "2", "--listener-port-offset", strconv.Itoa(freePort(t)-80), "--data-dir", t.TempDir())
+	m, at := p.waitOutput(`Edit the manifests in (\S+) and`, 0, time.Minute)
+	dir := m[1]
+	m, _ = p.waitOutput(`curl --resolve (\S+):(\d+):(\S+) http://`, at, 5*time.Second)
+	in := &instance{listener: m[3] + ":" + m[2]}
+	m2, _ := p.waitOutput(`dig @(\S+) -p (\d+) \+short`, at, 5*time.Second)
+	in.dns = m2[1] + ":" + m2[2]
+	if c := in.split(t, m[1], 10); c["inventory-ver1-7d7b9b6b4f-2lx8m"]+c["inventory-ver1-7d7b9b6b4f-t5r7n"] != 5 {
+		t.Errorf("split of the printed command's requests: %v", c)
+	}
+	route := filepath.Join(dir, "inventory-route.yaml")
+	b, err := os.ReadFile(route)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "inventory-route.yaml", strings.Replace(strings.Replace(string(b), "weight: 50", "weight: 100", 1), "weight: 50", "weight: 0", 1))
+	eventually(t, 20*time.Second, "the edit applied", func() error {
+		c := in.split(t, m[1], 4)
+		if c["inventory-ver1-7d7b9b6b4f-2lx8m"]+c["inventory-ver1-7d7b9b6b4f-t5r7n"] != 4 {
+			return fmt.Errorf("split %v", c)
+		}
+		return nil
+	})
+	if err := p.stop(10 * time.Second); err != nil {
+		t.Fatalf("exit after Ctrl-C: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("manifest copy %s not removed: %v", dir, err)
+	}
 }
