@@ -76,16 +76,20 @@ func newState() *State {
 }
 
 // Store is Local Lattice's state. Writers serialise on a mutex; the data plane reads an immutable
-// snapshot through an atomic pointer and never takes the lock.
+// snapshot through an atomic pointer. The snapshot is rebuilt by the first Snapshot call after a
+// change rather than by every change, so a burst of API calls costs one rebuild, not one each;
+// only that first reader takes a (read) lock.
 type Store struct {
-	opts    Options
-	log     logr.Logger
-	mu      sync.RWMutex
-	st      *State
-	version uint64
-	snap    atomic.Pointer[Snapshot]
-	closed  bool
-	timers  map[*time.Timer]struct{}
+	opts      Options
+	log       logr.Logger
+	mu        sync.RWMutex
+	st        *State
+	version   uint64
+	snap      atomic.Pointer[Snapshot]
+	stale     atomic.Bool
+	rebuildMu sync.Mutex
+	closed    bool
+	timers    map[*time.Timer]struct{}
 
 	subMu  sync.Mutex
 	subs   map[int]func()
@@ -209,7 +213,20 @@ func (s *Store) Close() error {
 }
 
 // Snapshot implements DataPlaneSource.
-func (s *Store) Snapshot() *Snapshot { return s.snap.Load() }
+func (s *Store) Snapshot() *Snapshot {
+	if !s.stale.Load() {
+		return s.snap.Load()
+	}
+	s.rebuildMu.Lock()
+	defer s.rebuildMu.Unlock()
+	if s.stale.Load() {
+		s.mu.RLock()
+		s.stale.Store(false)
+		s.rebuildLocked()
+		s.mu.RUnlock()
+	}
+	return s.snap.Load()
+}
 
 // Subscribe implements DataPlaneSource.
 func (s *Store) Subscribe(fn func()) (cancel func()) {
@@ -267,7 +284,8 @@ func (s *Store) SetTargetHealth(targetGroupID, targetID string, port int32, stat
 func (s *Store) DrainUntil() time.Time { return s.Now().Add(s.opts.DrainingDelay) }
 
 func (s *Store) commitLocked() error {
-	s.rebuildLocked()
+	s.version++
+	s.stale.Store(true)
 	if s.opts.StateFile == "" {
 		return nil
 	}
@@ -471,7 +489,6 @@ func EffectiveTargetStatus(tg *TargetGroup, used bool, t Target) string {
 
 func (s *Store) rebuildLocked() {
 	st := s.st
-	s.version++
 	snap := &Snapshot{Version: s.version, Region: s.opts.Region, AccountID: s.opts.AccountID,
 		ServiceNetworks:        values(st.ServiceNetworks),
 		Services:               values(st.Services),
