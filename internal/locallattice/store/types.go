@@ -266,7 +266,8 @@ type Snapshot struct {
 
 // DataPlaneSource is what the data plane needs from the store. *Store implements it.
 type DataPlaneSource interface {
-	// Snapshot returns the current configuration; cheap (no copy) and safe for concurrent use.
+	// Snapshot returns the current configuration, safe for concurrent use; cheap (no copy) except
+	// for the first call after a change, which rebuilds it.
 	Snapshot() *Snapshot
 	// Subscribe calls fn (without holding any store lock) after every change; it returns a
 	// function that cancels the subscription.
