@@ -230,6 +230,11 @@ func TestTLSPassthrough(t *testing.T) {
 		t.Error("passthrough matched the generated DNS name; only the custom domain should match")
 	}
 
+	code, _ := get(t, clientFor(dp, nil), mustRequest(t, "GET", "http://db.example.com:443/"))
+	if code != http.StatusBadRequest {
+		t.Errorf("plain HTTP to a passthrough listener: status %d, want 400", code)
+	}
+
 	// One access-log line per connection, written when it ends.
 	path := AccessLogPath(dp.opts.DataDir, "arn:aws:logs:us-west-2:123456789012:log-group:db")
 	var e accessLogEntry

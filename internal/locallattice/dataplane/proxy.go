@@ -93,8 +93,8 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, w http.ResponseWriter
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
-	if (r.TLS != nil) != (rt.listener.Protocol == "HTTPS") {
-		http.Error(w, "request protocol does not match the listener protocol "+rt.listener.Protocol, http.StatusBadRequest)
+	if want := requestListenerProtocol(r); rt.listener.Protocol != want {
+		http.Error(w, "this is a "+rt.listener.Protocol+" listener, not "+want, http.StatusBadRequest)
 		return
 	}
 	var ru *rule
@@ -208,6 +208,14 @@ func (dp *DataPlane) unavailable(w http.ResponseWriter, entry *accessLogEntry, r
 		entry.FailureReason = reason
 	}
 	w.WriteHeader(http.StatusServiceUnavailable)
+}
+
+// requestListenerProtocol is the listener protocol that can carry r.
+func requestListenerProtocol(r *http.Request) string {
+	if r.TLS != nil {
+		return "HTTPS"
+	}
+	return "HTTP"
 }
 
 // requestHost strips the port (services are told apart by name only) and normalises case.
