@@ -233,6 +233,9 @@ func runStandalone(ctx context.Context, s *standalone, dir, statusDir string, ou
 		return fmt.Errorf("-f %s: not a folder", dir)
 	}
 	log := s.logger(errOut)
+	if s.lattice.EnableServiceNetworkOverride {
+		log.Info("ENABLE_SERVICE_NETWORK_OVERRIDE is not implemented yet; routes are associated with their parent Gateways' service networks")
+	}
 	local := s.lattice.LatticeEndpoint == ""
 	var listenerAddr func(int32) string
 	if local {

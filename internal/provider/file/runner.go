@@ -217,7 +217,7 @@ func (r *Runner) observe(key string, m Manifest) Object {
 	case !ok:
 		o.SetGeneration(1)
 		o.SetCreationTimestamp(metav1.NewTime(r.cfg.Now().Truncate(time.Second)))
-		o.SetUID(types.UID(hash[:8] + "-" + key))
+		o.SetUID(newUID(key, o.GetCreationTimestamp().Time))
 		clearStatus(o)
 	default:
 		prev := t.obj
@@ -231,6 +231,14 @@ func (r *Runner) observe(key string, m Manifest) Object {
 	}
 	r.objects[key] = &tracked{obj: o, source: m.Source, hash: hash}
 	return o
+}
+
+// newUID is unique per object incarnation, like an API server's: an object deleted and created
+// again gets another one.
+func newUID(key string, created time.Time) types.UID {
+	sum := sha256.Sum256([]byte(key + "\x00" + created.Format(time.RFC3339Nano)))
+	h := hex.EncodeToString(sum[:16])
+	return types.UID(h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:])
 }
 
 // specHash identifies the desired state of an object: everything but metadata and status, as an
