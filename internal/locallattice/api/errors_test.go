@@ -114,6 +114,11 @@ func TestErrors(t *testing.T) {
 			_, err := c.CreateServiceNetwork(cx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("errs-sn")})
 			return err
 		}, conflictOn("SERVICE_NETWORK")},
+		{"duplicate custom domain name", func(cx context.Context) error {
+			must(c.CreateService(cx, &vpclattice.CreateServiceInput{Name: aws.String("dom-a"), CustomDomainName: aws.String("inventory.example.com")}))
+			_, err := c.CreateService(cx, &vpclattice.CreateServiceInput{Name: aws.String("dom-b"), CustomDomainName: aws.String("Inventory.example.com")})
+			return err
+		}, conflictOn("SERVICE")},
 		{"delete service network in use", func(cx context.Context) error {
 			_, err := c.DeleteServiceNetwork(cx, &vpclattice.DeleteServiceNetworkInput{ServiceNetworkIdentifier: f.sn.Id})
 			return err

@@ -36,6 +36,9 @@ func (s *Server) createService(c *call) (int, json.RawMessage, error) {
 			if svc.Name == in.Name {
 				return nil, conflict(rtService, svc.ID, "service name %s is already in use by %s", in.Name, svc.ID)
 			}
+			if in.CustomDomainName != "" && strings.EqualFold(svc.CustomDomainName, in.CustomDomainName) {
+				return nil, conflict(rtService, svc.ID, "custom domain name %s is already used by service %s", in.CustomDomainName, svc.ID)
+			}
 		}
 		if len(st.Services) >= s.quotas.Services {
 			return nil, quotaExceeded(rtService, in.Name, qcServices, s.quotas.Services)
