@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
@@ -99,6 +98,9 @@ func compileGateways(snap *store.Snapshot, t *table, prefix netip.Prefix) *gatew
 				continue
 			}
 			byPort := out.addrs[m.addr]
+			if _, ok := byPort[port]; !ok {
+				byPort[port] = nil // served even without rules: 404 rather than a refused connection
+			}
 			for _, ru := range rt.rules {
 				if ru.arn == "" {
 					continue
@@ -176,7 +178,7 @@ func (dp *DataPlane) reconcileGateways(snap *store.Snapshot, t *table) {
 		if _, ok := dp.gatewayListeners[gp]; ok {
 			continue
 		}
-		pl, err := dp.listenAt(gp.addr, gp.port)
+		pl, err := dp.listen(gp.addr.String(), gp.port, gp.addr)
 		if err != nil {
 			dp.log.Error(err, "cannot serve gateway address")
 			continue
@@ -205,14 +207,4 @@ func (dp *DataPlane) GatewayAddr(serviceNetwork string, port int32) (string, boo
 		return "", false
 	}
 	return pl.ln.Addr().String(), true
-}
-
-func isGatewayListener(gw netip.Addr) bool { return gw.IsValid() }
-
-// describeGatewayAddr is for log lines.
-func describeGatewayAddr(gw netip.Addr) string {
-	if !gw.IsValid() {
-		return ""
-	}
-	return strings.ToLower(gw.String())
 }
