@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 )
