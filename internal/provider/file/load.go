@@ -136,6 +136,13 @@ type document struct {
 	line int
 }
 
+// fileLine turns a 1-based line of the document into a line of the file. Parsers report errors
+// at the end of input one line past the last, so the result is kept within the document.
+func (d document) fileLine(n int) int {
+	last := d.line + max(bytes.Count(bytes.TrimRight(d.data, "\n"), []byte("\n")), 0)
+	return min(max(d.line+n-1, d.line), last)
+}
+
 // splitDocuments splits a multi-document YAML file on "---" lines, remembering where each
 // document starts so that errors can name file lines.
 func splitDocuments(data []byte) []document {
@@ -203,7 +210,7 @@ func (d *decoder) decode(file string, doc document) ([]Manifest, []Problem) {
 	if err := yaml.Unmarshal(doc.data, &tm); err != nil {
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			n, _ := strconv.Atoi(m[1])
-			return nil, []Problem{{Source{file, doc.line + n - 1}, fmt.Errorf("invalid YAML: %s", m[2])}}
+			return nil, []Problem{{Source{file, doc.fileLine(n)}, fmt.Errorf("invalid YAML: %s", m[2])}}
 		}
 		return fail(fmt.Errorf("invalid YAML: %w", err))
 	}
@@ -255,7 +262,7 @@ var (
 func (d *decoder) decodeProblems(file string, doc document, src Source, kind string, err error) []Problem {
 	at := func(path string) Source {
 		if n := fieldLine(doc.data, path); n > 0 {
-			return Source{file, doc.line + n - 1}
+			return Source{file, doc.fileLine(n)}
 		}
 		return src
 	}
@@ -268,7 +275,7 @@ func (d *decoder) decodeProblems(file string, doc document, src Source, kind str
 			}
 			if m := yamlLine.FindStringSubmatch(e.Error()); m != nil {
 				n, _ := strconv.Atoi(m[1])
-				probs = append(probs, Problem{Source{file, doc.line + n - 1}, fmt.Errorf("%s: %s", kind, m[2])})
+				probs = append(probs, Problem{Source{file, doc.fileLine(n)}, fmt.Errorf("%s: %s", kind, m[2])})
 				continue
 			}
 			probs = append(probs, Problem{src, fmt.Errorf("%s: %w", kind, e)})

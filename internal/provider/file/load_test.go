@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,3 +144,24 @@ func TestLoadMissingDir(t *testing.T) {
 }
 
 func itoa(i int) string { return Source{Line: i}.String()[1:] }
+
+// FuzzDecode: no input crashes the loader, and every problem points at a line of the file.
+func FuzzDecode(f *testing.F) {
+	for _, seed := range []string{gateway, brokenSeed, "---\n---\n", "kind: List\napiVersion: v1\nitems: [{}]\n", `{"apiVersion":"v1","kind":"Service","metadata":{"name":"a"},"spec":{"ports":[{"port":"x"}]}}`} {
+		f.Add([]byte(seed))
+	}
+	d := newDecoder()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lines := bytes.Count(data, []byte("\n")) + 1
+		for _, doc := range splitDocuments(data) {
+			_, probs := d.decode("f.yaml", doc)
+			for _, p := range probs {
+				if p.Line < 1 || p.Line > lines {
+					t.Errorf("problem at line %d of a %d-line file: %v", p.Line, lines, p)
+				}
+			}
+		}
+	})
+}
+
+const brokenSeed = "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: r\nspec:\n  rules:\n  - backendRefz: []\n  - matches: [{path: {type: 3}}]\n"
