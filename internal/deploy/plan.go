@@ -117,6 +117,9 @@ func (d *Deployer) plan(ctx context.Context, m *model.Model) (*Plan, error) {
 	if err := d.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
+	if err := d.prefetch(ctx, m); err != nil {
+		return nil, err
+	}
 	p := &Plan{}
 	wantSN := map[string]bool{}
 	for _, sn := range m.ServiceNetworks {

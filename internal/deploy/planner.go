@@ -118,14 +118,12 @@ func (d *Deployer) planService(ctx context.Context, svc *model.Service, wantSN m
 	}
 	adopt := false
 	if st != nil {
-		switch mb := st.tags[model.TagManagedBy]; {
-		case mb == d.cfg.ManagedBy():
-		case mb == "" || (svc.AllowTakeoverFrom != "" && mb == svc.AllowTakeoverFrom):
-			adopt = true
-		default:
+		mb := st.tags[model.TagManagedBy]
+		if !d.mayManage(mb, svc.AllowTakeoverFrom) {
 			g.err = fmt.Errorf("lattice service %s is owned by %s", svc.Name, mb)
 			return g, nil
 		}
+		adopt = mb != d.cfg.ManagedBy()
 	}
 	for _, sn := range svc.ServiceNetworks {
 		if !wantSN[sn] && d.state.sns[sn] == nil {
@@ -197,7 +195,7 @@ func (d *Deployer) planTargetGroup(ctx context.Context, g *group, tg model.Targe
 		g.ops = append(g.ops, withOwner(d.targetOps(tg.Name, tg.Targets, nil), g.owner)...)
 		return nil
 	}
-	if mb := st.tags[model.TagManagedBy]; mb != "" && mb != d.cfg.ManagedBy() && (takeoverFrom == "" || mb != takeoverFrom) {
+	if mb := st.tags[model.TagManagedBy]; !d.mayManage(mb, takeoverFrom) {
 		g.err = fmt.Errorf("target group %s is owned by %s", tg.Name, mb)
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
@@ -218,30 +219,76 @@ func (d *Deployer) discover(ctx context.Context) (*cache, error) {
 			}
 		}
 	}
+	// Tags are read in parallel: at start-up they are most of the discovery's calls.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.cfg.Concurrency)
+	readTags := func(arn string, set func(map[string]string)) {
+		g.Go(func() error {
+			tags, err := d.tags(gctx, arn)
+			if err == nil {
+				set(tags)
+			}
+			return err
+		})
+	}
 	for _, sn := range c.sns {
-		tags, err := d.tags(ctx, sn.arn)
-		if err != nil {
-			return nil, err
-		}
-		sn.tags = tags
+		readTags(sn.arn, func(t map[string]string) { sn.tags = t })
 	}
 	for _, svc := range c.services {
-		tags, err := d.tags(ctx, svc.arn)
-		if err != nil {
-			return nil, err
-		}
-		svc.tags = tags
+		readTags(svc.arn, func(t map[string]string) { svc.tags = t })
 	}
 	for _, tg := range c.tgs {
-		tags, err := d.tags(ctx, tg.arn)
-		if err != nil {
-			return nil, err
-		}
-		tg.tags = tags
-		tg.protocolVersion = tags[model.TagProtocolVersion]
+		readTags(tg.arn, func(t map[string]string) { tg.tags, tg.protocolVersion = t, t[model.TagProtocolVersion] })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	c.loaded = true
 	return c, nil
+}
+
+// prefetch reads, in parallel, what planning m will need and the cache lacks: the children of
+// existing services the model may manage and the targets (and health checks) of existing target
+// groups. Each goroutine touches only its own service's and target groups' state.
+func (d *Deployer) prefetch(ctx context.Context, m *model.Model) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.cfg.Concurrency)
+	for i := range m.Services {
+		svc := &m.Services[i]
+		st := d.state.services[svc.Name]
+		tgs := make([]*tgState, len(svc.TargetGroups))
+		for j, tg := range svc.TargetGroups {
+			tgs[j] = d.state.tgs[tg.Name]
+		}
+		g.Go(func() error {
+			if st != nil && !st.suspect && d.mayManage(st.tags[model.TagManagedBy], svc.AllowTakeoverFrom) {
+				if err := d.loadChildren(gctx, st); err != nil {
+					return err
+				}
+			}
+			for j, tg := range tgs {
+				if tg == nil || !d.mayManage(tg.tags[model.TagManagedBy], svc.AllowTakeoverFrom) {
+					continue
+				}
+				if err := d.loadTargets(gctx, tg); err != nil {
+					return err
+				}
+				if svc.TargetGroups[j].HealthCheck != nil {
+					if err := d.loadHealthCheck(gctx, tg); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// mayManage says whether a resource whose ManagedBy tag is owner may be changed by this
+// deployer for a route that allows takeover from takeoverFrom.
+func (d *Deployer) mayManage(owner, takeoverFrom string) bool {
+	return owner == "" || owner == d.cfg.ManagedBy() || (takeoverFrom != "" && owner == takeoverFrom)
 }
 
 func (d *Deployer) tags(ctx context.Context, arn string) (map[string]string, error) {
