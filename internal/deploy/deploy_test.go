@@ -159,3 +159,38 @@ func TestVPCAssociationMoves(t *testing.T) {
 		})
 	}
 }
+
+func TestRouteMovesBetweenServiceNetworks(t *testing.T) {
+	srv := startLattice(t, api.Faults{})
+	d := newDeployer(t, newClient(t, srv, 3, nil))
+	ctx := context.Background()
+	m := seed()
+	if _, err := d.Apply(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		sns   []string
+		calls map[string]int64
+	}{
+		{"joins a second gateway", []string{"my-hotel", "my-hotel-2"},
+			map[string]int64{"CreateServiceNetwork": 1, "CreateServiceNetworkServiceAssociation": 1}},
+		{"leaves the first", []string{"my-hotel-2"}, map[string]int64{"DeleteServiceNetworkServiceAssociation": 1}},
+	}
+	m.ServiceNetworks = append(m.ServiceNetworks, model.ServiceNetwork{Name: "my-hotel-2",
+		Gateway: model.GatewayKey{Namespace: "default", Name: "my-hotel-2"}, Tags: tags()})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			svc(m, "rates").ServiceNetworks = c.sns
+			srv.ResetCounts()
+			res, err := d.Apply(ctx, m)
+			if err != nil || !allProgrammed(res) {
+				t.Fatalf("apply: %s", describeFailure(res, err))
+			}
+			checkState(t, srv, m)
+			if got := calls(srv); !maps.Equal(got, c.calls) {
+				t.Fatalf("calls %v, want %v", got, c.calls)
+			}
+		})
+	}
+}
