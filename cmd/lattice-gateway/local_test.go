@@ -4,13 +4,21 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 )
 
 // startLocal runs `lattice-gateway local` in-process on free loopback ports and returns its
@@ -145,4 +153,110 @@ func TestAWSCLI(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLocalChild is not a test: TestStateFileSurvivesKill runs the test binary again with
+// LOCAL_CHILD_ARGS set, so that it becomes `lattice-gateway local` in a process it can kill.
+func TestLocalChild(t *testing.T) {
+	args := os.Getenv("LOCAL_CHILD_ARGS")
+	if args == "" {
+		t.Skip("helper process for TestStateFileSurvivesKill")
+	}
+	root := newRootCmd()
+	root.SetArgs(strings.Fields(args))
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStateFileSurvivesKill kills `lattice-gateway local` with SIGKILL while clients create
+// services, restarts it on the same state file, and checks that every create that was
+// answered survived and that the file is never torn.
+func TestStateFileSurvivesKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills processes")
+	}
+	file := filepath.Join(t.TempDir(), "state")
+	run := func() (*exec.Cmd, string) {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLocalChild$")
+		cmd.Env = append(os.Environ(), "LOCAL_CHILD_ARGS=local --api-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 --state-file "+file)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil {
+			t.Fatalf("read banner: %v", err)
+		}
+		url := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(line)
+		if url == "" {
+			t.Fatalf("no endpoint in %q", line)
+		}
+		return cmd, url
+	}
+	client := func(url string) *vpclattice.Client {
+		return vpclattice.New(vpclattice.Options{Region: "us-west-2", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
+			Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")})
+	}
+
+	cmd, url := run()
+	c := client(url)
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				out, err := c.CreateService(context.Background(), &vpclattice.CreateServiceInput{Name: aws.String(fmt.Sprintf("kill-w%d-%d", w, i))})
+				if err != nil {
+					return // the server was killed
+				}
+				mu.Lock()
+				acked = append(acked, *out.Id)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	_ = cmd.Wait()
+	if len(acked) == 0 {
+		t.Fatal("no create was answered before the kill")
+	}
+
+	_, url = run()
+	c = client(url)
+	have := map[string]bool{}
+	p := vpclattice.NewListServicesPaginator(c, &vpclattice.ListServicesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, svc := range page.Items {
+			have[*svc.Id] = true
+		}
+	}
+	for _, id := range acked {
+		if !have[id] {
+			t.Errorf("service %s was answered but lost in the kill", id)
+		}
+	}
+	t.Logf("%d creates answered before SIGKILL, all present after restart", len(acked))
 }
