@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -51,6 +52,9 @@ type Lattice struct {
 	// LatticeEndpoint overrides the regional endpoint, e.g. Local Lattice's http://127.0.0.1:8686.
 	LatticeEndpoint string
 	LogLevel        string
+	// GatewayAddressCIDR, for Local Lattice only, gives each accepted Gateway a status address
+	// in this IPv4 range that the data plane (started with the same range) serves; empty: none.
+	GatewayAddressCIDR string
 }
 
 // Controller is the configuration of `lattice-gateway controller`.
@@ -79,6 +83,7 @@ func (l *Lattice) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
 	override, _ := strconv.ParseBool(getenv(EnvEnableServiceNetworkOverride))
 	fs.BoolVar(&l.EnableServiceNetworkOverride, "enable-service-network-override", override, "associate every route with the default service network (env "+EnvEnableServiceNetworkOverride+")")
 	fs.StringVar(&l.LatticeEndpoint, "lattice-endpoint", getenv(EnvLatticeEndpoint), "VPC Lattice API endpoint, e.g. Local Lattice's http://127.0.0.1:8686 (env "+EnvLatticeEndpoint+")")
+	fs.StringVar(&l.GatewayAddressCIDR, "gateway-address-cidr", "", "Local Lattice only: give each Gateway a status address in this IPv4 range, served by a data plane started with the same --gateway-address-cidr (e.g. 127.77.0.0/16)")
 	fs.StringVar(&l.LogLevel, "log-level", nonEmpty(getenv(EnvLogLevel), "info"), "debug, info or error (env "+EnvLogLevel+")")
 }
 
@@ -98,6 +103,18 @@ func nonEmpty(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// GatewayAddresses parses GatewayAddressCIDR; the zero Prefix when it is empty.
+func (l Lattice) GatewayAddresses() (netip.Prefix, error) {
+	if l.GatewayAddressCIDR == "" {
+		return netip.Prefix{}, nil
+	}
+	p, err := netip.ParsePrefix(l.GatewayAddressCIDR)
+	if err != nil || !p.Addr().Is4() || p.Bits() > 30 {
+		return netip.Prefix{}, fmt.Errorf("--gateway-address-cidr %q is not an IPv4 CIDR with room for hosts", l.GatewayAddressCIDR)
+	}
+	return p, nil
 }
 
 // ManagedBy is the ownership tag value on every Lattice resource: <account>/<cluster>/<vpc>.
@@ -206,6 +223,9 @@ func (l Lattice) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("%s %q is not an http(s) URL", EnvLatticeEndpoint, l.LatticeEndpoint))
 		}
+	}
+	if _, err := l.GatewayAddresses(); err != nil {
+		errs = append(errs, err)
 	}
 	switch l.LogLevel {
 	case "", "debug", "info", "error":

@@ -367,6 +367,10 @@ func (t *translator) finishGateways() {
 		if g.accepted && len(g.notes) > 0 {
 			g.status.Conditions[0].Message += "; " + strings.Join(g.notes, "; ")
 		}
+		if addr := model.GatewayAddress(t.cfg.GatewayAddresses, g.snName); g.accepted && addr.IsValid() {
+			typ := gwv1.IPAddressType
+			g.status.Addresses = []gwv1.GatewayStatusAddress{{Type: &typ, Value: addr.String()}}
+		}
 		t.out.Gateways[types.NamespacedName{Namespace: key.Namespace, Name: key.Name}] = g.status
 	}
 }

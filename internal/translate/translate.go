@@ -9,6 +9,7 @@ package translate
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,7 +62,12 @@ type Config struct {
 	AccountID, ClusterName, VPCID string
 	// DefaultServiceNetwork, when set, is the service network the cluster VPC is associated with.
 	DefaultServiceNetwork string
-	Quotas                Quotas
+	// GatewayAddresses, when valid, gives every accepted Gateway the status address
+	// model.GatewayAddress(GatewayAddresses, <service network name>), which the Local Lattice data
+	// plane serves when configured with the same prefix. Real VPC Lattice service networks have
+	// no address, so it stays unset against AWS and Gateways then report none.
+	GatewayAddresses netip.Prefix
+	Quotas           Quotas
 }
 
 func (c Config) withDefaults() Config {

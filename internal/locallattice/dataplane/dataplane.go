@@ -48,10 +48,14 @@ type DataPlane struct {
 	cancel context.CancelFunc
 	unsub  func()
 
-	mu        sync.Mutex // serialises reconcile and guards listeners and conns
-	listeners map[int32]*portListener
-	conns     map[net.Conn]struct{}
-	closed    bool
+	// gateways routes requests that arrive on gateway addresses (gateways.go).
+	gateways atomic.Pointer[gatewayTable]
+
+	mu               sync.Mutex // serialises reconcile and guards listeners and conns
+	listeners        map[int32]*portListener
+	gatewayListeners map[gatewayPort]*portListener
+	conns            map[net.Conn]struct{}
+	closed           bool
 }
 
 // New prepares a data plane; Start binds its sockets.
@@ -60,18 +64,20 @@ func New(src store.DataPlaneSource, opts Options, log logr.Logger) (*DataPlane, 
 		return nil, err
 	}
 	dp := &DataPlane{
-		src:       src,
-		opts:      opts,
-		log:       log,
-		dial:      targetDialer(opts),
-		sinks:     &sinks{dataDir: opts.DataDir, log: log, all: map[string]*logSink{}},
-		listeners: map[int32]*portListener{},
-		conns:     map[net.Conn]struct{}{},
+		src:              src,
+		opts:             opts,
+		log:              log,
+		dial:             targetDialer(opts),
+		sinks:            &sinks{dataDir: opts.DataDir, log: log, all: map[string]*logSink{}},
+		listeners:        map[int32]*portListener{},
+		gatewayListeners: map[gatewayPort]*portListener{},
+		conns:            map[net.Conn]struct{}{},
 	}
 	dp.transports = newTransports(dp.dial)
 	dp.h1 = newH1Pool(dp.dial)
 	dp.health = &healthChecks{dp: dp, probers: map[proberKey]*prober{}}
 	dp.table.Store(compile(&store.Snapshot{}, nil, nil))
+	dp.gateways.Store(&gatewayTable{})
 	return dp, nil
 }
 
@@ -123,7 +129,7 @@ func (dp *DataPlane) reconcile() {
 		if _, ok := dp.listeners[port]; ok {
 			continue
 		}
-		pl, err := dp.listen(port)
+		pl, err := dp.listen(dp.opts.DataPlaneAddr, port, netip.Addr{})
 		if err != nil {
 			dp.log.Error(err, "cannot serve listener port")
 			continue
@@ -139,6 +145,7 @@ func (dp *DataPlane) reconcile() {
 			delete(dp.listeners, port)
 		}
 	}
+	dp.reconcileGateways(snap, t)
 	dp.health.reconcile(dp.ctx, snap)
 	dp.h1.prune(t.targetAddrs())
 }
@@ -178,6 +185,12 @@ func (dp *DataPlane) Close() {
 		pl.conns.Close()
 		pl.srv.Close()
 		delete(dp.listeners, port)
+	}
+	for gp, pl := range dp.gatewayListeners {
+		pl.ln.Close()
+		pl.conns.Close()
+		pl.srv.Close()
+		delete(dp.gatewayListeners, gp)
 	}
 	for c := range dp.conns {
 		c.Close()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,8 +28,11 @@ const (
 // Plain connections go straight to the HTTP server; TLS connections are routed by SNI to either
 // TLS termination (then the same HTTP server) or raw TCP passthrough.
 type portListener struct {
-	dp    *DataPlane
-	port  int32
+	dp   *DataPlane
+	port int32
+	// gw is the gateway address this socket serves (see gateways.go); zero for the shared
+	// data-plane address.
+	gw    netip.Addr
 	ln    net.Listener
 	conns *connQueue
 	srv   *http.Server
@@ -38,18 +42,18 @@ type portListener struct {
 	closed  atomic.Bool
 }
 
-func (dp *DataPlane) listen(port int32) (*portListener, error) {
-	addr := net.JoinHostPort(dp.opts.DataPlaneAddr, strconv.Itoa(int(port)+dp.opts.ListenerPortOffset))
+func (dp *DataPlane) listen(host string, port int32, gw netip.Addr) (*portListener, error) {
+	addr := net.JoinHostPort(host, strconv.Itoa(int(port)+dp.opts.ListenerPortOffset))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for Lattice port %d on %s: %w", port, addr, err)
 	}
-	pl := &portListener{dp: dp, port: port, ln: ln, conns: newConnQueue(ln.Addr())}
+	pl := &portListener{dp: dp, port: port, gw: gw, ln: ln, conns: newConnQueue(ln.Addr())}
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetHTTP2(true)
 	protos.SetUnencryptedHTTP2(true)
-	pl.handler = dp.httpHandler(port)
+	pl.handler = dp.httpHandler(port, gw)
 	pl.srv = &http.Server{
 		Handler:           pl.handler,
 		Protocols:         &protos,

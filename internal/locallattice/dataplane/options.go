@@ -34,6 +34,9 @@ type Options struct {
 	// HealthCheckInterval, when positive, replaces every target group's configured interval;
 	// demos and tests use it to see failover in well under the API's 5 s minimum.
 	HealthCheckInterval time.Duration
+	// GatewayAddresses, when valid, serves each service network on its own address in this
+	// IPv4 range (model.GatewayAddress), routing Host-less requests as gateways.go describes.
+	GatewayAddresses netip.Prefix
 }
 
 // Defaults for the flags.
@@ -58,6 +61,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.ListenerPortOffset, "listener-port-offset", 0, "added to every Lattice listener port when binding (8000 serves port 80 on 8080)")
 	fs.StringVar(&o.DataDir, "data-dir", DefaultDataDir(), "directory for the Local Lattice CA (ca.pem) and access logs")
 	fs.Var(&o.DialMap, "target-dial-map", "FROM_CIDR=TO_CIDR: dial a target IP in FROM at the same offset in TO (repeatable), e.g. 10.244.0.0/16=127.244.0.0/16")
+	fs.Var(prefixFlag{&o.GatewayAddresses}, "gateway-address-cidr", "serve each service network on its own address in this IPv4 range, as the controller's --gateway-address-cidr announces it in Gateway status (e.g. 127.77.0.0/16)")
 	fs.DurationVar(&o.HealthCheckInterval, "health-check-interval", 0, "if set, overrides every target group's health-check interval (for demos and tests)")
 }
 
@@ -165,3 +169,24 @@ func (m DialMap) MapHostPort(addr string) string {
 	}
 	return netip.AddrPortFrom(m.Map(ap.Addr()), ap.Port()).String()
 }
+
+// prefixFlag is a pflag.Value for an IPv4 CIDR.
+type prefixFlag struct{ p *netip.Prefix }
+
+func (f prefixFlag) String() string {
+	if f.p == nil || !f.p.IsValid() {
+		return ""
+	}
+	return f.p.String()
+}
+
+func (f prefixFlag) Set(s string) error {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() || p.Bits() > 30 {
+		return fmt.Errorf("%q is not an IPv4 CIDR with room for hosts", s)
+	}
+	*f.p = p
+	return nil
+}
+
+func (prefixFlag) Type() string { return "cidr" }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -77,16 +78,23 @@ func (b *bufferPool) Get() []byte {
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // httpHandler serves requests arriving on Lattice listener port.
-func (dp *DataPlane) httpHandler(port int32) http.Handler {
+// On a gateway address (gw valid) requests are routed among one service network's services.
+func (dp *DataPlane) httpHandler(port int32, gw netip.Addr) http.Handler {
 	portStr := strconv.Itoa(int(port))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dp.serveHTTP(port, portStr, w, r)
+		dp.serveHTTP(port, portStr, gw, w, r)
 	})
 }
 
-func (dp *DataPlane) serveHTTP(port int32, portStr string, w http.ResponseWriter, r *http.Request) {
+func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rt := dp.table.Load().route(port, requestHost(r.Host))
+	var rt *route
+	var ru *rule
+	if gw.IsValid() {
+		rt, ru = dp.gateways.Load().route(gw, port, r)
+	} else {
+		rt = dp.table.Load().route(port, requestHost(r.Host))
+	}
 	if rt == nil {
 		// No service with this name has a listener on this port: Lattice has nothing to route
 		// to, so answer like a fixed-response 404 (the choice is documented in docs/dataplane.md).
@@ -97,11 +105,9 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, w http.ResponseWriter
 		http.Error(w, "this is a "+rt.listener.Protocol+" listener, not "+want, http.StatusBadRequest)
 		return
 	}
-	var ru *rule
-	for _, candidate := range rt.rules {
-		if candidate.match.matches(r) {
-			ru = candidate
-			break
+	for i := 0; ru == nil && i < len(rt.rules); i++ {
+		if rt.rules[i].match.matches(r) {
+			ru = rt.rules[i]
 		}
 	}
 	var entry *accessLogEntry

@@ -78,6 +78,10 @@ func Run(ctx context.Context, o RunOptions) error {
 	dcfg.AccountID, dcfg.ClusterName, dcfg.VPCID, dcfg.Region = c.AccountID, c.ClusterName, c.ClusterVPCID, c.Region
 	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
 
+	gatewayAddresses, err := c.GatewayAddresses()
+	if err != nil {
+		return err
+	}
 	scheme, err := NewScheme()
 	if err != nil {
 		return err
@@ -105,6 +109,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		Translate: translate.Config{
 			AccountID: c.AccountID, ClusterName: c.ClusterName, VPCID: c.ClusterVPCID,
 			DefaultServiceNetwork: c.DefaultServiceNetwork,
+			GatewayAddresses:      gatewayAddresses,
 		},
 		Deployer: deployer,
 		Log:      log.WithName("controller"),
