@@ -25,6 +25,7 @@ lint: test-assets ## gofmt check, go vet and staticcheck.
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
+	cd test/packaging && $(GO) vet ./... && $(BIN)/staticcheck ./...
 
 .PHONY: test-unit
 test-unit: ## Unit tests (with the race detector).
@@ -33,9 +34,14 @@ test-unit: ## Unit tests (with the race detector).
 .PHONY: test-integration
 test-integration: test-assets ## Integration tests on a real kube-apiserver, Local Lattice and real traffic.
 	$(GO) test -timeout $(TEST_TIMEOUT) ./test/...
+	cd test/packaging && $(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: test
 test: lint test-unit test-integration ## Everything CI runs: lint, unit and integration tests.
+
+.PHONY: generate
+generate: test-assets ## Regenerate CRDs, deepcopy, RBAC and config/ manifests from api/ and the chart.
+	bash hack/generate.sh
 
 .PHONY: image
 image: ## Build the container image (needs a Docker engine).
