@@ -243,8 +243,40 @@ func (k *Kubelet) remove(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// ensureRunning starts the Pod's containers once per incarnation (UID); a failed start is retried.
+// ensureRunning starts the Pod's containers once per incarnation (UID); a failed start is
+// retried. The lock is not held while containers start (API reads for Secrets and ConfigMaps):
+// the work queue never syncs one Pod in two workers at once.
 func (k *Kubelet) ensureRunning(ctx context.Context, key string, pod *corev1.Pod) (*podRun, error) {
+	run, err := k.podRun(key, pod)
+	if err != nil || !run.needsStart() {
+		return run, err
+	}
+	var started []*workloads.Running
+	var startErr error
+	for _, c := range pod.Spec.Containers {
+		spec, err := containerSpec(ctx, k.cs, pod, c, run.ip)
+		if err == nil {
+			var r *workloads.Running
+			if r, err = workloads.Start(spec, k.log); err == nil {
+				started = append(started, r)
+				k.log.V(1).Info("container started", "pod", key, "container", c.Name, "workload", r.Kind, "addrs", r.Addrs)
+				continue
+			}
+		}
+		startErr = err
+		break
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	run.containers, run.err = started, startErr
+	if startErr != nil {
+		k.stopContainers(key, run)
+	}
+	return run, nil
+}
+
+// podRun returns the Pod's run, replacing one of an earlier incarnation and giving a new one an IP.
+func (k *Kubelet) podRun(key string, pod *corev1.Pod) (*podRun, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	run := k.runs[key]
@@ -254,35 +286,21 @@ func (k *Kubelet) ensureRunning(ctx context.Context, key string, pod *corev1.Pod
 		delete(k.runs, key)
 		run = nil
 	}
-	if run == nil {
-		// Whole seconds, as the API stores them, so the next status compares equal.
-		run = &podRun{uid: pod.UID, started: metav1.NewTime(time.Now().UTC().Truncate(time.Second))}
-		if ip, err := netip.ParseAddr(pod.Status.PodIP); err == nil && k.ipam.reserve(ip) {
-			run.ip = ip
-		} else if run.ip, err = k.ipam.allocate(); err != nil {
-			return nil, fmt.Errorf("allocate IP for pod %s: %w", key, err)
-		}
-		k.runs[key] = run
-	}
-	if len(run.containers) > 0 {
+	if run != nil {
 		return run, nil
 	}
-	run.err = nil
-	for _, c := range pod.Spec.Containers {
-		spec, err := containerSpec(ctx, k.cs, pod, c, run.ip)
-		if err == nil {
-			var r *workloads.Running
-			if r, err = workloads.Start(spec, k.log); err == nil {
-				run.containers = append(run.containers, r)
-				continue
-			}
-		}
-		run.err = err
-		k.stopContainers(key, run)
-		break
+	// Whole seconds, as the API stores them, so the next status compares equal.
+	run = &podRun{uid: pod.UID, started: metav1.NewTime(time.Now().UTC().Truncate(time.Second))}
+	if ip, err := netip.ParseAddr(pod.Status.PodIP); err == nil && k.ipam.reserve(ip) {
+		run.ip = ip
+	} else if run.ip, err = k.ipam.allocate(); err != nil {
+		return nil, fmt.Errorf("allocate IP for pod %s: %w", key, err)
 	}
+	k.runs[key] = run
 	return run, nil
 }
+
+func (r *podRun) needsStart() bool { return len(r.containers) == 0 }
 
 func (k *Kubelet) stopContainers(key string, run *podRun) {
 	for _, c := range run.containers {
