@@ -341,8 +341,8 @@ func (s *Server) registerTargets(c *call) (int, json.RawMessage, error) {
 	})
 }
 
-// deregisterTargets moves targets to DRAINING; unknown targets count as deregistered, so the
-// call is idempotent.
+// deregisterTargets moves targets to DRAINING for the draining delay (or removes them when it
+// is 0); unknown targets count as deregistered, so the call is idempotent.
 func (s *Server) deregisterTargets(c *call) (int, json.RawMessage, error) {
 	targets, err := decodeTargets(c, 1, 100)
 	if err != nil {
@@ -354,21 +354,35 @@ func (s *Server) deregisterTargets(c *call) (int, json.RawMessage, error) {
 			return nil, err
 		}
 		res := targetsResult{Successful: []targetOut{}, Unsuccessful: []targetFailure{}}
-		until := s.store.DrainUntil()
-		draining := false
+		gone := map[int]bool{}
 		for _, t := range targets {
 			port := targetPort(tg, t.Port)
-			for i := range tg.Targets {
-				if tg.Targets[i].ID == t.ID && tg.Targets[i].Port == port && tg.Targets[i].Status != store.TargetDraining {
-					tg.Targets[i].Status, tg.Targets[i].ReasonCode, tg.Targets[i].DrainingUntil = store.TargetDraining, "", until
-					draining = true
+			for i, have := range tg.Targets {
+				if have.ID == t.ID && have.Port == port && have.Status != store.TargetDraining {
+					gone[i] = true
 				}
 			}
 			res.Successful = append(res.Successful, targetOut{ID: t.ID, Port: port})
 		}
-		if draining {
-			go s.store.Schedule(until)
+		if len(gone) == 0 {
+			return res, nil
 		}
+		delay := s.store.DrainingDelay()
+		if delay <= 0 {
+			kept := make([]store.Target, 0, len(tg.Targets))
+			for i, t := range tg.Targets {
+				if !gone[i] {
+					kept = append(kept, t)
+				}
+			}
+			tg.Targets = kept
+			return res, nil
+		}
+		until := s.store.Now().Add(delay)
+		for i := range gone {
+			tg.Targets[i].Status, tg.Targets[i].ReasonCode, tg.Targets[i].DrainingUntil = store.TargetDraining, "", until
+		}
+		go s.store.Schedule(until)
 		return res, nil
 	})
 }

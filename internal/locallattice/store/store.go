@@ -110,7 +110,7 @@ func New(o Options) (*Store, error) {
 		}
 	}
 	s.mu.Lock()
-	s.settleLocked()
+	s.settleLocked(true)
 	for _, p := range s.st.Pending {
 		s.scheduleLocked(p.Due)
 	}
@@ -167,7 +167,7 @@ func (s *Store) update(fn func(*State) error) (changed bool, err error) {
 		}
 		return false, err
 	}
-	s.settleLocked()
+	s.settleLocked(false)
 	return true, s.commitLocked()
 }
 
@@ -186,7 +186,7 @@ func (s *Store) scheduleLocked(due time.Time) {
 	t = time.AfterFunc(max(due.Sub(s.Now()), 0), func() {
 		s.mu.Lock()
 		delete(s.timers, t)
-		if s.closed || !s.settleLocked() {
+		if s.closed || !s.settleLocked(true) {
 			s.mu.Unlock()
 			return
 		}
@@ -280,8 +280,8 @@ func (s *Store) SetTargetHealth(targetGroupID, targetID string, port int32, stat
 	s.notify()
 }
 
-// DrainUntil is when a target deregistered now leaves DRAINING.
-func (s *Store) DrainUntil() time.Time { return s.Now().Add(s.opts.DrainingDelay) }
+// DrainingDelay is how long deregistered targets stay DRAINING; 0 removes them at once.
+func (s *Store) DrainingDelay() time.Duration { return s.opts.DrainingDelay }
 
 func (s *Store) commitLocked() error {
 	s.version++
@@ -292,9 +292,10 @@ func (s *Store) commitLocked() error {
 	return s.saveLocked()
 }
 
-// settleLocked applies due transitions and drops drained targets; it reports whether anything
-// changed.
-func (s *Store) settleLocked() bool {
+// settleLocked applies due transitions and, when drain is set, drops drained targets; it reports
+// whether anything changed. Only New and the timers scan for drained targets, because that walks
+// every target and targets only finish draining when a timer fires.
+func (s *Store) settleLocked(drain bool) bool {
 	now := s.Now()
 	changed := false
 	for id, p := range s.st.Pending {
@@ -308,6 +309,9 @@ func (s *Store) settleLocked() bool {
 		} else {
 			s.st.activate(id)
 		}
+	}
+	if !drain {
+		return changed
 	}
 	for _, tg := range s.st.TargetGroups {
 		kept := tg.Targets[:0]

@@ -138,9 +138,17 @@ func TestPendingAndDraining(t *testing.T) {
 	}
 	later := t0.Add(2 * time.Minute)
 	now.Store(&later)
-	_ = s.Update(func(*State) error { return nil })
-	if snap := s.Snapshot(); snap.Services[0].Status != StatusActive || len(snap.TargetGroups[0].Targets) != 0 {
-		t.Errorf("after the delay: %+v", snap)
+	s.Schedule(later) // due at once on the fake clock: the timer fires right away
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		snap := s.Snapshot()
+		if snap.Services[0].Status == StatusActive && len(snap.TargetGroups[0].Targets) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the delay: %+v", snap)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
