@@ -412,3 +412,62 @@ func TestClientMetricsMatchServerCounts(t *testing.T) {
 		t.Fatalf("client counted %v calls (%v throttled), server %d", total, throttled, srv.Counts().Total())
 	}
 }
+
+// TestBadModels: a malformed model never crashes the deployer; what is wrong is reported on the
+// routes concerned and the rest is deployed.
+func TestBadModels(t *testing.T) {
+	cases := []struct {
+		name    string
+		break_  func(m *model.Model)
+		route   string // the route expected to fail; "" = Apply itself fails
+		message string
+	}{
+		{"nil model", nil, "", "nil model"},
+		{"two routes claim one service name", func(m *model.Model) { svc(m, "rates").Name = "inventory-default" },
+			"rates", "lattice service name inventory-default is used by another route"},
+		{"two routes claim one target group", func(m *model.Model) {
+			s := svc(m, "rates")
+			s.TargetGroups[0] = tg("inventory-ver1", "10.244.9.9")
+			s.Listeners[0].Rules[0].Action = forward("inventory-ver1", 1)
+		}, "rates", "target group name inventory-ver1 is used twice"},
+		{"rule forwards to an unknown target group", func(m *model.Model) {
+			svc(m, "rates").Listeners[0].Rules[0].Action = forward("nowhere", 1)
+		}, "rates", "CreateRule rule rates-default/80/parking: "},
+		{"invalid service name", func(m *model.Model) { svc(m, "rates").Name = "svc-Not Valid" },
+			"rates", "CreateService service svc-Not Valid: ValidationException"},
+		{"service network that exists nowhere", func(m *model.Model) { svc(m, "rates").ServiceNetworks = []string{"ghost"} },
+			"rates", "service network ghost does not exist"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := startLattice(t, api.Faults{})
+			d := newDeployer(t, newClient(t, srv, 3, nil))
+			var m *model.Model
+			if c.break_ != nil {
+				m = seed()
+				c.break_(m)
+			}
+			res, err := d.Apply(context.Background(), m)
+			if c.route == "" {
+				if err == nil || !strings.Contains(err.Error(), c.message) {
+					t.Fatalf("err %v, want %q", err, c.message)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var failed *deploy.RouteResult
+			for k, r := range res.Routes {
+				if k.Name == c.route {
+					failed = &r
+				} else if !r.Programmed {
+					t.Errorf("%s: %s", k, r.Message)
+				}
+			}
+			if failed == nil || failed.Programmed || !strings.Contains(failed.Message, c.message) {
+				t.Fatalf("%s: %+v, want message ~ %q", c.route, failed, c.message)
+			}
+		})
+	}
+}

@@ -57,9 +57,14 @@ func newClient(t testing.TB, srv *api.Server, maxAttempts int, transport http.Ro
 		RateLimits: &ratelimit.Limits{},
 		Retry:      ratelimit.Retry{MaxAttempts: maxAttempts, Base: time.Millisecond, Max: 20 * time.Millisecond},
 		Modify: func(o *vpclattice.Options) {
-			if transport != nil {
-				o.HTTPClient = &http.Client{Transport: transport}
+			if transport == nil {
+				// Own connections, closed before the server (cleanups run last-in first-out), so
+				// that its shutdown does not wait for them.
+				tr := &http.Transport{}
+				t.Cleanup(tr.CloseIdleConnections)
+				transport = tr
 			}
+			o.HTTPClient = &http.Client{Transport: transport}
 		},
 	})
 	if err != nil {

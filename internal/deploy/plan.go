@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -114,6 +115,10 @@ func (g *group) ownerString() string {
 }
 
 func (d *Deployer) plan(ctx context.Context, m *model.Model) (*Plan, error) {
+	if m == nil {
+		// An absent model must not read as "delete everything".
+		return nil, errors.New("plan: nil model")
+	}
 	if err := d.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
@@ -134,6 +139,11 @@ func (d *Deployer) plan(ctx context.Context, m *model.Model) (*Plan, error) {
 	wantSvc, wantTG := map[string]bool{}, map[string]bool{}
 	for i := range m.Services {
 		svc := &m.Services[i]
+		if dup := duplicateName(svc, wantSvc, wantTG); dup != nil {
+			// Two routes claiming one Lattice resource would race on it; the first one keeps it.
+			p.services = append(p.services, &group{owner: routeOwner(svc.Route), err: dup})
+			continue
+		}
 		wantSvc[svc.Name] = true
 		for _, tg := range svc.TargetGroups {
 			wantTG[tg.Name] = true
@@ -170,6 +180,20 @@ func (d *Deployer) plan(ctx context.Context, m *model.Model) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+func duplicateName(svc *model.Service, services, tgs map[string]bool) error {
+	if services[svc.Name] {
+		return fmt.Errorf("lattice service name %s is used by another route", svc.Name)
+	}
+	seen := map[string]bool{}
+	for _, tg := range svc.TargetGroups {
+		if tgs[tg.Name] || seen[tg.Name] {
+			return fmt.Errorf("target group name %s is used twice", tg.Name)
+		}
+		seen[tg.Name] = true
+	}
+	return nil
 }
 
 // ownedNames returns the sorted names of the resources carrying managedBy as ManagedBy tag.

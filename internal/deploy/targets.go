@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
@@ -15,6 +16,9 @@ import (
 func (d *Deployer) SyncTargets(ctx context.Context, m *model.Model, tgNames []string) (*Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if m == nil {
+		return nil, errors.New("sync targets: nil model")
+	}
 	if err := d.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
@@ -32,6 +36,7 @@ func (d *Deployer) SyncTargets(ctx context.Context, m *model.Model, tgNames []st
 			if !want[tg.Name] {
 				continue
 			}
+			want[tg.Name] = false // a second claim on the same name is Apply's to report
 			touched = true
 			st := d.state.tgs[tg.Name]
 			if st == nil {
