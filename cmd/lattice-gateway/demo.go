@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -36,6 +38,11 @@ printing the answers and the ver1/ver2 split. --keep-running stays up for you to
 			defer stop()
 			out := cmd.OutOrStdout()
 			log := s.logger(cmd.ErrOrStderr())
+			if !cmd.Flags().Changed("listener-port-offset") {
+				if err := s.freeListenerPort(out); err != nil {
+					return err
+				}
+			}
 			ll, err := s.startLocal(ctx, true, log)
 			if err != nil {
 				return err
@@ -65,4 +72,25 @@ printing the answers and the ver1/ver2 split. --keep-running stays up for you to
 		fs.Lookup(name).Changed = false
 	}
 	return cmd
+}
+
+// freeListenerPort moves the data plane's port 80 to a free port when the default one is taken
+// (8080 often is, by a development server), so that the demo runs anywhere without flags.
+func (s *standalone) freeListenerPort(out io.Writer) error {
+	addr := s.listenerAddr(80)
+	l, err := net.Listen("tcp", addr)
+	if err == nil {
+		return l.Close()
+	}
+	l, err = net.Listen("tcp", net.JoinHostPort(s.data.DataPlaneAddr, "0"))
+	if err != nil {
+		return fmt.Errorf("find a free port for the data plane: %w", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		return err
+	}
+	s.data.ListenerPortOffset = port - 80
+	fmt.Fprintf(out, "%s is in use; serving Lattice port 80 on %s instead (--listener-port-offset %d)\n", addr, s.listenerAddr(80), s.data.ListenerPortOffset)
+	return nil
 }

@@ -192,7 +192,7 @@ func Run(ctx context.Context, env Env, o Options) error {
 	if err := checkSplit(split, backends); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	fmt.Fprintf(out, "Walkthrough done in %s.\n", time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(out, "Walkthrough done in %s.\n", time.Since(start).Round(time.Millisecond))
 
 	if o.KeepRunning {
 		fmt.Fprintf(out, "\nStill running (Ctrl-C stops). Edit the manifests in %s and they are re-applied.\n", dir)
