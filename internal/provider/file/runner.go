@@ -128,7 +128,7 @@ func (r *Runner) skip() []string {
 func (r *Runner) Reconcile(ctx context.Context) *Report {
 	rep := &Report{At: r.cfg.Now()}
 	defer func() {
-		if r.cfg.OnReport != nil {
+		if r.cfg.OnReport != nil && ctx.Err() == nil { // an interrupted pass reports nothing new
 			r.cfg.OnReport(rep)
 		}
 	}()
