@@ -87,35 +87,23 @@ func (o *Options) defaults() {
 func Run(ctx context.Context, env Env, o Options) error {
 	o.defaults()
 	start := time.Now()
-	out := o.Out
 	dir, err := os.MkdirTemp("", "lattice-gateway-demo-")
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	if err := os.CopyFS(dir, o.Manifests); err != nil {
-		return fmt.Errorf("demo: copy the hotel manifests: %w", err)
-	}
-	snap, err := file.Load(dir)
+	objs, err := load(dir, o.Manifests)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	if len(snap.Problems) > 0 {
-		return fmt.Errorf("demo: bad example manifest: %w", snap.Problems[0])
-	}
-	var objs []file.Object
-	for _, m := range snap.Manifests {
-		objs = append(objs, m.Object)
-	}
-
 	apps, err := StartApps(objs, o.Log.WithName("apps"))
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer apps.Close()
-	fmt.Fprintln(out, "Demo apps (the hotel's pods, as local servers):")
+	fmt.Fprintln(o.Out, "Demo apps (the hotel's pods, as local servers):")
 	for _, p := range apps.Pods {
-		fmt.Fprintf(out, "  %-15s %-34s %s\n", p.Service, p.Name, p.Addr)
+		fmt.Fprintf(o.Out, "  %-15s %-34s %s\n", p.Service, p.Name, p.Addr)
 	}
 	from := apps.PodsOf(o.From)
 	if len(from) == 0 {
@@ -126,15 +114,62 @@ func Run(ctx context.Context, env Env, o Options) error {
 		return fmt.Errorf("demo: no HTTPRoute default/%s with backends in the manifests", o.To)
 	}
 
-	fmt.Fprintf(out, "\nApplying examples/hotel (copied to %s):\n", dir)
+	fmt.Fprintf(o.Out, "\nApplying examples/hotel (copied to %s):\n", dir)
+	reports, stop := apply(ctx, env, dir, o)
+	defer stop()
+	rep, err := waitReady(ctx, env.Lattice, reports, o.Timeout, o.Out)
+	if err != nil {
+		return err
+	}
+	row := rep.Row("HTTPRoute", "default", o.To)
+	if row == nil || row.DNSName == "" || len(row.Addresses) == 0 {
+		return fmt.Errorf("demo: HTTPRoute default/%s has no Lattice DNS name", o.To)
+	}
+	if err := traffic(ctx, env, o, row, from[0], apps, backends); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Fprintf(o.Out, "Walkthrough done in %s.\n", time.Since(start).Round(time.Millisecond))
+
+	if o.KeepRunning {
+		fmt.Fprintf(o.Out, "\nStill running (Ctrl-C stops). Edit the manifests in %s and they are re-applied.\n", dir)
+		fmt.Fprintf(o.Out, "Send requests yourself:\n  %s\n", file.Curl(row.DNSName, row.Addresses[0], "/"))
+		fmt.Fprintf(o.Out, "  dig @%s -p %s +short %s\n", hostOf(env.DNSAddr), portOf(env.DNSAddr), row.DNSName)
+		follow(ctx, reports, rep, o.Out)
+	}
+	return nil
+}
+
+// load copies the manifests to dir, where the runner reads (and the user may edit) them, and
+// decodes them.
+func load(dir string, manifests fs.FS) ([]file.Object, error) {
+	if err := os.CopyFS(dir, manifests); err != nil {
+		return nil, fmt.Errorf("copy the hotel manifests: %w", err)
+	}
+	snap, err := file.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(snap.Problems) > 0 {
+		return nil, fmt.Errorf("bad example manifest: %w", snap.Problems[0])
+	}
+	objs := make([]file.Object, 0, len(snap.Manifests))
+	for _, m := range snap.Manifests {
+		objs = append(objs, m.Object)
+	}
+	return objs, nil
+}
+
+// apply runs the standalone runner on dir, printing each plan as it is applied, until stop. The
+// channel holds the latest report.
+func apply(ctx context.Context, env Env, dir string, o Options) (<-chan *file.Report, func()) {
 	reports := make(chan *file.Report, 1)
-	runCtx, stop := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(ctx)
 	runner := file.New(file.Config{
 		Dir: dir, Translate: env.Translate, Deployer: env.Deployer, ListenerAddr: env.ListenerAddr,
 		Debounce: 100 * time.Millisecond, RetryInitial: 200 * time.Millisecond, Log: o.Log.WithName("run"),
 		OnPlan: func(p *deploy.Plan) {
 			for _, op := range p.Ops() {
-				fmt.Fprintf(out, "  %s\n", op)
+				fmt.Fprintf(o.Out, "  %s\n", op)
 			}
 		},
 		OnReport: func(r *file.Report) {
@@ -147,68 +182,62 @@ func Run(ctx context.Context, env Env, o Options) error {
 	})
 	done := make(chan error, 1)
 	go func() { done <- runner.Run(runCtx) }()
-	defer func() {
-		stop()
+	return reports, func() {
+		cancel()
 		<-done
-	}()
+	}
+}
 
-	rep, err := waitReady(ctx, env.Lattice, reports, o.Timeout, out)
+// traffic resolves the route's DNS name through Local Lattice DNS and sends the requests from
+// the source pod through the data plane, printing the answers and the split.
+func traffic(ctx context.Context, env Env, o Options, row *file.Row, source Pod, apps *Apps, backends []string) error {
+	fmt.Fprintf(o.Out, "\n%s DNS name (route annotation %s):\n  %s\n", o.To, file.AnnotationAssignedDomainName, row.DNSName)
+	ip, err := Resolve(ctx, env.DNSAddr, row.DNSName)
 	if err != nil {
 		return err
 	}
-	row := rep.Row("HTTPRoute", "default", o.To)
-	if row == nil || row.DNSName == "" || len(row.Addresses) == 0 {
-		return fmt.Errorf("demo: HTTPRoute default/%s has no Lattice DNS name", o.To)
-	}
-	fmt.Fprintf(out, "\n%s DNS name (route annotation %s):\n  %s\n", o.To, file.AnnotationAssignedDomainName, row.DNSName)
-
-	ip, err := Resolve(ctx, env.DNSAddr, row.DNSName)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
 	u, err := url.Parse(row.Addresses[0])
 	if err != nil {
-		return fmt.Errorf("demo: listener address %s: %w", row.Addresses[0], err)
+		return fmt.Errorf("listener address %s: %w", row.Addresses[0], err)
 	}
 	_, port, _ := net.SplitHostPort(u.Host)
 	target, err := netip.ParseAddrPort(net.JoinHostPort(ip.String(), port))
 	if err != nil {
-		return fmt.Errorf("demo: data plane address: %w", err)
+		return fmt.Errorf("data plane address: %w", err)
 	}
-	fmt.Fprintf(out, "  resolves to %s through Local Lattice DNS (%s); the data plane serves the listener on %s\n",
+	fmt.Fprintf(o.Out, "  resolves to %s through Local Lattice DNS (%s); the data plane serves the listener on %s\n",
 		ip, env.DNSAddr, target)
-
-	if err := waitServing(ctx, env, listenerPort(rep, o.To), target.String()); err != nil {
+	if err := waitServing(ctx, env, row.ListenerPorts[0], target.String()); err != nil {
 		return err
 	}
 	reqURL := fmt.Sprintf("http://%s:%s/", row.DNSName, port)
-	source := from[0]
-	fmt.Fprintf(out, "\n%d requests from %s (%s) to %s:\n", o.Requests, source.Name, source.Addr.Addr(), reqURL)
-	split, err := Request(ctx, o.Requests, reqURL, target, source.Addr.Addr(), apps, func(line string) { fmt.Fprintln(out, "  "+line) })
+	fmt.Fprintf(o.Out, "\n%d requests from %s (%s) to %s:\n", o.Requests, source.Name, source.Addr.Addr(), reqURL)
+	split, err := Request(ctx, o.Requests, reqURL, target, source.Addr.Addr(), apps, func(line string) { fmt.Fprintln(o.Out, "  "+line) })
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return err
 	}
-	fmt.Fprintf(out, "\nSplit over %d requests: %s\n", split.Total, split)
-	if err := checkSplit(split, backends); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	fmt.Fprintf(out, "Walkthrough done in %s.\n", time.Since(start).Round(time.Millisecond))
-
-	if o.KeepRunning {
-		fmt.Fprintf(out, "\nStill running (Ctrl-C stops). Edit the manifests in %s and they are re-applied.\n", dir)
-		fmt.Fprintf(out, "Send requests yourself:\n  %s\n", file.Curl(row.DNSName, row.Addresses[0], "/"))
-		fmt.Fprintf(out, "  dig @%s -p %s +short %s\n", hostOf(env.DNSAddr), portOf(env.DNSAddr), row.DNSName)
-		<-ctx.Done()
-	}
-	return nil
+	fmt.Fprintf(o.Out, "\nSplit over %d requests: %s\n", split.Total, split)
+	return checkSplit(split, backends)
 }
 
-// listenerPort is the Lattice port of the route's first listener.
-func listenerPort(rep *file.Report, route string) int32 {
-	if row := rep.Row("HTTPRoute", "default", route); row != nil {
-		return row.ListenerPorts[0]
+// follow prints the table again whenever an edit of the manifests changes it, until ctx ends.
+func follow(ctx context.Context, reports <-chan *file.Report, last *file.Report, out io.Writer) {
+	var b strings.Builder
+	file.WriteTable(&b, last)
+	shown := b.String()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-reports:
+			b.Reset()
+			file.WriteTable(&b, r)
+			if b.String() != shown {
+				shown = b.String()
+				fmt.Fprintf(out, "--- %s\n%s", r.At.Format("15:04:05"), shown)
+			}
+		}
 	}
-	return 0
 }
 
 // waitServing gives the data plane a moment to bind the listener port of a new service.
