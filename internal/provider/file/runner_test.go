@@ -302,3 +302,25 @@ func TestWriteTable(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusDirInsideFolder: the status files written into the watched folder are not read back
+// as manifests (they would be duplicates of the objects).
+func TestStatusDirInsideFolder(t *testing.T) {
+	_, d := localLattice(t)
+	dir := t.TempDir()
+	for name, content := range map[string]string{"base.yaml": classAndGateway, "route.yaml": route("http", 1)} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := New(Config{Dir: dir, StatusDir: filepath.Join(dir, "status"), Translate: testTranslate, Deployer: d, Log: testr.New(t)})
+	for i := range 2 {
+		rep := r.Reconcile(context.Background())
+		if rep.Err != nil || len(rep.Problems) > 0 || !rep.Ready() {
+			t.Fatalf("pass %d: err %v, problems %v, rows %+v", i, rep.Err, rep.Problems, rep.Rows)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "status", "httproute.default.inventory.yaml")); err != nil {
+		t.Fatal(err)
+	}
+}
