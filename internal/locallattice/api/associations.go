@@ -74,7 +74,7 @@ func (s *Server) createSNSA(c *call) (int, json.RawMessage, error) {
 		a := &store.ServiceNetworkServiceAssociation{ID: id, ARN: s.arn("servicenetworkserviceassociation/" + id),
 			CreatedBy: s.store.AccountID(), CreatedAt: s.store.Now(), ServiceID: svc.ID, ServiceNetworkID: sn.ID,
 			Tags: copyTags(in.Tags)}
-		a.Status = s.settle(st, id)
+		a.Status = s.settle(st, id, store.StatusCreateInProgress)
 		st.ServiceAssociations[id] = a
 		return renderSNSA(st, a), nil
 	})
@@ -212,7 +212,7 @@ func (s *Server) createSNVA(c *call) (int, json.RawMessage, error) {
 			CreatedBy: s.store.AccountID(), CreatedAt: now, LastUpdatedAt: now, ServiceNetworkID: sn.ID,
 			VPCID: in.VPCIdentifier, SecurityGroupIDs: in.SecurityGroupIDs, PrivateDNS: in.PrivateDNSEnabled == nil || *in.PrivateDNSEnabled,
 			DNSOptions: in.DNSOptions, Tags: copyTags(in.Tags)}
-		a.Status = s.settle(st, id)
+		a.Status = s.settle(st, id, store.StatusCreateInProgress)
 		st.VPCAssociations[id] = a
 		return renderSNVA(st, a), nil
 	})
@@ -269,6 +269,7 @@ func (s *Server) updateSNVA(c *call) (int, json.RawMessage, error) {
 		}
 		a.SecurityGroupIDs = in.SecurityGroupIDs
 		a.LastUpdatedAt = s.store.Now()
+		a.Status = s.settle(st, a.ID, store.StatusUpdateInProgress)
 		return renderSNVA(st, a), nil
 	})
 }

@@ -118,6 +118,23 @@ func TestAsyncStates(t *testing.T) {
 	eventually(t, func() bool {
 		return must(c.GetService(cx, &vpclattice.GetServiceInput{ServiceIdentifier: svc.Id})).Status == types.ServiceStatusActive
 	})
+	sn := must(c.CreateServiceNetwork(cx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("slow-sn")}))
+	snva := must(c.CreateServiceNetworkVpcAssociation(cx, &vpclattice.CreateServiceNetworkVpcAssociationInput{
+		ServiceNetworkIdentifier: sn.Id, VpcIdentifier: aws.String("vpc-12345678"), SecurityGroupIds: []string{"sg-12345678"}}))
+	if snva.Status != types.ServiceNetworkVpcAssociationStatusCreateInProgress {
+		t.Errorf("SNVA status %s", snva.Status)
+	}
+	snvaStatus := func() types.ServiceNetworkVpcAssociationStatus {
+		return must(c.GetServiceNetworkVpcAssociation(cx, &vpclattice.GetServiceNetworkVpcAssociationInput{ServiceNetworkVpcAssociationIdentifier: snva.Id})).Status
+	}
+	eventually(t, func() bool { return snvaStatus() == types.ServiceNetworkVpcAssociationStatusActive })
+	upd := must(c.UpdateServiceNetworkVpcAssociation(cx, &vpclattice.UpdateServiceNetworkVpcAssociationInput{
+		ServiceNetworkVpcAssociationIdentifier: snva.Id, SecurityGroupIds: []string{"sg-87654321"}}))
+	if upd.Status != types.ServiceNetworkVpcAssociationStatusUpdateInProgress {
+		t.Errorf("SNVA update status %s", upd.Status)
+	}
+	eventually(t, func() bool { return snvaStatus() == types.ServiceNetworkVpcAssociationStatusActive })
+
 	tg := must(c.CreateTargetGroup(cx, &vpclattice.CreateTargetGroupInput{Name: aws.String("slow-tg"), Type: types.TargetGroupTypeLambda}))
 	var conflict *types.ConflictException
 	if _, err := c.DeleteTargetGroup(cx, &vpclattice.DeleteTargetGroupInput{TargetGroupIdentifier: tg.Id}); !errors.As(err, &conflict) {

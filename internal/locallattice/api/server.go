@@ -396,8 +396,9 @@ func encode(res any) (json.RawMessage, error) {
 	return b, nil
 }
 
-// settle returns the status a new resource starts in and schedules its transition to ACTIVE.
-func (s *Server) settle(st *store.State, id string) string {
+// settle returns the status a created or updated resource is in: ACTIVE without an async delay,
+// else inProgress until the delay has passed.
+func (s *Server) settle(st *store.State, id, inProgress string) string {
 	d := s.faults.get().AsyncDelay
 	if d <= 0 {
 		return store.StatusActive
@@ -405,7 +406,7 @@ func (s *Server) settle(st *store.State, id string) string {
 	due := s.store.Now().Add(d)
 	st.Pending[id] = store.Pending{Due: due}
 	go s.store.Schedule(due)
-	return store.StatusCreateInProgress
+	return inProgress
 }
 
 // retire deletes a resource now, or marks it DELETE_IN_PROGRESS and removes it after the async

@@ -50,7 +50,7 @@ func (s *Server) createService(c *call) (int, json.RawMessage, error) {
 			CustomDomainName: in.CustomDomainName, CertificateARN: in.CertificateARN,
 			AuthType: orDefault(in.AuthType, "NONE"), DNSEntry: s.dnsEntry(in.Name, id),
 			CreatedAt: now, LastUpdatedAt: now, Tags: copyTags(in.Tags)}
-		svc.Status = s.settle(st, id)
+		svc.Status = s.settle(st, id, store.StatusCreateInProgress)
 		st.Services[id] = svc
 		return svc, nil
 	})

@@ -126,7 +126,7 @@ func (s *Server) createTargetGroup(c *call) (int, json.RawMessage, error) {
 		id := newID("tg")
 		tg := &store.TargetGroup{ID: id, ARN: s.arn("targetgroup/" + id), Name: in.Name, Type: in.Type,
 			Config: in.Config, CreatedAt: now, LastUpdatedAt: now, Tags: copyTags(in.Tags)}
-		tg.Status = s.settle(st, id)
+		tg.Status = s.settle(st, id, store.StatusCreateInProgress)
 		st.TargetGroups[id] = tg
 		return renderTG(st, nil, tg), nil
 	})

@@ -357,6 +357,7 @@ func (st *State) remove(id string) {
 const (
 	StatusActive           = "ACTIVE"
 	StatusCreateInProgress = "CREATE_IN_PROGRESS"
+	StatusUpdateInProgress = "UPDATE_IN_PROGRESS"
 	StatusDeleteInProgress = "DELETE_IN_PROGRESS"
 )
 
