@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 )
@@ -275,7 +276,7 @@ func badTarget(tg *store.TargetGroup, id string) string {
 			return "IP address family does not match the target group's ipAddressType"
 		}
 	case "INSTANCE":
-		if !validIDLoose(id, "i") {
+		if !isInstanceID(id) {
 			return "not an EC2 instance ID"
 		}
 	case "LAMBDA", "ALB":
@@ -286,11 +287,13 @@ func badTarget(tg *store.TargetGroup, id string) string {
 	return ""
 }
 
-func validIDLoose(v, prefix string) bool {
-	if len(v) < len(prefix)+2 || v[:len(prefix)+1] != prefix+"-" {
+// isInstanceID reports whether v looks like an EC2 instance ID: i- and lowercase hex.
+func isInstanceID(v string) bool {
+	rest, ok := strings.CutPrefix(v, "i-")
+	if !ok || rest == "" {
 		return false
 	}
-	for _, r := range v[len(prefix)+1:] {
+	for _, r := range rest {
 		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
 			return false
 		}
