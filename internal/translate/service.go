@@ -25,6 +25,8 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 		Name:             r.serviceName,
 		Route:            r.key,
 		CustomDomainName: r.customDomain,
+		// Lets a new cluster take over a service another ManagedBy owns (blue/green migration).
+		AllowTakeoverFrom: r.meta.Annotations[AnnotationAllowTakeoverFrom],
 		Tags: map[string]string{
 			model.TagManagedBy:      t.managedBy,
 			model.TagRouteName:      r.key.Name,

@@ -30,6 +30,7 @@ const DefaultControllerName = "application-networking.k8s.aws/gateway-api-contro
 const (
 	AnnotationServiceNameOverride = "application-networking.k8s.aws/service-name-override"
 	OptionCertificateARN          = "application-networking.k8s.aws/certificate-arn"
+	AnnotationAllowTakeoverFrom   = "application-networking.k8s.aws/allow-takeover-from"
 )
 
 // Input is a snapshot of the world. Order does not matter: Translate sorts internally.
