@@ -147,8 +147,8 @@ func (s *Store) View(fn func(*State)) {
 var ErrUnchanged = errors.New("unchanged")
 
 // Update runs fn with write access. fn must check everything before it modifies anything: when it
-// returns an error the state must be unchanged. After a successful fn the snapshot is rebuilt,
-// the state file rewritten and subscribers called.
+// returns an error the state must be unchanged. After a successful fn the snapshot goes stale
+// (the next Snapshot rebuilds it), the state file is rewritten and subscribers are called.
 func (s *Store) Update(fn func(*State) error) error {
 	changed, err := s.update(fn)
 	if changed {
@@ -171,7 +171,8 @@ func (s *Store) update(fn func(*State) error) (changed bool, err error) {
 	return true, s.commitLocked()
 }
 
-// Schedule arranges for pending transitions due at the given time to run then.
+// Schedule arranges for the transitions and drained targets due at the given time to be applied
+// then.
 func (s *Store) Schedule(due time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
