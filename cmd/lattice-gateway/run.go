@@ -260,6 +260,12 @@ func runStandalone(ctx context.Context, s *standalone, dir, statusDir string, ou
 	r := file.New(file.Config{
 		Dir: dir, StatusDir: statusDir, Translate: s.translateConfig(), Deployer: d,
 		ListenerAddr: listenerAddr, Log: log.WithName("run"),
+		OnPlan: func(p *deploy.Plan) {
+			fmt.Fprintf(out, "--- applying %d change(s)\n", p.Len())
+			for _, op := range p.Ops() {
+				fmt.Fprintf(out, "  %s\n", op)
+			}
+		},
 		OnReport: func(rep *file.Report) {
 			var b strings.Builder
 			file.WriteTable(&b, rep)
