@@ -99,7 +99,8 @@ type controllerOpts struct {
 func (e *env) startController(t *testing.T, o controllerOpts) *controllerRun {
 	t.Helper()
 	if o.name == "" {
-		o.name = "lattice-gateway"
+		// controller-runtime refuses two controllers of the same name in one process.
+		o.name = "lattice-gateway-" + strings.ToLower(t.Name())
 	}
 	run := &controllerRun{name: o.name, registry: prometheus.NewRegistry(), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -99,7 +99,7 @@ func TestRestartMidApply(t *testing.T) {
 	if err := e.lattice.SetFaults(api.Faults{APILatency: 40 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	first := e.startController(t, controllerOpts{name: "first"})
+	first := e.startController(t, controllerOpts{name: "restart-first"})
 	ctx := context.Background()
 	if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestRestartMidApply(t *testing.T) {
 	}
 
 	e.lattice.ResetCounts()
-	second := e.startController(t, controllerOpts{name: "second"})
+	second := e.startController(t, controllerOpts{name: "restart-second"})
 	e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
 	e.routeProgrammed(t, "default", "rates", "my-hotel", time.Minute)
 	inv := e.latticeInventory()
