@@ -66,9 +66,10 @@ func TestLoad(t *testing.T) {
 		files:    map[string]string{"f.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: parking\nspec:\n  ports:\n  - port: eighty\n"},
 		problems: []string{"f.yaml:7: Service: field spec.ports.port must be of type int32"},
 	}, {
-		name:     "missing and invalid names",
-		files:    map[string]string{"n.yaml": "apiVersion: v1\nkind: Service\nmetadata: {}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: Not_Valid\n"},
-		problems: []string{"n.yaml:1: Service: missing metadata.name", `n.yaml:5: Service: invalid metadata.name "Not_Valid"`},
+		name: "missing and invalid names and namespaces",
+		files: map[string]string{"n.yaml": "apiVersion: v1\nkind: Service\nmetadata: {}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: Not_Valid\n" +
+			"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: ok\n  namespace: a.b\n"},
+		problems: []string{"n.yaml:1: Service: missing metadata.name", `n.yaml:5: Service: invalid metadata.name "Not_Valid"`, `n.yaml:10: Service: invalid metadata.namespace "a.b"`},
 	}, {
 		name:     "duplicate object keeps the first",
 		files:    map[string]string{"a.yaml": gateway, "b/c.yaml": gateway},

@@ -35,10 +35,15 @@ func normalize(obj runtime.Object) (Object, error) {
 	if errs := validation.IsDNS1123Subdomain(mo.GetName()); len(errs) > 0 {
 		return nil, fmt.Errorf("%s: invalid metadata.name %q: %s", kind, mo.GetName(), strings.Join(errs, "; "))
 	}
-	if clusterScoped(o) {
+	switch {
+	case clusterScoped(o):
 		mo.SetNamespace("")
-	} else if mo.GetNamespace() == "" {
+	case mo.GetNamespace() == "":
 		mo.SetNamespace(corev1.NamespaceDefault)
+	default:
+		if errs := validation.IsDNS1123Label(mo.GetNamespace()); len(errs) > 0 {
+			return nil, fmt.Errorf("%s: invalid metadata.namespace %q: %s", kind, mo.GetNamespace(), strings.Join(errs, "; "))
+		}
 	}
 	return mo, nil
 }
