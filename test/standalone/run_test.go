@@ -224,7 +224,8 @@ func (in *instance) counters(t *testing.T) counters {
 }
 
 func TestRunFolder(t *testing.T) {
-	pods(t, map[string]string{"127.0.30.1": "parking-pod", "127.0.30.11": "inventory-ver1-pod", "127.0.30.21": "inventory-ver2-pod"})
+	pods(t, map[string]string{"127.0.30.1": "parking-pod", "127.0.30.11": "inventory-ver1-pod", "127.0.30.12": "inventory-ver1-pod-b",
+		"127.0.30.21": "inventory-ver2-pod"})
 	dir, statusDir := t.TempDir(), t.TempDir()
 	stateFile := filepath.Join(t.TempDir(), "state.json")
 	write(t, dir, "base.yaml", base+service("inventory-ver1", "127.0.30.11")+service("inventory-ver2", "127.0.30.21")+service("parking", "127.0.30.1"))
@@ -271,6 +272,19 @@ func TestRunFolder(t *testing.T) {
 		})
 	})
 
+	t.Run("endpoint added to an EndpointSlice gets traffic", func(t *testing.T) {
+		slices := base + strings.Replace(service("inventory-ver1", "127.0.30.11"), "endpoints:\n",
+			"endpoints:\n- addresses: [\"127.0.30.12\"]\n  targetRef: {kind: Pod, name: inventory-ver1-pod-b}\n", 1) +
+			service("inventory-ver2", "127.0.30.21") + service("parking", "127.0.30.1")
+		write(t, dir, "base.yaml", slices)
+		eventually(t, 20*time.Second, "both ver1 pods answer", func() error {
+			if c := in.split(t, dnsName, 20); c["inventory-ver1-pod"] == 0 || c["inventory-ver1-pod-b"] == 0 {
+				return fmt.Errorf("split %v", c)
+			}
+			return nil
+		})
+	})
+
 	t.Run("added route appears", func(t *testing.T) {
 		write(t, dir, "rates.yaml", ratesRoute)
 		m, at = in.p.waitOutput(`HTTPRoute\s+default/rates\s+Programmed\s+(\S+)`, at, 30*time.Second)
@@ -286,7 +300,7 @@ func TestRunFolder(t *testing.T) {
 	t.Run("malformed manifest reported with file and line, others keep working", func(t *testing.T) {
 		write(t, dir, "broken.yaml", brokenRoute)
 		in.p.waitOutput(`skipped `+regexp.QuoteMeta(filepath.Join(dir, "broken.yaml"))+`:7: HTTPRoute: unknown field spec\.rulez`, at, 20*time.Second)
-		if c := in.split(t, dnsName, 10); c["inventory-ver1-pod"] != 10 {
+		if c := in.split(t, dnsName, 10); c["inventory-ver1-pod"]+c["inventory-ver1-pod-b"] != 10 {
 			t.Fatalf("inventory after a bad manifest: %v", c)
 		}
 		if err := os.Remove(filepath.Join(dir, "broken.yaml")); err != nil {
@@ -330,7 +344,7 @@ func TestRunFolder(t *testing.T) {
 		if c := again.counters(t); c.Mutating != 0 {
 			t.Errorf("restart made %d mutating calls, want 0: %v", c.Mutating, c.Ops)
 		}
-		if c := again.split(t, dnsName, 10); c["inventory-ver1-pod"] != 10 {
+		if c := again.split(t, dnsName, 10); c["inventory-ver1-pod"]+c["inventory-ver1-pod-b"] != 10 {
 			t.Fatalf("traffic after restart: %v", c)
 		}
 		if err := again.p.stop(10 * time.Second); err != nil {
