@@ -46,6 +46,8 @@ const (
 
 type env struct {
 	cluster *cluster.Cluster
+	// kubeconfig authenticates as the controller's ServiceAccount.
+	kubeconfig string
 	lattice *api.Server
 	dp      *dataplane.DataPlane
 }
@@ -77,7 +79,9 @@ func startEnv(t *testing.T, dataPlaneIP string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(dp.Close)
-	return &env{cluster: c, lattice: srv, dp: dp}
+	e := &env{cluster: c, lattice: srv, dp: dp}
+	e.kubeconfig = e.controllerKubeconfig(t)
+	return e
 }
 
 // controllerRun is one in-process controller replica.
@@ -112,9 +116,9 @@ func (e *env) startController(t *testing.T, o controllerOpts) *controllerRun {
 	cfg := config.Controller{
 		Lattice: config.Lattice{ClusterVPCID: vpcID, Region: region, AccountID: accountID, ClusterName: clusterName,
 			LatticeEndpoint: e.lattice.URL(), LogLevel: "info"},
-		Kubeconfig:         e.cluster.Kubeconfig,
+		Kubeconfig:         e.kubeconfig,
 		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
-		LeaderElect: o.leaderElect, LeaderElectionNamespace: "default", LeaderElectionID: config.LeaderElectionID,
+		LeaderElect: o.leaderElect, LeaderElectionNamespace: controllerNamespace, LeaderElectionID: config.LeaderElectionID,
 	}
 	ro := kubernetes.RunOptions{
 		Config: cfg, Log: testr.NewWithOptions(t, testr.Options{Verbosity: 0}).WithName(o.name), Registry: run.registry,
