@@ -48,8 +48,8 @@ type env struct {
 	cluster *cluster.Cluster
 	// kubeconfig authenticates as the controller's ServiceAccount.
 	kubeconfig string
-	lattice *api.Server
-	dp      *dataplane.DataPlane
+	lattice    *api.Server
+	dp         *dataplane.DataPlane
 }
 
 // startEnv starts a cluster and Local Lattice for one test; everything stops when it ends.
