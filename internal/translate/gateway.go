@@ -53,7 +53,9 @@ type listenerState struct {
 	spec *gwv1.Listener
 	// usable listeners are accepted, unconflicted, have a usable certificate and at least one
 	// supported route kind: routes attached to them are programmed into Lattice.
-	usable         bool
+	usable bool
+	// accepted is the listener's Accepted condition: its protocol and hostname are fine.
+	accepted       bool
 	kinds          []gwv1.RouteGroupKind
 	protocol       string // Lattice listener protocol
 	certificateARN string
@@ -120,8 +122,10 @@ func (g *gatewayState) validate(class classState) {
 	}
 	conflicts := listenerConflicts(g.gw.Spec.Listeners)
 	var valid, invalid []string
+	anyAccepted := false
 	for i, l := range g.listeners {
 		l.validate(conflicts[i])
+		anyAccepted = anyAccepted || l.accepted
 		if l.usable {
 			valid = append(valid, string(l.spec.Name))
 		} else {
@@ -140,11 +144,14 @@ func (g *gatewayState) validate(class classState) {
 	case g.gw.Spec.TLS != nil:
 		// Accepting it would silently drop the client-certificate requirement.
 		reason, msg = string(gwv1.GatewayReasonInvalid), "spec.tls is not supported: VPC Lattice can neither validate client certificates nor present one to backends"
-	case len(valid) == 0:
+	case !anyAccepted:
 		reason, msg = string(gwv1.GatewayReasonListenersNotValid), "no valid listener: "+strings.Join(invalid, ", ")
 	case len(invalid) > 0:
+		// A listener that is accepted but cannot serve (say, a certificateRef Lattice cannot
+		// use) reports that on itself; the Gateway stays accepted, as the spec's
+		// ListenersNotValid with Accepted=True allows, even when no listener is usable.
 		g.accepted = true
-		reason, msg = string(gwv1.GatewayReasonListenersNotValid), fmt.Sprintf("accepted with listeners %s; invalid listeners: %s", strings.Join(valid, ", "), strings.Join(invalid, ", "))
+		reason, msg = string(gwv1.GatewayReasonListenersNotValid), fmt.Sprintf("accepted with listeners %s; invalid listeners: %s", nonEmpty(strings.Join(valid, ", "), "(none)"), strings.Join(invalid, ", "))
 	default:
 		g.accepted = true
 		reason, msg = string(gwv1.GatewayReasonAccepted), "Accepted"
@@ -242,6 +249,7 @@ func (l *listenerState) validate(c conflict) {
 	}
 	// A listener with some unsupported route kinds still serves the supported ones.
 	l.usable = accepted && c.reason == "" && certResolved && len(l.kinds) > 0
+	l.accepted = accepted
 	programmed := cond(typeProgrammed, false, string(gwv1.ListenerReasonInvalid), "listener is not valid", 0)
 	if l.usable {
 		programmed = pending(0)

@@ -359,7 +359,12 @@ func podStatus(pod *corev1.Pod, run *podRun) *corev1.PodStatus {
 	if s.StartTime == nil {
 		s.StartTime = &run.started
 	}
-	s.QOSClass = corev1.PodQOSBestEffort
+	// The API server sets the QoS class on create from the requests and limits, and it is
+	// immutable afterwards: keep it (Pods with requests, like the conformance echo servers, are
+	// Burstable).
+	if s.QOSClass == "" {
+		s.QOSClass = corev1.PodQOSBestEffort
+	}
 	s.InitContainerStatuses = nil
 	for _, c := range pod.Spec.InitContainers {
 		s.InitContainerStatuses = append(s.InitContainerStatuses, corev1.ContainerStatus{

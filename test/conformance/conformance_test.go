@@ -1,0 +1,276 @@
+// Package conformance runs the unmodified upstream Gateway API conformance suite
+// (sigs.k8s.io/gateway-api/conformance, the version matching our Gateway API module) against
+// lattice-gateway's controller in-process, a one-machine cluster (test/cluster) and Local Lattice
+// (API and data plane) in-process. Every request the suite sends goes to a Gateway address,
+// which the data plane serves on loopback; nothing leaves 127.0.0.0/8.
+//
+// It runs only with CONFORMANCE=1 (a full run takes minutes); docs/conformance.md has the
+// commands, the address mapping and the results.
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/conformance"
+	confv1 "sigs.k8s.io/gateway-api/conformance/apis/v1"
+	conformanceconfig "sigs.k8s.io/gateway-api/conformance/utils/config"
+	"sigs.k8s.io/gateway-api/conformance/utils/flags"
+	"sigs.k8s.io/gateway-api/conformance/utils/roundtripper"
+	"sigs.k8s.io/gateway-api/conformance/utils/suite"
+	"sigs.k8s.io/gateway-api/pkg/features"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/config"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
+	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
+	"github.com/lattice-gateway/lattice-gateway/internal/translate"
+	"github.com/lattice-gateway/lattice-gateway/internal/version"
+	"github.com/lattice-gateway/lattice-gateway/test/cluster"
+)
+
+const (
+	accountID   = "123456789012"
+	clusterName = "conformance"
+	vpcID       = "vpc-0c0f0000000000001"
+	region      = "us-west-2"
+
+	gatewayClassName = "amazon-vpc-lattice"
+	// gatewayAddresses is the range Gateway status addresses come from; the data plane serves
+	// each service network's address there.
+	gatewayAddresses = "127.77.0.0/16"
+	// dataPlaneAddr serves the generated service DNS names (not used by the suite).
+	dataPlaneAddr = "127.0.77.1"
+	// portOffset lets the data plane serve Lattice ports 80, 443 and 8080 without privileges.
+	portOffset = 30000
+)
+
+// supportedFeatures is exactly what the GatewayClass status advertises (checked below): the
+// suite runs the tests whose features are all in this set.
+var supportedFeatures = []features.FeatureName{
+	features.SupportGateway,
+	features.SupportGatewayPort8080,
+	features.SupportGRPCRoute,
+	features.SupportHTTPRoute,
+	features.SupportHTTPRouteMethodMatching,
+	features.SupportHTTPRouteParentRefPort,
+	features.SupportReferenceGrant,
+	features.SupportTLSRoute,
+}
+
+// skipTests are tests within the supported features that VPC Lattice cannot pass; each reason
+// names the Lattice limitation (docs/conformance.md repeats them in the results table).
+var skipTests = map[string]string{}
+
+func TestConformance(t *testing.T) {
+	if os.Getenv("CONFORMANCE") == "" {
+		t.Skip("set CONFORMANCE=1 to run the Gateway API conformance suite (make conformance)")
+	}
+	ctrllog.SetLogger(logr.Discard())
+	begin := time.Now()
+	c := cluster.Start(t, cluster.Options{Log: testr.NewWithOptions(t, testr.Options{Verbosity: clusterLogVerbosity()}).WithName("cluster")})
+
+	lattice := startLocalLattice(t)
+	prefix := netip.MustParsePrefix(gatewayAddresses)
+	dp, err := dataplane.New(lattice.Store(), dataplane.Options{
+		DNSAddr: dataPlaneAddr + ":0", DataPlaneAddr: dataPlaneAddr, ListenerPortOffset: portOffset,
+		DataDir: t.TempDir(), DialMap: cluster.PodDialMap(), Dialer: dataplane.LoopbackOnlyDialer(t),
+		HealthCheckInterval: 200 * time.Millisecond, GatewayAddresses: prefix,
+	}, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dp.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dp.Close)
+	startController(t, c, lattice.URL())
+	createGatewayClass(t, c.Client)
+	t.Logf("environment ready in %s", time.Since(begin).Round(time.Millisecond))
+
+	opts := suite.ConformanceOptions{
+		ConfigurableOptions: suite.ConfigurableOptions{
+			GatewayClassName:     gatewayClassName,
+			CleanupBaseResources: true,
+			CleanupTestResources: true,
+			SupportedFeatures:    supportedFeatures,
+			SkipTests:            slices.Sorted(mapKeys(skipTests)),
+			TimeoutConfig:        timeouts(),
+			Mode:                 flags.DefaultMode,
+			ConformanceProfiles:  []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName},
+			Implementation: confv1.Implementation{
+				Organization: "lattice-gateway",
+				Project:      "lattice-gateway",
+				URL:          "https://github.com/lattice-gateway/lattice-gateway",
+				Version:      version.Version,
+				Contact:      []string{"https://github.com/lattice-gateway/lattice-gateway/issues"},
+			},
+		},
+		Client:        c.Client,
+		ClientOptions: client.Options{Scheme: c.Scheme},
+		Clientset:     c.Clientset,
+		RestConfig:    c.Config,
+		RoundTripper: &roundtripper.DefaultRoundTripper{
+			TimeoutConfig:     timeouts(),
+			CustomDialContext: gatewayDialer(t, prefix),
+		},
+	}
+	// The suite's own flags (-run-test, -report-output, -conformance-profiles, -skip-tests,
+	// -debug, ...) override these defaults when given after -args.
+	flags.ApplyAll(&opts.ConfigurableOptions)
+	if opts.ReportOutputPath != "" && !filepath.IsAbs(opts.ReportOutputPath) {
+		opts.ReportOutputPath = filepath.Join(testenv.RepoRoot(), opts.ReportOutputPath)
+	}
+	conformance.RunConformanceWithOptions(t, opts)
+	t.Logf("conformance run took %s", time.Since(begin).Round(time.Second))
+}
+
+func mapKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// timeouts shortens the suite's upper bounds where our controller converges in seconds, so a
+// failing test fails quickly; bounds that passing tests actually wait out are kept.
+func timeouts() conformanceconfig.TimeoutConfig {
+	tc := conformanceconfig.DefaultTimeoutConfig()
+	tc.NamespacesMustBeReady = 2 * time.Minute
+	tc.GatewayMustHaveAddress = time.Minute
+	tc.GatewayStatusMustHaveListeners = time.Minute
+	tc.GatewayListenersMustHaveConditions = time.Minute
+	tc.RouteMustHaveParents = time.Minute
+	tc.MaxTimeToConsistency = 30 * time.Second
+	return tc
+}
+
+func startLocalLattice(t *testing.T) *api.Server {
+	t.Helper()
+	o := api.DefaultOptions()
+	o.Region, o.AccountID, o.Logger = region, accountID, logr.Discard()
+	o.DrainingDelay = 200 * time.Millisecond
+	srv, err := api.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+// startController runs `lattice-gateway controller` in-process against the cluster and Local
+// Lattice, announcing Gateway addresses from the range the data plane serves.
+func startController(t *testing.T, c *cluster.Cluster, endpoint string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	cfg := config.Controller{
+		Lattice: config.Lattice{ClusterVPCID: vpcID, Region: region, AccountID: accountID, ClusterName: clusterName,
+			LatticeEndpoint: endpoint, LogLevel: "info", GatewayAddressCIDR: gatewayAddresses},
+		Kubeconfig:         c.Kubeconfig,
+		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
+	}
+	log := logr.Discard()
+	if os.Getenv("CONFORMANCE_CONTROLLER_LOG") != "" {
+		log = testr.New(t).WithName("controller")
+	}
+	go func() {
+		done <- kubernetes.Run(ctx, kubernetes.RunOptions{
+			Config: cfg, Log: log, Registry: prometheus.NewRegistry(),
+			Client: deploy.ClientOptions{RateLimits: &ratelimit.Limits{}, Retry: ratelimit.Retry{MaxAttempts: 5, Base: 5 * time.Millisecond, Max: 100 * time.Millisecond}},
+			Deploy: deploy.Config{WaitInitial: 20 * time.Millisecond},
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && ctx.Err() == nil {
+				t.Errorf("controller: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("controller did not stop")
+		}
+	})
+}
+
+// createGatewayClass creates the class the suite uses and checks that its status advertises
+// exactly supportedFeatures.
+func createGatewayClass(t *testing.T, cl client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	gc := &gwv1.GatewayClass{
+		ObjectMeta: metav1.ObjectMeta{Name: gatewayClassName},
+		Spec:       gwv1.GatewayClassSpec{ControllerName: translate.DefaultControllerName},
+	}
+	if err := cl.Create(ctx, gc); err != nil {
+		t.Fatalf("create GatewayClass: %v", err)
+	}
+	t.Cleanup(func() { _ = cl.Delete(context.Background(), gc) })
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(gc), gc); err == nil && meta.IsStatusConditionTrue(gc.Status.Conditions, string(gwv1.GatewayClassConditionStatusAccepted)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GatewayClass %s not accepted: %+v", gatewayClassName, gc.Status.Conditions)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var advertised []features.FeatureName
+	for _, f := range gc.Status.SupportedFeatures {
+		advertised = append(advertised, features.FeatureName(f.Name))
+	}
+	want := slices.Clone(supportedFeatures)
+	slices.Sort(want)
+	slices.Sort(advertised)
+	if !slices.Equal(advertised, want) {
+		t.Fatalf("GatewayClass advertises %v, the suite is told %v", advertised, want)
+	}
+}
+
+// gatewayDialer sends the suite's connections to the data plane: a Gateway address IP:P is
+// served on IP:P+portOffset. Anything outside the Gateway address range fails the test.
+func gatewayDialer(t *testing.T, prefix netip.Prefix) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil || !prefix.Contains(ap.Addr()) || !ap.Addr().IsLoopback() {
+			t.Errorf("suite dialled %s %s, which is not a Gateway address in %s", network, addr, prefix)
+			return nil, fmt.Errorf("dial %s: not a Gateway address", addr)
+		}
+		target := net.JoinHostPort(ap.Addr().String(), strconv.Itoa(int(ap.Port())+portOffset))
+		return d.DialContext(ctx, network, target)
+	}
+}
+
+// clusterLogVerbosity is CONFORMANCE_CLUSTER_V (default 0): 1 shows the kubelet's pod retries.
+func clusterLogVerbosity() int {
+	v, _ := strconv.Atoi(os.Getenv("CONFORMANCE_CLUSTER_V"))
+	return v
+}
