@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -112,6 +116,15 @@ func TestInvalidInputs(t *testing.T) {
 	e.startController(t, controllerOpts{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	// Another cluster already owns a Lattice service named as the rates route's would be: a
+	// Lattice-side refusal that must reach the route's status, not only the logs.
+	other := "210987654321/other-cluster/vpc-0other"
+	lc := vpclattice.New(vpclattice.Options{Region: region, BaseEndpoint: aws.String(e.lattice.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	if _, err := lc.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String("rates-default"),
+		Tags: map[string]string{"application-networking.k8s.aws/ManagedBy": other}}); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +156,18 @@ func TestInvalidInputs(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("lattice ownership conflict", func(t *testing.T) {
+		r := e.routeCondition(t, "default", "rates", "Programmed", metav1.ConditionFalse, "Invalid")
+		c := condition(parentConds(r.Status.Parents, "my-hotel"), "Programmed")
+		t.Logf("default/rates: Programmed=%s %s: %s", c.Status, c.Reason, c.Message)
+		if !strings.Contains(c.Message, "owned by "+other) {
+			t.Errorf("Programmed message %q does not name the owner %s", c.Message, other)
+		}
+		if !e.hasEvent(t, "default", "rates", "ProgrammingFailed") {
+			t.Error("no ProgrammingFailed event for rates")
+		}
+	})
 
 	// The valid routes are unaffected.
 	inventory := e.routeProgrammed(t, "default", "inventory", "my-hotel", time.Minute)
