@@ -2,6 +2,7 @@ package translate
 
 import (
 	"bytes"
+	"net/netip"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -26,6 +27,8 @@ func configFor(name string) Config {
 		cfg.DefaultServiceNetwork = "default-sn"
 	case "quota-rules-per-listener-override":
 		cfg.Quotas.RulesPerListener = 3
+	case "gateway-addresses-from-prefix":
+		cfg.GatewayAddresses = netip.MustParsePrefix("127.77.0.0/16")
 	}
 	return cfg
 }
