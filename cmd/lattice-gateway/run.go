@@ -45,22 +45,32 @@ type standalone struct {
 	local   api.Options
 	data    dataplane.Options
 	flags   *pflag.FlagSet
+	// localFlags is set when the flags of `local` are bound (run, demo): their --region and
+	// --account-id then describe the in-process Local Lattice.
+	localFlags bool
 }
 
-// bind registers the flags of `local` (and of the data plane when dataPlane is set), then the
-// Lattice identity flags; --region is shared by both.
-func (s *standalone) bind(fs *pflag.FlagSet, dataPlane bool) {
+// The flag sets bind can register.
+const (
+	identityFlags   = iota // the Lattice identity and endpoint (plan)
+	localLatticeAll        // plus the flags of `local` and of the data plane (run, demo)
+)
+
+// bind registers the flags of `local` and of the data plane when asked, then the Lattice
+// identity flags; --region is shared by both.
+func (s *standalone) bind(fs *pflag.FlagSet, which int) {
 	s.flags = fs
 	s.local = api.DefaultOptions()
-	s.local.BindFlags(fs)
-	if dataPlane {
+	if which == localLatticeAll {
+		s.localFlags = true
+		s.local.BindFlags(fs)
 		s.data.BindFlags(fs)
 		s.data.ListenerPortOffset = defaultPortOffset()
 		fs.Lookup("listener-port-offset").DefValue = strconv.Itoa(s.data.ListenerPortOffset)
 	}
 	identity := pflag.NewFlagSet("identity", pflag.ContinueOnError)
 	s.lattice.BindFlags(identity, os.Getenv)
-	fs.AddFlagSet(identity) // keeps the --region already bound above
+	fs.AddFlagSet(identity) // keeps a --region bound above
 }
 
 // defaultPortOffset is 0 for root (Lattice ports as they are) and 8000 otherwise.
@@ -74,13 +84,22 @@ func defaultPortOffset() int {
 // complete fills the standalone defaults and reconciles the flags both sides know.
 func (s *standalone) complete() error {
 	l := &s.lattice
-	if s.flags.Changed("region") || l.Region == "" {
+	if (s.localFlags && s.flags.Changed("region")) || l.Region == "" {
 		l.Region = s.local.Region
 	} else {
 		s.local.Region = l.Region
 	}
 	if l.AccountID == "" {
 		l.AccountID = s.local.AccountID
+	} else if !s.localFlags {
+		s.local.AccountID = l.AccountID
+	}
+	if !s.localFlags { // else the data plane's --gateway-address-cidr flag set it
+		p, err := l.GatewayAddresses()
+		if err != nil {
+			return err
+		}
+		s.data.GatewayAddresses = p
 	}
 	if l.ClusterName == "" {
 		l.ClusterName = standaloneCluster
@@ -93,77 +112,27 @@ func (s *standalone) complete() error {
 
 func (s *standalone) translateConfig() translate.Config {
 	return translate.Config{AccountID: s.lattice.AccountID, ClusterName: s.lattice.ClusterName,
-		VPCID: s.lattice.ClusterVPCID, DefaultServiceNetwork: s.lattice.DefaultServiceNetwork}
+		VPCID: s.lattice.ClusterVPCID, DefaultServiceNetwork: s.lattice.DefaultServiceNetwork,
+		GatewayAddresses: s.data.GatewayAddresses}
 }
 
 func (s *standalone) logger(w io.Writer) logr.Logger {
 	return zap.New(zap.WriteTo(w), zap.ConsoleEncoder(), zap.Level(zapLevel(s.lattice.LogLevel)))
 }
 
-// localLattice is an in-process Local Lattice: the API and, when started, the data plane.
-type localLattice struct {
-	api *api.Server
-	dp  *dataplane.DataPlane
-}
-
-// startLocal starts Local Lattice's API on s.local.APIAddr (and admin endpoint) and, when
-// dataPlane is set, its data plane, and points s.lattice at it.
+// startLocal starts an in-process Local Lattice from s's flags (the data plane only when
+// dataPlane is set) and points s.lattice at it.
 func (s *standalone) startLocal(ctx context.Context, dataPlane bool, log logr.Logger) (*localLattice, error) {
-	s.local.Logger = log.WithName("api")
-	srv, err := api.Open(s.local)
-	if err != nil {
-		return nil, fmt.Errorf("start Local Lattice: %w", err)
-	}
-	ll := &localLattice{api: srv}
-	if err := srv.Start(s.local.APIAddr); err != nil {
-		ll.Close()
-		return nil, fmt.Errorf("start Local Lattice API: %w", err)
-	}
-	if s.local.AdminAddr != "" {
-		if err := srv.StartAdmin(s.local.AdminAddr); err != nil {
-			ll.Close()
-			return nil, fmt.Errorf("start Local Lattice admin endpoint: %w", err)
-		}
-	}
+	var data *dataplane.Options
 	if dataPlane {
-		dp, err := startDataPlane(ctx, srv, s.data, log.WithName("dataplane"))
-		if err != nil {
-			ll.Close()
-			return nil, fmt.Errorf("start Local Lattice data plane: %w", err)
-		}
-		ll.dp = dp
+		data = &s.data
 	}
-	s.lattice.LatticeEndpoint = srv.URL()
+	ll, err := startLocalLattice(ctx, s.local, data, log)
+	if err != nil {
+		return nil, err
+	}
+	s.lattice.LatticeEndpoint = ll.api.URL()
 	return ll, nil
-}
-
-// startDataPlane starts the data plane. With a free DNS port (":0") the UDP port picked may be
-// taken for TCP by another program; a few attempts pick other ports.
-func startDataPlane(ctx context.Context, srv *api.Server, o dataplane.Options, log logr.Logger) (*dataplane.DataPlane, error) {
-	attempts := 1
-	if strings.HasSuffix(o.DNSAddr, ":0") {
-		attempts = 3
-	}
-	var err error
-	for range attempts {
-		var dp *dataplane.DataPlane
-		if dp, err = dataplane.New(srv.Store(), o, log); err != nil {
-			return nil, err
-		}
-		if err = dp.Start(ctx); err == nil {
-			return dp, nil
-		}
-		dp.Close()
-	}
-	return nil, err
-}
-
-// Close stops the data plane, then the API (which persists the state file).
-func (ll *localLattice) Close() {
-	if ll.dp != nil {
-		ll.dp.Close()
-	}
-	_ = ll.api.Close()
 }
 
 // listenerAddr is where the in-process data plane serves a Lattice listener port.
@@ -224,7 +193,7 @@ resumes where it stopped.`,
 	cmd.Flags().StringVarP(&dir, "filename", "f", "", "folder of manifests (read recursively, watched)")
 	cmd.Flags().StringVar(&statusDir, "status-dir", "", "folder to write every Gateway API object to, with its status")
 	_ = cmd.MarkFlagRequired("filename")
-	s.bind(cmd.Flags(), true)
+	s.bind(cmd.Flags(), localLatticeAll)
 	return cmd
 }
 

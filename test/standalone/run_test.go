@@ -396,3 +396,42 @@ func TestRunExternalEndpoint(t *testing.T) {
 		t.Errorf("service gone after stopping run: %v", err)
 	}
 }
+
+// TestRunGatewayAddress: with --gateway-address-cidr the Gateway gets a status address, shown in
+// the table and served by the data plane for requests with any Host, as a Gateway would be.
+func TestRunGatewayAddress(t *testing.T) {
+	pods(t, map[string]string{"127.0.33.11": "inventory-ver1-pod", "127.0.33.21": "inventory-ver2-pod"})
+	dir, statusDir := t.TempDir(), t.TempDir()
+	write(t, dir, "base.yaml", base+service("inventory-ver1", "127.0.33.11")+service("inventory-ver2", "127.0.33.21"))
+	write(t, dir, "inventory.yaml", inventoryRoute(50, 50))
+	port := freePort(t)
+	p := start(t, "run", "-f", dir, "--status-dir", statusDir, "--gateway-address-cidr", "127.78.0.0/16",
+		"--api-addr", "127.0.0.1:0", "--admin-addr", "", "--dns-addr", "127.0.0.1:0",
+		"--listener-port-offset", strconv.Itoa(port-80), "--data-dir", t.TempDir())
+	m, _ := p.waitOutput(`Gateway\s+default/my-hotel\s+Programmed\s+-\s+http://(127\.78\.\d+\.\d+:\d+)\n`, 0, 30*time.Second)
+	p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed`, 0, 30*time.Second)
+	b, err := os.ReadFile(filepath.Join(statusDir, "gateway.default.my-hotel.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host, _, _ := strings.Cut(m[1], ":"); !strings.Contains(string(b), "value: "+host) {
+		t.Errorf("Gateway status lacks address %s:\n%s", host, b)
+	}
+	eventually(t, 10*time.Second, "requests to the Gateway address", func() error {
+		c := map[string]int{}
+		for range 10 {
+			resp, err := http.Get("http://" + m[1] + "/")
+			if err != nil {
+				return err
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			pod, _ := workloads.PodOf(body)
+			c[pod]++
+		}
+		if c["inventory-ver1-pod"]+c["inventory-ver2-pod"] != 10 {
+			return fmt.Errorf("answers %v", c)
+		}
+		return nil
+	})
+}

@@ -100,8 +100,8 @@ func rows(objs []Object, out *translate.Output, res *deploy.Result, listenerAddr
 			if _, ours := out.Gateways[nsName(o)]; !ours {
 				continue
 			}
-			conds = o.Status.Conditions
-			row.Ready, row.Status, row.Message = summarize(conds)
+			row.Ready, row.Status, row.Message = summarize(o.Status.Conditions)
+			row.Addresses, row.ListenerPorts = gatewayAddresses(o, listenerAddr)
 			gws = append(gws, row)
 			continue
 		case *gwv1.HTTPRoute:
@@ -142,6 +142,29 @@ func rows(objs []Object, out *translate.Output, res *deploy.Result, listenerAddr
 		})
 	}
 	return append(gws, routes...)
+}
+
+// gatewayAddresses are where a Gateway with a status address (Local Lattice's
+// --gateway-address-cidr) serves each of its listeners: the status address, on the port the data
+// plane serves the listener port on.
+func gatewayAddresses(gw *gwv1.Gateway, listenerAddr func(int32) string) ([]string, []int32) {
+	var addrs []string
+	var ports []int32
+	for _, a := range gw.Status.Addresses {
+		for _, l := range gw.Spec.Listeners {
+			port := strconv.Itoa(int(l.Port))
+			if listenerAddr != nil {
+				_, port, _ = net.SplitHostPort(listenerAddr(int32(l.Port)))
+			}
+			scheme := "http"
+			if l.Protocol == gwv1.HTTPSProtocolType || l.Protocol == gwv1.TLSProtocolType {
+				scheme = "https"
+			}
+			addrs = append(addrs, scheme+"://"+net.JoinHostPort(a.Value, port))
+			ports = append(ports, int32(l.Port))
+		}
+	}
+	return addrs, ports
 }
 
 func address(l model.Listener, dnsName string, listenerAddr func(int32) string) string {
@@ -216,7 +239,7 @@ func WriteTable(w io.Writer, rep *Report) {
 	}
 	for _, r := range rep.Rows {
 		if r.Ready && len(r.Addresses) > 0 {
-			fmt.Fprintf(w, "  try: %s\n", Curl(r.DNSName, r.Addresses[0], r.Path))
+			fmt.Fprintf(w, "  try: %s\n", Curl(r.DNSName, r.Addresses[0], nonEmpty(r.Path, "/")))
 		}
 	}
 	for _, p := range rep.Problems {
@@ -236,10 +259,17 @@ func Curl(dnsName, address, path string) string {
 		scheme = "https"
 	}
 	host, port, err := net.SplitHostPort(hostPort)
-	if err != nil || host == dnsName {
+	if err != nil || dnsName == "" || host == dnsName {
 		return fmt.Sprintf("curl %s://%s%s", scheme, hostPort, path)
 	}
 	return fmt.Sprintf("curl --resolve %s:%s:%s %s://%s:%s%s", dnsName, port, host, scheme, dnsName, port, path)
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func dash(s string) string {

@@ -279,6 +279,7 @@ func TestCurl(t *testing.T) {
 		{"a.on.aws", "http://127.0.0.1:8080", "/x", "curl --resolve a.on.aws:8080:127.0.0.1 http://a.on.aws:8080/x"},
 		{"a.on.aws", "http://a.on.aws:80", "/", "curl http://a.on.aws:80/"},
 		{"a.on.aws", "tls://127.0.0.1:8443", "/", "curl --resolve a.on.aws:8443:127.0.0.1 https://a.on.aws:8443/"},
+		{"", "http://127.77.0.1:8080", "/", "curl http://127.77.0.1:8080/"},
 	}
 	for _, tt := range tests {
 		if got := Curl(tt.dns, tt.addr, tt.path); got != tt.want {
