@@ -10,39 +10,42 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 )
 
 func init() { register(newLocalCmd) }
 
 func newLocalCmd() *cobra.Command {
 	o := api.DefaultOptions()
+	var data dataplane.Options
 	cmd := &cobra.Command{
 		Use:   "local",
-		Short: "Run Local Lattice: the VPC Lattice API on this machine",
+		Short: "Run Local Lattice: the VPC Lattice API and data plane on this machine",
 		Long: `local serves the VPC Lattice control-plane API (the wire protocol of the AWS SDK and
 "aws vpc-lattice") on --api-addr, and metrics, call counters and fault injection on --admin-addr.
-Point a client at it with AWS_ENDPOINT_URL_VPC_LATTICE or --endpoint-url.`,
+Point a client at it with AWS_ENDPOINT_URL_VPC_LATTICE or --endpoint-url.
+
+It also runs the data plane: a DNS server on --dns-addr answering every service's DNS name with
+--dataplane-addr, and a proxy serving each Lattice listener port P on --dataplane-addr:P+offset
+that routes HTTP, HTTPS, gRPC and TLS passthrough traffic to the registered targets.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Logger = funcr.NewJSON(func(obj string) { fmt.Fprintln(os.Stderr, obj) }, funcr.Options{})
-			srv, err := api.Open(o)
+			log := funcr.NewJSON(func(obj string) { fmt.Fprintln(os.Stderr, obj) }, funcr.Options{})
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			ll, err := startLocalLattice(ctx, o, &data, log)
 			if err != nil {
 				return err
 			}
-			defer func() { _ = srv.Close() }()
-			if err := srv.Start(o.APIAddr); err != nil {
-				return err
-			}
-			if err := srv.StartAdmin(o.AdminAddr); err != nil {
-				return err
-			}
-			fmt.Fprint(cmd.OutOrStdout(), srv.Instructions())
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			defer ll.Close()
+			fmt.Fprint(cmd.OutOrStdout(), ll.api.Instructions())
+			fmt.Fprintf(cmd.OutOrStdout(), "DNS on %s (udp/tcp); data plane on %s, Lattice port P served on P+%d; CA for HTTPS listeners: %s\n",
+				ll.dp.DNSAddr(), data.DataPlaneAddr, data.ListenerPortOffset, ll.dp.CAPath())
 			<-ctx.Done()
 			return nil
 		},
 	}
 	o.BindFlags(cmd.Flags())
+	data.BindFlags(cmd.Flags())
 	return cmd
 }

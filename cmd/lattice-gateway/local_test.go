@@ -28,7 +28,8 @@ func startLocal(t *testing.T) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	root := newRootCmd()
-	root.SetArgs([]string{"local", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--draining-delay", "0s"})
+	root.SetArgs([]string{"local", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--draining-delay", "0s",
+		"--dns-addr", "127.0.0.1:0", "--dataplane-addr", "127.0.0.1", "--data-dir", t.TempDir()})
 	root.SetOut(pw)
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
@@ -177,9 +178,11 @@ func TestStateFileSurvivesKill(t *testing.T) {
 		t.Skip("starts and kills processes")
 	}
 	file := filepath.Join(t.TempDir(), "state")
+	dataDir := t.TempDir()
 	run := func() (*exec.Cmd, string) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestLocalChild$")
-		cmd.Env = append(os.Environ(), "LOCAL_CHILD_ARGS=local --api-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 --state-file "+file)
+		cmd.Env = append(os.Environ(), "LOCAL_CHILD_ARGS=local --api-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 --state-file "+file+
+			" --dns-addr 127.0.0.1:0 --data-dir "+dataDir)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

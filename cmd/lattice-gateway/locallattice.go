@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/go-logr/logr"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+)
+
+// localLattice is an in-process Local Lattice: the API and, when started, the data plane.
+type localLattice struct {
+	api *api.Server
+	dp  *dataplane.DataPlane
+}
+
+// startLocalLattice starts Local Lattice's API on o.APIAddr (and its admin endpoint on
+// o.AdminAddr when set) and, when data is not nil, its data plane.
+func startLocalLattice(ctx context.Context, o api.Options, data *dataplane.Options, log logr.Logger) (*localLattice, error) {
+	o.Logger = log.WithName("api")
+	srv, err := api.Open(o)
+	if err != nil {
+		return nil, fmt.Errorf("start Local Lattice: %w", err)
+	}
+	ll := &localLattice{api: srv}
+	if err := srv.Start(o.APIAddr); err != nil {
+		ll.Close()
+		return nil, fmt.Errorf("start Local Lattice API: %w", err)
+	}
+	if o.AdminAddr != "" {
+		if err := srv.StartAdmin(o.AdminAddr); err != nil {
+			ll.Close()
+			return nil, fmt.Errorf("start Local Lattice admin endpoint: %w", err)
+		}
+	}
+	if data != nil {
+		dp, err := startDataPlane(ctx, srv, *data, log.WithName("dataplane"))
+		if err != nil {
+			ll.Close()
+			return nil, fmt.Errorf("start Local Lattice data plane: %w", err)
+		}
+		ll.dp = dp
+	}
+	return ll, nil
+}
+
+// startDataPlane starts the data plane. With a free DNS port (":0") the UDP port picked may be
+// taken for TCP by another program; a few attempts pick other ports.
+func startDataPlane(ctx context.Context, srv *api.Server, o dataplane.Options, log logr.Logger) (*dataplane.DataPlane, error) {
+	attempts := 1
+	if strings.HasSuffix(o.DNSAddr, ":0") {
+		attempts = 3
+	}
+	var err error
+	for range attempts {
+		var dp *dataplane.DataPlane
+		if dp, err = dataplane.New(srv.Store(), o, log); err != nil {
+			return nil, err
+		}
+		if err = dp.Start(ctx); err == nil {
+			return dp, nil
+		}
+		dp.Close()
+	}
+	return nil, err
+}
+
+// Close stops the data plane, then the API (which persists the state file).
+func (ll *localLattice) Close() {
+	if ll.dp != nil {
+		ll.dp.Close()
+	}
+	_ = ll.api.Close()
+}
