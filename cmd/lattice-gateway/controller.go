@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
@@ -28,7 +30,9 @@ region and VPC are read from EC2 instance metadata.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := zap.New(zap.UseDevMode(false), zap.Level(zapLevel(c.LogLevel)))
 			ctrl.SetLogger(log)
-			return kubernetes.Run(ctrl.SetupSignalHandler(), kubernetes.RunOptions{Config: c, Log: log})
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return kubernetes.Run(ctx, kubernetes.RunOptions{Config: c, Log: log})
 		},
 	}
 	c.BindFlags(cmd.Flags(), os.Getenv)

@@ -124,6 +124,10 @@ func (l Lattice) ManagedBy() string { return l.AccountID + "/" + l.ClusterName +
 // contacted when nothing is missing, so Local Lattice on a laptop needs no metadata service.
 // client may be nil (the default IMDS endpoint, or AWS_EC2_METADATA_SERVICE_ENDPOINT).
 func (l *Lattice) Complete(ctx context.Context, client *imds.Client, log logr.Logger) error {
+	// IMDS cannot tell the cluster name; without it there is no point in asking for the rest.
+	if l.ClusterName == "" {
+		return l.Validate()
+	}
 	if l.ClusterVPCID == "" || l.Region == "" || l.AccountID == "" {
 		if client == nil {
 			client = imds.New(imds.Options{})

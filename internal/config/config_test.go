@@ -152,6 +152,11 @@ func TestCompleteDiscoversFromIMDS(t *testing.T) {
 			wantCalls: true,
 		},
 		{
+			name:    "no cluster name: IMDS not contacted",
+			in:      Lattice{},
+			wantErr: "CLUSTER_NAME is not set",
+		},
+		{
 			name:      "IMDS unavailable",
 			in:        Lattice{ClusterName: "c"},
 			fail:      true,
