@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -222,6 +223,9 @@ func (l Lattice) Validate() error {
 	if l.AccountID != "" && !isAccountID(l.AccountID) {
 		errs = append(errs, fmt.Errorf("%s %q is not a 12-digit account ID", EnvAccountID, l.AccountID))
 	}
+	if l.ClusterVPCID != "" && !vpcIDPattern.MatchString(l.ClusterVPCID) {
+		errs = append(errs, fmt.Errorf("%s %q is not a VPC ID (vpc- and 8 or 17 hex digits)", EnvClusterVPCID, l.ClusterVPCID))
+	}
 	if l.LatticeEndpoint != "" {
 		u, err := url.Parse(l.LatticeEndpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -244,6 +248,8 @@ func (l Lattice) Validate() error {
 	}
 	return nil
 }
+
+var vpcIDPattern = regexp.MustCompile(`^vpc-([0-9a-f]{8}|[0-9a-f]{17})$`)
 
 func isAccountID(s string) bool {
 	if len(s) != 12 {

@@ -58,7 +58,7 @@ func TestBindFlagsEnvAndFlagPrecedence(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	valid := Lattice{ClusterVPCID: "vpc-1", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c"}
+	valid := Lattice{ClusterVPCID: "vpc-01234567", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c"}
 	tests := []struct {
 		name    string
 		mutate  func(*Lattice)
@@ -68,6 +68,8 @@ func TestValidate(t *testing.T) {
 		{name: "all missing", mutate: func(l *Lattice) { *l = Lattice{} },
 			wantErr: []string{"CLUSTER_VPC_ID is not set", "REGION is not set", "AWS_ACCOUNT_ID is not set", "CLUSTER_NAME is not set"}},
 		{name: "bad account", mutate: func(l *Lattice) { l.AccountID = "12ab" }, wantErr: []string{"not a 12-digit account ID"}},
+		{name: "bad VPC ID", mutate: func(l *Lattice) { l.ClusterVPCID = "vpc-smoke" }, wantErr: []string{`CLUSTER_VPC_ID "vpc-smoke" is not a VPC ID`}},
+		{name: "long VPC ID", mutate: func(l *Lattice) { l.ClusterVPCID = "vpc-0123456789abcdef0" }},
 		{name: "bad endpoint", mutate: func(l *Lattice) { l.LatticeEndpoint = "127.0.0.1:8686" }, wantErr: []string{"not an http(s) URL"}},
 		{name: "bad log level", mutate: func(l *Lattice) { l.LogLevel = "verbose" }, wantErr: []string{"LOG_LEVEL"}},
 		{name: "override without default network", mutate: func(l *Lattice) { l.EnableServiceNetworkOverride = true },
@@ -116,7 +118,7 @@ func fakeIMDS(t *testing.T, fail bool) (*imds.Client, *atomic.Int32) {
 		case "/latest/meta-data/mac":
 			_, _ = w.Write([]byte("0a:1b:2c:3d:4e:5f"))
 		case "/latest/meta-data/network/interfaces/macs/0a:1b:2c:3d:4e:5f/vpc-id":
-			_, _ = w.Write([]byte("vpc-0abc\n"))
+			_, _ = w.Write([]byte("vpc-0abc1234\n"))
 		default:
 			http.NotFound(w, r)
 		}
@@ -136,19 +138,19 @@ func TestCompleteDiscoversFromIMDS(t *testing.T) {
 	}{
 		{
 			name: "everything given: IMDS not contacted",
-			in:   Lattice{ClusterVPCID: "vpc-1", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c", LatticeEndpoint: "http://127.0.0.1:8686"},
-			want: Lattice{ClusterVPCID: "vpc-1", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c", LatticeEndpoint: "http://127.0.0.1:8686"},
+			in:   Lattice{ClusterVPCID: "vpc-01234567", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c", LatticeEndpoint: "http://127.0.0.1:8686"},
+			want: Lattice{ClusterVPCID: "vpc-01234567", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c", LatticeEndpoint: "http://127.0.0.1:8686"},
 		},
 		{
 			name:      "missing values discovered",
 			in:        Lattice{ClusterName: "c"},
-			want:      Lattice{ClusterVPCID: "vpc-0abc", Region: "eu-central-1", AccountID: "210987654321", ClusterName: "c"},
+			want:      Lattice{ClusterVPCID: "vpc-0abc1234", Region: "eu-central-1", AccountID: "210987654321", ClusterName: "c"},
 			wantCalls: true,
 		},
 		{
 			name:      "only region missing",
-			in:        Lattice{ClusterVPCID: "vpc-1", AccountID: "123456789012", ClusterName: "c"},
-			want:      Lattice{ClusterVPCID: "vpc-1", Region: "eu-central-1", AccountID: "123456789012", ClusterName: "c"},
+			in:        Lattice{ClusterVPCID: "vpc-01234567", AccountID: "123456789012", ClusterName: "c"},
+			want:      Lattice{ClusterVPCID: "vpc-01234567", Region: "eu-central-1", AccountID: "123456789012", ClusterName: "c"},
 			wantCalls: true,
 		},
 		{

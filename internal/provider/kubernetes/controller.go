@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,6 +33,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
@@ -72,6 +74,10 @@ type Controller struct {
 	events   events.EventRecorder
 	metrics  *metrics
 
+	// kick asks for a world pass from inside a targets pass, so that failures are retried (with
+	// backoff) under the one world key instead of once per Service.
+	kick chan event.GenericEvent
+
 	// last is the model of the last successful Apply. Only the reconciler (one worker) touches
 	// it, so it needs no lock.
 	last *model.Model
@@ -110,6 +116,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 		events:   mgr.GetEventRecorder(o.Name),
 		metrics:  m,
 		seen:     map[model.RouteKey]generationSeen{},
+		kick:     make(chan event.GenericEvent, 1),
 	}
 	world := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{worldKey}
@@ -130,7 +137,13 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 		predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionChanged{}))
 	err = ctrl.NewControllerManagedBy(mgr).
 		Named(o.Name).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: 1,
+			// Lattice waits happen inside Apply; a failed pass is a Lattice or API server error
+			// worth a pause before the next attempt.
+			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](250*time.Millisecond, 5*time.Minute),
+		}).
+		WatchesRawSource(source.Channel(c.kick, world)).
 		Watches(&gwv1.GatewayClass{}, world, specOrMeta).
 		Watches(&gwv1.Gateway{}, world, specOrMeta).
 		Watches(&gwv1.HTTPRoute{}, routeWorld, specOrMeta).

@@ -27,7 +27,7 @@ func TestRunRefusesToStartWithoutGatewayAPICRDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := config.Controller{Lattice: config.Lattice{ClusterVPCID: "vpc-1", Region: "us-west-2", AccountID: "123456789012",
+	conf := config.Controller{Lattice: config.Lattice{ClusterVPCID: "vpc-01234567", Region: "us-west-2", AccountID: "123456789012",
 		ClusterName: "c", LatticeEndpoint: "http://127.0.0.1:1"}, MetricsBindAddress: "0", HealthProbeBindAddress: "0"}
 	err = Run(context.Background(), RunOptions{Config: conf, Log: testr.New(t), RestConfig: cfg, Registry: prometheus.NewRegistry()})
 	if err == nil {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
@@ -51,10 +52,11 @@ func (c *Controller) reconcileWorld(ctx context.Context) error {
 
 // reconcileTargets is the EndpointSlice path. When the new model differs from the last applied
 // one only in targets, it syncs the targets of the Service's target groups and nothing else;
-// otherwise (or before the first Apply) it falls back to the world.
+// otherwise (or before the first Apply, or when the sync fails) it asks for a world pass.
 func (c *Controller) reconcileTargets(ctx context.Context, svc types.NamespacedName) error {
 	if c.last == nil {
-		return c.reconcileWorld(ctx)
+		c.kickWorld()
+		return nil
 	}
 	s, err := c.snapshot(ctx)
 	if err != nil {
@@ -62,17 +64,17 @@ func (c *Controller) reconcileTargets(ctx context.Context, svc types.NamespacedN
 	}
 	out := translate.Translate(s.input(), c.cfg)
 	if !equalIgnoringTargets(c.last, &out.Model) {
-		return c.reconcileWorld(ctx)
+		c.kickWorld()
+		return nil
 	}
 	names := targetGroupsOf(&out.Model, svc)
 	if len(names) > 0 {
 		res, err := c.deployer.SyncTargets(ctx, &out.Model, names)
-		if err != nil {
-			return fmt.Errorf("sync targets of service %s: %w", svc, err)
-		}
-		if n := outcomesOf(&out.Model, res, nil).failed(); n > 0 {
-			// The world path reports the failure in route status.
-			return c.reconcileWorld(ctx)
+		if err != nil || outcomesOf(&out.Model, res, nil).failed() > 0 {
+			// The world pass reports the failure in route status and retries it.
+			c.log.Info("target sync failed, falling back to a full pass", "service", svc, "error", err)
+			c.kickWorld()
+			return nil
 		}
 	}
 	c.last = &out.Model
@@ -177,4 +179,11 @@ func (o outcomes) failed() int {
 		}
 	}
 	return n
+}
+
+func (c *Controller) kickWorld() {
+	select {
+	case c.kick <- event.GenericEvent{}:
+	default: // a world pass is already pending
+	}
 }
