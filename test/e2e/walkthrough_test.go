@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -27,6 +29,19 @@ func TestSeedWalkthrough(t *testing.T) {
 	defer cancel()
 	k := e.cluster.Client
 
+	// The controller is running (its caches synced) once it accepts the GatewayClass; timing
+	// starts after that, so it measures reconciling, not start-up.
+	class, err := os.ReadFile(filepath.Join(hotelDir(t), "gatewayclass.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cluster.Apply(ctx, string(class)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, func() string { return "GatewayClass not accepted" }, func() bool {
+		gc := &gwv1.GatewayClass{}
+		return k.Get(ctx, client.ObjectKey{Name: "amazon-vpc-lattice"}, gc) == nil && isTrue(gc.Status.Conditions, "Accepted", gc.Generation)
+	})
 	begin := time.Now()
 	if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
 		t.Fatal(err)
@@ -66,7 +81,8 @@ func TestSeedWalkthrough(t *testing.T) {
 	routeWrites := ctl.counter(t, "lattice_gateway_status_writes_total", "kind", "HTTPRoute")
 	t.Logf("walkthrough: Programmed %s after apply; %d Lattice API calls (%d mutating) for 2 routes + 1 gateway; status writes: %.0f total, %.0f HTTPRoute (%.1f per route)",
 		programmedAfter.Round(time.Millisecond), calls.Total(), calls.Mutating(), statusWrites, routeWrites, routeWrites/2)
-	t.Logf("walkthrough calls by operation: %v", opsOf(calls))
+	t.Logf("walkthrough calls by operation: %v; finalizer/annotation patches: %.0f (%.0f on HTTPRoutes)", opsOf(calls),
+		ctl.counter(t, "lattice_gateway_metadata_writes_total", "", ""), ctl.counter(t, "lattice_gateway_metadata_writes_total", "kind", "HTTPRoute"))
 	if n, sum := ctl.histogram(t, "lattice_gateway_route_convergence_seconds"); n > 0 {
 		t.Logf("route convergence: %d observations, mean %.2fs", n, sum/float64(n))
 	}
