@@ -37,6 +37,7 @@ const (
 	EnvEnableServiceNetworkOverride = "ENABLE_SERVICE_NETWORK_OVERRIDE"
 	EnvLatticeEndpoint              = "LATTICE_ENDPOINT"
 	EnvLogLevel                     = "LOG_LEVEL"
+	EnvResyncSeconds                = "RECONCILE_DEFAULT_RESYNC_SECONDS"
 )
 
 // Lattice identifies this controller instance in AWS and says where the Lattice API is. Both the
@@ -67,6 +68,9 @@ type Controller struct {
 	LeaderElect             bool
 	LeaderElectionNamespace string
 	LeaderElectionID        string
+	// ResyncPeriod, when positive, re-reads all owned Lattice state that often and repairs what
+	// changed behind the controller's back (drift detection).
+	ResyncPeriod time.Duration
 }
 
 // LeaderElectionID is upstream's lease name, so that during a migration the two controllers
@@ -97,6 +101,20 @@ func (c *Controller) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
 	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "elect a leader among replicas; only the leader reconciles and writes")
 	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's namespace)")
 	fs.StringVar(&c.LeaderElectionID, "leader-election-id", LeaderElectionID, "name of the leader-election lease")
+	var resync time.Duration
+	if secs, err := strconv.Atoi(getenv(EnvResyncSeconds)); err == nil {
+		resync = time.Duration(secs) * time.Second
+	}
+	fs.DurationVar(&c.ResyncPeriod, "resync-period", resync, "re-read owned Lattice state this often and repair drift; 0 disables (env "+EnvResyncSeconds+", in seconds)")
+}
+
+// Validate checks the Lattice settings and the controller's own.
+func (c Controller) Validate() error {
+	err := c.Lattice.Validate()
+	if c.ResyncPeriod < 0 {
+		err = errors.Join(err, fmt.Errorf("invalid configuration: %s must not be negative", EnvResyncSeconds))
+	}
+	return err
 }
 
 func nonEmpty(s, def string) string {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/go-logr/logr"
@@ -29,17 +30,19 @@ func TestBindFlagsEnvAndFlagPrecedence(t *testing.T) {
 		{
 			name: "environment",
 			env: map[string]string{EnvClusterVPCID: "vpc-1", EnvRegion: "us-west-2", EnvAccountID: "123456789012", EnvClusterName: "c",
-				EnvDefaultServiceNetwork: "sn", EnvEnableServiceNetworkOverride: "true", EnvLatticeEndpoint: "http://127.0.0.1:1", EnvLogLevel: "debug"},
+				EnvDefaultServiceNetwork: "sn", EnvEnableServiceNetworkOverride: "true", EnvLatticeEndpoint: "http://127.0.0.1:1", EnvLogLevel: "debug",
+				EnvResyncSeconds: "300"},
 			want: Controller{Lattice: Lattice{ClusterVPCID: "vpc-1", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c",
 				DefaultServiceNetwork: "sn", EnableServiceNetworkOverride: true, LatticeEndpoint: "http://127.0.0.1:1", LogLevel: "debug"},
-				MetricsBindAddress: ":8080", HealthProbeBindAddress: ":8081", LeaderElectionID: LeaderElectionID},
+				MetricsBindAddress: ":8080", HealthProbeBindAddress: ":8081", LeaderElectionID: LeaderElectionID, ResyncPeriod: 5 * time.Minute},
 		},
 		{
 			name: "flags win over environment",
 			env:  map[string]string{EnvRegion: "us-west-2", EnvClusterName: "from-env"},
-			args: []string{"--region=eu-west-1", "--leader-elect", "--leader-election-namespace=kube-system", "--metrics-bind-address=0", "--kubeconfig=/k"},
+			args: []string{"--region=eu-west-1", "--leader-elect", "--resync-period=90s", "--leader-election-namespace=kube-system", "--metrics-bind-address=0", "--kubeconfig=/k"},
 			want: Controller{Lattice: Lattice{Region: "eu-west-1", ClusterName: "from-env", LogLevel: "info"}, Kubeconfig: "/k",
-				MetricsBindAddress: "0", HealthProbeBindAddress: ":8081", LeaderElect: true, LeaderElectionNamespace: "kube-system", LeaderElectionID: LeaderElectionID},
+				MetricsBindAddress: "0", HealthProbeBindAddress: ":8081", LeaderElect: true, LeaderElectionNamespace: "kube-system", LeaderElectionID: LeaderElectionID,
+				ResyncPeriod: 90 * time.Second},
 		},
 	}
 	for _, tt := range tests {
@@ -220,5 +223,16 @@ func TestAWSConfigUsesDummyCredentialsForLocalLattice(t *testing.T) {
 				t.Errorf("got key %q region %q", creds.AccessKeyID, cfg.Region)
 			}
 		})
+	}
+}
+
+func TestControllerValidate(t *testing.T) {
+	c := Controller{Lattice: Lattice{ClusterVPCID: "vpc-01234567", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c"}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.ResyncPeriod = -time.Second
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), EnvResyncSeconds) {
+		t.Errorf("negative resync period: %v", err)
 	}
 }

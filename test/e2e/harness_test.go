@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/go-logr/logr/testr"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -96,6 +99,7 @@ type controllerOpts struct {
 	name        string
 	leaderElect bool
 	deploy      deploy.Config
+	resync      time.Duration
 }
 
 // startController runs the controller as `lattice-gateway controller` would, against the
@@ -119,6 +123,7 @@ func (e *env) startController(t *testing.T, o controllerOpts) *controllerRun {
 		Kubeconfig:         e.kubeconfig,
 		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
 		LeaderElect: o.leaderElect, LeaderElectionNamespace: controllerNamespace, LeaderElectionID: config.LeaderElectionID,
+		ResyncPeriod: o.resync,
 	}
 	ro := kubernetes.RunOptions{
 		Config: cfg, Log: testr.NewWithOptions(t, testr.Options{Verbosity: 0}).WithName(o.name), Registry: run.registry,
@@ -351,4 +356,10 @@ func (e *env) hasEvent(t *testing.T, ns, name, reason string) bool {
 		return found
 	})
 	return found
+}
+
+// latticeClient is an SDK client of Local Lattice for changing things behind the controller's back.
+func (e *env) latticeClient() *vpclattice.Client {
+	return vpclattice.New(vpclattice.Options{Region: region, BaseEndpoint: aws.String(e.lattice.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
 }

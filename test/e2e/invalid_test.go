@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -119,8 +118,7 @@ func TestInvalidInputs(t *testing.T) {
 	// Another cluster already owns a Lattice service named as the rates route's would be: a
 	// Lattice-side refusal that must reach the route's status, not only the logs.
 	other := "210987654321/other-cluster/vpc-0other"
-	lc := vpclattice.New(vpclattice.Options{Region: region, BaseEndpoint: aws.String(e.lattice.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	lc := e.latticeClient()
 	if _, err := lc.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String("rates-default"),
 		Tags: map[string]string{"application-networking.k8s.aws/ManagedBy": other}}); err != nil {
 		t.Fatal(err)

@@ -3,14 +3,19 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	latticetypes "github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 )
 
 func routesAndGateway() []client.Object {
@@ -174,5 +179,62 @@ func TestLeaderElection(t *testing.T) {
 	}
 	if d := duplicates(e.latticeInventory()); len(d) > 0 {
 		t.Errorf("duplicates after failover: %v", d)
+	}
+}
+
+// TestDriftRepaired changes Lattice behind the controller's back (a target deregistered, a
+// listener deleted); with a resync period the controller puts both back.
+func TestDriftRepaired(t *testing.T) {
+	e := startEnv(t, "127.0.66.1")
+	e.startController(t, controllerOpts{resync: time.Second})
+	ctx := context.Background()
+	if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
+		t.Fatal(err)
+	}
+	e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
+	e.routeProgrammed(t, "default", "rates", "my-hotel", time.Minute)
+	const ver1 = "k8s-default-inventory-ver1"
+	eventually(t, time.Minute, func() string { return fmt.Sprint(targetsOf(e.lattice.Store().Snapshot(), ver1)) }, func() bool {
+		return len(targetsOf(e.lattice.Store().Snapshot(), ver1)) == 2
+	})
+	before := e.latticeInventory()
+
+	snap := e.lattice.Store().Snapshot()
+	e.lattice.ResetCounts()
+	lc := e.latticeClient()
+	for _, tg := range snap.TargetGroups {
+		if strings.HasPrefix(tg.Name, ver1) {
+			if _, err := lc.DeregisterTargets(ctx, &vpclattice.DeregisterTargetsInput{TargetGroupIdentifier: aws.String(tg.ID),
+				Targets: []latticetypes.Target{{Id: aws.String(tg.Targets[0].ID), Port: aws.Int32(tg.Targets[0].Port)}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var listener store.Listener
+	for _, svc := range snap.Services {
+		if svc.Name == "rates-default" {
+			for _, l := range snap.Listeners {
+				if l.ServiceID == svc.ID {
+					listener = l
+				}
+			}
+		}
+	}
+	if _, err := lc.DeleteListener(ctx, &vpclattice.DeleteListenerInput{ServiceIdentifier: aws.String(listener.ServiceID), ListenerIdentifier: aws.String(listener.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("drift: deregistered one %s target, deleted listener %s of rates-default", ver1, listener.Name)
+
+	eventually(t, time.Minute, func() string { return fmt.Sprint(e.latticeInventory(), targetsOf(e.lattice.Store().Snapshot(), ver1)) }, func() bool {
+		inv := e.latticeInventory()
+		return len(targetsOf(e.lattice.Store().Snapshot(), ver1)) == 2 && len(inv["Listener"]) == len(before["Listener"]) && len(inv["Rule"]) == len(before["Rule"])
+	})
+	if d := duplicates(e.latticeInventory()); len(d) > 0 {
+		t.Errorf("duplicates after repair: %v", d)
+	}
+	calls := e.lattice.Counts()
+	t.Logf("repair calls (including the test's own two): %v", opsOf(calls))
+	if calls.Op("RegisterTargets") == 0 || calls.Op("CreateListener") == 0 {
+		t.Errorf("no RegisterTargets/CreateListener after the drift: %v", opsOf(calls))
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -46,6 +47,7 @@ import (
 type Deployer interface {
 	Apply(ctx context.Context, m *model.Model) (*deploy.Result, error)
 	SyncTargets(ctx context.Context, m *model.Model, tgNames []string) (*deploy.Result, error)
+	Refresh(ctx context.Context) error
 }
 
 // Options configure the controller.
@@ -56,6 +58,9 @@ type Options struct {
 	// Registry receives the controller's metrics; default controller-runtime's registry, which
 	// the manager serves on its metrics address.
 	Registry prometheus.Registerer
+	// ResyncPeriod, when positive, makes the leader re-read all owned Lattice state that often
+	// and run a world pass, which repairs drift.
+	ResyncPeriod time.Duration
 	// Name distinguishes controllers when several run in one process (tests); default
 	// "lattice-gateway".
 	Name string
@@ -157,7 +162,35 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set up controller: %w", err)
 	}
+	if o.ResyncPeriod > 0 {
+		// A plain runnable needs leader election, so only the leader refreshes.
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			c.resync(ctx, o.ResyncPeriod)
+			return nil
+		})); err != nil {
+			return nil, fmt.Errorf("add resync: %w", err)
+		}
+	}
 	return c, nil
+}
+
+// resync refreshes the deployer's view of Lattice every period and asks for a world pass, whose
+// Apply then puts back whatever was changed or deleted behind the controller's back.
+func (c *Controller) resync(ctx context.Context, period time.Duration) {
+	ticker := time.NewTicker(period)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			if err := c.deployer.Refresh(ctx); err != nil {
+				c.log.Error(err, "refresh Lattice state for drift detection")
+				continue
+			}
+			c.kickWorld()
+		}
+	}
 }
 
 // deletionChanged passes updates that set a deletion timestamp: deleting an object does not

@@ -52,6 +52,9 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err := c.Complete(ctx, nil, log); err != nil {
 		return err
 	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	if c.EnableServiceNetworkOverride {
 		log.Info("ENABLE_SERVICE_NETWORK_OVERRIDE is not implemented yet; routes are associated with their parent Gateways' service networks")
 	}
@@ -111,10 +114,11 @@ func Run(ctx context.Context, o RunOptions) error {
 			DefaultServiceNetwork: c.DefaultServiceNetwork,
 			GatewayAddresses:      gatewayAddresses,
 		},
-		Deployer: deployer,
-		Log:      log.WithName("controller"),
-		Registry: reg,
-		Name:     o.Name,
+		Deployer:     deployer,
+		Log:          log.WithName("controller"),
+		Registry:     reg,
+		ResyncPeriod: c.ResyncPeriod,
+		Name:         o.Name,
 	})
 	if err != nil {
 		return err
