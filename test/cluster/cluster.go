@@ -151,7 +151,7 @@ func New(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return c, fmt.Errorf("create tmp dir: %w", err)
 	}
 	begin := time.Now()
-	if err := c.startControlPlane(ctx, opts); err != nil {
+	if err := c.startControlPlaneRetrying(ctx, opts); err != nil {
 		return c, err
 	}
 	apiserverReady := time.Since(begin)
@@ -174,12 +174,30 @@ func New(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	return c, nil
 }
 
+// startControlPlaneRetrying retries when a port picked by freePorts was taken before etcd or the
+// apiserver bound it, which happens when several test clusters start at once.
+func (c *Cluster) startControlPlaneRetrying(ctx context.Context, opts Options) error {
+	for attempt := 1; ; attempt++ {
+		err := c.startControlPlane(ctx, opts)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return err
+		}
+		c.log.Info("a control-plane port was taken, starting again", "attempt", attempt, "error", err.Error())
+		if err := c.stopProcs(); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(filepath.Join(c.Dir, "etcd")); err != nil {
+			return fmt.Errorf("remove etcd data: %w", err)
+		}
+	}
+}
+
 func (c *Cluster) startControlPlane(ctx context.Context, opts Options) error {
 	pki, err := newPKI(c.Dir)
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(3)
+	ports, err := pickPorts(3)
 	if err != nil {
 		return err
 	}
@@ -355,17 +373,26 @@ func (c *Cluster) Stop() error {
 		c.Kubelet.stop()
 		c.Kubelet = nil
 	}
+	if err := c.stopProcs(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Dir != "" {
+		if err := os.RemoveAll(c.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", c.Dir, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stopProcs stops the control-plane processes, last started first.
+func (c *Cluster) stopProcs() error {
+	var errs []error
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		if err := c.procs[i].stop(10 * time.Second); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	c.procs = nil
-	if c.Dir != "" {
-		if err := os.RemoveAll(c.Dir); err != nil {
-			errs = append(errs, fmt.Errorf("remove %s: %w", c.Dir, err))
-		}
-	}
 	return errors.Join(errs...)
 }
 
@@ -401,6 +428,9 @@ func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
+
+// pickPorts is freePorts; tests replace it to provoke a port collision.
+var pickPorts = freePorts
 
 // freePorts asks the kernel for unused ports. Another process may take one before the control
 // plane binds it; the start then fails with the log saying so.

@@ -275,6 +275,32 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 	assertNothingLeft(t, root, nil)
 }
 
+func TestStartRetriesATakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	calls := 0
+	pickPorts = func(n int) ([]int, error) {
+		calls++
+		ports, err := freePorts(n)
+		if calls == 1 && err == nil {
+			ports[2] = taken.Addr().(*net.TCPAddr).Port // the apiserver's port
+		}
+		return ports, err
+	}
+	defer func() { pickPorts = freePorts }()
+	c := Start(t, Options{})
+	if calls != 2 {
+		t.Errorf("ports picked %d times, want 2 (one collision, one retry)", calls)
+	}
+	var sa corev1.ServiceAccount
+	if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "default"}, &sa); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestKilledTestLeavesNoOrphans starts a cluster in a child test process, kills that process
 // with SIGKILL (no cleanup runs) and checks its control plane died with it.
 func TestKilledTestLeavesNoOrphans(t *testing.T) {
