@@ -87,6 +87,17 @@ func TestSeedWalkthrough(t *testing.T) {
 		t.Logf("route convergence: %d observations, mean %.2fs", n, sum/float64(n))
 	}
 
+	// Pods keep becoming ready after the routes are Programmed; wait for every replica's target.
+	replicas := map[string]int{"k8s-default-inventory-ver1-": 2, "k8s-default-inventory-ver2-": 2, "k8s-default-parking-": 1, "k8s-default-review-": 1}
+	eventually(t, time.Minute, func() string { return fmt.Sprint(e.latticeInventory()["TargetGroup"]) }, func() bool {
+		for prefix, n := range replicas {
+			if len(targetsOf(e.lattice.Store().Snapshot(), prefix)) != n {
+				return false
+			}
+		}
+		return true
+	})
+
 	// Steady state: an event that changes nothing (a new label on the Gateway) re-runs the whole
 	// world but makes no Lattice call and no status write.
 	e.lattice.ResetCounts()
