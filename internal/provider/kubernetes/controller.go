@@ -249,10 +249,22 @@ func (c *Controller) programmedRoute(key model.RouteKey, generation int64) {
 	delete(c.seen, key)
 }
 
-func (c *Controller) forgetRoute(key model.RouteKey) {
+// forgetRoutes drops the convergence bookkeeping of routes that are gone or being deleted, so it
+// stays bounded by the number of live routes.
+func (c *Controller) forgetRoutes(s *snapshot) {
+	keep := map[model.RouteKey]bool{}
+	for _, r := range s.routes() {
+		if r.obj.GetDeletionTimestamp() == nil {
+			keep[r.key] = true
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.seen, key)
+	for k := range c.seen {
+		if !keep[k] {
+			delete(c.seen, k)
+		}
+	}
 }
 
 func routeKind(obj client.Object) (model.RouteKind, bool) {

@@ -66,7 +66,6 @@ func (c *Controller) releaseFinalizers(ctx context.Context, s *snapshot, own own
 	for _, r := range s.routes() {
 		if r.obj.GetDeletionTimestamp() != nil || !own.ownsRoute(r) {
 			errs = append(errs, c.setFinalizer(ctx, string(r.key.Kind), r.obj, routeFinalizer(r.key.Kind), false))
-			c.forgetRoute(r.key)
 		}
 	}
 	return errors.Join(errs...)

@@ -22,6 +22,7 @@ func (c *Controller) reconcileWorld(ctx context.Context) error {
 		return err
 	}
 	own := s.ownership(c.cfg.ControllerName)
+	c.forgetRoutes(s)
 	if err := errors.Join(c.addFinalizers(ctx, s, own), c.classFinalizers(ctx, s, own)); err != nil {
 		return err
 	}
