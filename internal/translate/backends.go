@@ -134,7 +134,7 @@ func (t *translator) resolveBackend(r *routeState, ref gwv1.BackendObjectReferen
 	if group != "" || kind != "Service" {
 		return model.TargetGroup{}, &backendError{gwv1.RouteReasonInvalidKind, fmt.Sprintf("backendRef %s: kind %s/%s is not supported (core Service is)", display, group, kind)}
 	}
-	if ns != r.key.Namespace && !t.referenceGranted(r.key.Kind, r.key.Namespace, ns, string(ref.Name)) {
+	if ns != r.key.Namespace && !t.referenceGranted(string(r.key.Kind), r.key.Namespace, "Service", ns, string(ref.Name)) {
 		return model.TargetGroup{}, &backendError{gwv1.RouteReasonRefNotPermitted, fmt.Sprintf("backendRef %s: no ReferenceGrant in namespace %s allows %ss from namespace %s", display, ns, r.key.Kind, r.key.Namespace)}
 	}
 	svc, ok := t.services[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}]
@@ -244,16 +244,16 @@ func (t *translator) unresolvedTargetGroup(r *routeState) model.TargetGroup {
 	}
 }
 
-// referenceGranted reports whether a ReferenceGrant in toNS lets routes of kind in fromNS refer to
-// the Service name.
-func (t *translator) referenceGranted(kind model.RouteKind, fromNS, toNS, name string) bool {
+// referenceGranted reports whether a ReferenceGrant in toNS lets objects of fromKind (Gateway API
+// group) in fromNS refer to the core-group object toKind/name.
+func (t *translator) referenceGranted(fromKind, fromNS, toKind, toNS, name string) bool {
 	for _, g := range t.grants[toNS] {
 		from, to := false, false
 		for _, f := range g.Spec.From {
-			from = from || (f.Group == gatewayGroup && string(f.Kind) == string(kind) && string(f.Namespace) == fromNS)
+			from = from || (f.Group == gatewayGroup && string(f.Kind) == fromKind && string(f.Namespace) == fromNS)
 		}
 		for _, to2 := range g.Spec.To {
-			to = to || (to2.Group == "" && to2.Kind == "Service" && (to2.Name == nil || *to2.Name == "" || string(*to2.Name) == name))
+			to = to || (to2.Group == "" && string(to2.Kind) == toKind && (to2.Name == nil || *to2.Name == "" || string(*to2.Name) == name))
 		}
 		if from && to {
 			return true

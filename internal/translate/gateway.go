@@ -105,7 +105,9 @@ func (t *translator) gateways() {
 		}
 		g := &gatewayState{gw: gw, key: model.GatewayKey{Namespace: gw.Namespace, Name: gw.Name}}
 		t.gatewaysByKey[g.key] = g
-		g.validate(class)
+		g.validate(class, func(ns, name string) bool {
+			return ns == "" || ns == gw.Namespace || t.referenceGranted("Gateway", gw.Namespace, "Secret", ns, name)
+		})
 		if g.accepted {
 			accepted = append(accepted, g)
 		}
@@ -114,7 +116,8 @@ func (t *translator) gateways() {
 }
 
 // validate decides the Gateway's and its listeners' conditions except attachedRoutes.
-func (g *gatewayState) validate(class classState) {
+// secretPermitted reports whether the Gateway may refer to the Secret ns/name ("" ns: its own).
+func (g *gatewayState) validate(class classState, secretPermitted func(ns, name string) bool) {
 	gen := g.gw.Generation
 	g.listeners = make([]*listenerState, len(g.gw.Spec.Listeners))
 	for i := range g.gw.Spec.Listeners {
@@ -124,7 +127,7 @@ func (g *gatewayState) validate(class classState) {
 	var valid, invalid []string
 	anyAccepted := false
 	for i, l := range g.listeners {
-		l.validate(conflicts[i])
+		l.validate(conflicts[i], secretPermitted)
 		anyAccepted = anyAccepted || l.accepted
 		if l.usable {
 			valid = append(valid, string(l.spec.Name))
@@ -205,7 +208,7 @@ func routeKindsFor(p gwv1.ProtocolType) []gwv1.Kind {
 	return nil
 }
 
-func (l *listenerState) validate(c conflict) {
+func (l *listenerState) validate(c conflict, secretPermitted func(ns, name string) bool) {
 	accepted, acceptReason, acceptMsg := true, string(gwv1.ListenerReasonAccepted), "Accepted"
 	resolved, resolveReason, resolveMsg := true, string(gwv1.ListenerReasonResolvedRefs), "ResolvedRefs"
 	certResolved := true
@@ -224,6 +227,17 @@ func (l *listenerState) validate(c conflict) {
 		case tls != nil && len(tls.CertificateRefs) > 0:
 			resolved, certResolved, resolveReason = false, false, string(gwv1.ListenerReasonInvalidCertificateRef)
 			resolveMsg = "VPC Lattice cannot use Kubernetes Secrets: set tls.options[\"" + OptionCertificateARN + "\"] to an ACM certificate ARN"
+			for _, ref := range tls.CertificateRefs {
+				ns := "" // the Gateway's own namespace
+				if ref.Namespace != nil {
+					ns = string(*ref.Namespace)
+				}
+				if (ref.Group == nil || *ref.Group == "") && (ref.Kind == nil || *ref.Kind == "Secret") && !secretPermitted(ns, string(ref.Name)) {
+					resolveReason = string(gwv1.ListenerReasonRefNotPermitted)
+					resolveMsg = fmt.Sprintf("certificateRef %s/%s is in another namespace and no ReferenceGrant allows it", ns, ref.Name)
+					break
+				}
+			}
 		default:
 			resolveMsg = "no certificate: Lattice serves its managed certificate for the generated service DNS names"
 		}

@@ -2,8 +2,8 @@ package translate
 
 import (
 	"bytes"
-	"net/netip"
 	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"testing"
 

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -133,6 +134,7 @@ func TestConformance(t *testing.T) {
 			TimeoutConfig:     timeouts(),
 			CustomDialContext: gatewayDialer(t, prefix),
 		},
+		Hook: func(t *testing.T, _ suite.ConformanceTest, _ *suite.ConformanceTestSuite) { waitDeleted(t, c.Client) },
 	}
 	// The suite's own flags (-run-test, -report-output, -conformance-profiles, -skip-tests,
 	// -debug, ...) override these defaults when given after -args.
@@ -273,4 +275,37 @@ func gatewayDialer(t *testing.T, prefix netip.Prefix) func(ctx context.Context, 
 func clusterLogVerbosity() int {
 	v, _ := strconv.Atoi(os.Getenv("CONFORMANCE_CLUSTER_V"))
 	return v
+}
+
+// waitDeleted runs after each test's cleanup and waits until the Gateways and routes it deleted
+// are gone. Our finalizers keep them until their Lattice resources are removed, and the suite
+// applies the next test's manifests at once: a namesake still terminating would make that
+// apply update an object that then disappears.
+func waitDeleted(t *testing.T, cl client.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lists := []client.ObjectList{&gwv1.GatewayList{}, &gwv1.HTTPRouteList{}, &gwv1.GRPCRouteList{}, &gwv1.TLSRouteList{}}
+	for {
+		terminating := ""
+		for _, l := range lists {
+			if err := cl.List(ctx, l); err != nil {
+				continue
+			}
+			_ = meta.EachListItem(l, func(o runtime.Object) error {
+				if m, ok := o.(metav1.Object); ok && m.GetDeletionTimestamp() != nil {
+					terminating = m.GetNamespace() + "/" + m.GetName()
+				}
+				return nil
+			})
+		}
+		if terminating == "" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Logf("%s is still terminating after a minute", terminating)
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
