@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/go-logr/logr"
@@ -166,6 +167,7 @@ func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deplo
 func newRunCmd() *cobra.Command {
 	var s standalone
 	var dir, statusDir string
+	var resync time.Duration
 	cmd := &cobra.Command{
 		Use:   "run -f DIR",
 		Short: "Standalone mode: apply a folder of Gateway API manifests to Local Lattice or VPC Lattice",
@@ -187,19 +189,21 @@ resumes where it stopped.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runStandalone(ctx, &s, dir, statusDir, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runStandalone(ctx, &s, file.Config{Dir: dir, StatusDir: statusDir, ResyncPeriod: resync}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVarP(&dir, "filename", "f", "", "folder of manifests (read recursively, watched)")
 	cmd.Flags().StringVar(&statusDir, "status-dir", "", "folder to write every Gateway API object to, with its status")
+	cmd.Flags().DurationVar(&resync, "resync-period", 0, "re-read owned Lattice state this often and repair drift; 0 disables")
 	_ = cmd.MarkFlagRequired("filename")
 	s.bind(cmd.Flags(), localLatticeAll)
 	return cmd
 }
 
-func runStandalone(ctx context.Context, s *standalone, dir, statusDir string, out, errOut io.Writer) error {
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return fmt.Errorf("-f %s: not a folder", dir)
+// runStandalone runs the file provider with cfg's folder options until ctx ends.
+func runStandalone(ctx context.Context, s *standalone, cfg file.Config, out, errOut io.Writer) error {
+	if st, err := os.Stat(cfg.Dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("-f %s: not a folder", cfg.Dir)
 	}
 	log := s.logger(errOut)
 	if s.lattice.EnableServiceNetworkOverride {
@@ -224,26 +228,23 @@ func runStandalone(ctx context.Context, s *standalone, dir, statusDir string, ou
 	if err != nil {
 		return err
 	}
-	d := s.deployer(client, log)
+	cfg.Translate, cfg.Deployer, cfg.ListenerAddr, cfg.Log = s.translateConfig(), s.deployer(client, log), listenerAddr, log.WithName("run")
 	last := ""
-	r := file.New(file.Config{
-		Dir: dir, StatusDir: statusDir, Translate: s.translateConfig(), Deployer: d,
-		ListenerAddr: listenerAddr, Log: log.WithName("run"),
-		OnPlan: func(p *deploy.Plan) {
-			fmt.Fprintf(out, "--- applying %d change(s)\n", p.Len())
-			for _, op := range p.Ops() {
-				fmt.Fprintf(out, "  %s\n", op)
-			}
-		},
-		OnReport: func(rep *file.Report) {
-			var b strings.Builder
-			file.WriteTable(&b, rep)
-			if b.String() != last {
-				last = b.String()
-				fmt.Fprintf(out, "--- %s\n%s\n", rep.At.Format("15:04:05"), last)
-			}
-		},
-	})
+	cfg.OnPlan = func(p *deploy.Plan) {
+		fmt.Fprintf(out, "--- applying %d change(s)\n", p.Len())
+		for _, op := range p.Ops() {
+			fmt.Fprintf(out, "  %s\n", op)
+		}
+	}
+	cfg.OnReport = func(rep *file.Report) {
+		var b strings.Builder
+		file.WriteTable(&b, rep)
+		if b.String() != last {
+			last = b.String()
+			fmt.Fprintf(out, "--- %s\n%s\n", rep.At.Format("15:04:05"), last)
+		}
+	}
+	r := file.New(cfg)
 	if err := r.Run(ctx); err != nil {
 		return err
 	}

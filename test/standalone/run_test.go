@@ -141,11 +141,12 @@ type instance struct {
 	client          *vpclattice.Client
 }
 
-func startRun(t *testing.T, dir, statusDir, stateFile string, listenerPort int) *instance {
+func startRun(t *testing.T, dir, statusDir, stateFile string, listenerPort int, extra ...string) *instance {
 	t.Helper()
-	p := start(t, "run", "-f", dir, "--status-dir", statusDir, "--state-file", stateFile,
+	args := append([]string{"run", "-f", dir, "--status-dir", statusDir, "--state-file", stateFile,
 		"--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0",
-		"--listener-port-offset", strconv.Itoa(listenerPort-80), "--data-dir", filepath.Join(t.TempDir(), "data"))
+		"--listener-port-offset", strconv.Itoa(listenerPort - 80), "--data-dir", filepath.Join(t.TempDir(), "data")}, extra...)
+	p := start(t, args...)
 	m, _ := p.waitOutput(`API on (http://\S+) `, 0, 30*time.Second)
 	in := &instance{p: p, api: m[1], listener: "127.0.0.1:" + strconv.Itoa(listenerPort)}
 	m, _ = p.waitOutput(`admin \(metrics, counters, faults\) on http://(\S+)`, 0, 5*time.Second)
@@ -431,6 +432,40 @@ func TestRunGatewayAddress(t *testing.T) {
 		}
 		if c["inventory-ver1-pod"]+c["inventory-ver2-pod"] != 10 {
 			return fmt.Errorf("answers %v", c)
+		}
+		return nil
+	})
+}
+
+// TestRunResync: with --resync-period, a listener deleted behind run's back comes back.
+func TestRunResync(t *testing.T) {
+	pods(t, map[string]string{"127.0.34.11": "inventory-ver1-pod", "127.0.34.21": "inventory-ver2-pod"})
+	dir := t.TempDir()
+	write(t, dir, "base.yaml", base+service("inventory-ver1", "127.0.34.11")+service("inventory-ver2", "127.0.34.21"))
+	write(t, dir, "inventory.yaml", inventoryRoute(50, 50))
+	in := startRun(t, dir, t.TempDir(), filepath.Join(t.TempDir(), "state.json"), freePort(t), "--resync-period", "300ms")
+	m, _ := in.p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+(\S+)`, 0, 30*time.Second)
+	svc, err := in.service(t, "inventory-default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := in.client.ListListeners(ctx(t), &vpclattice.ListListenersInput{ServiceIdentifier: svc.Id})
+	if err != nil || len(ls.Items) != 1 {
+		t.Fatalf("listeners %v, %v", ls, err)
+	}
+	if _, err := in.client.DeleteListener(ctx(t), &vpclattice.DeleteListenerInput{ServiceIdentifier: svc.Id, ListenerIdentifier: ls.Items[0].Id}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "listener re-created", func() error {
+		ls, err := in.client.ListListeners(ctx(t), &vpclattice.ListListenersInput{ServiceIdentifier: svc.Id})
+		if err != nil || len(ls.Items) != 1 {
+			return fmt.Errorf("listeners %v, %v", ls, err)
+		}
+		return nil
+	})
+	eventually(t, 10*time.Second, "traffic after the repair", func() error {
+		if c := in.split(t, m[1], 10); c["inventory-ver1-pod"]+c["inventory-ver2-pod"] != 10 {
+			return fmt.Errorf("split %v", c)
 		}
 		return nil
 	})

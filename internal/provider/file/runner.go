@@ -24,6 +24,7 @@ import (
 type Deployer interface {
 	Apply(ctx context.Context, m *model.Model) (*deploy.Result, error)
 	Plan(ctx context.Context, m *model.Model) (*deploy.Plan, error)
+	Refresh(ctx context.Context) error
 }
 
 // Config configures a Runner.
@@ -42,6 +43,10 @@ type Config struct {
 	// RetryInitial is the first delay before retrying a failed apply; it doubles up to 30s
 	// (default 1s).
 	RetryInitial time.Duration
+	// ResyncPeriod, when positive, re-reads the owned Lattice state that often and re-applies,
+	// repairing changes made behind the runner's back (drift detection, as the controller's
+	// --resync-period).
+	ResyncPeriod time.Duration
 	// OnPlan, when set, is called with the plan before each apply that changes something, so a
 	// user sees what is being created while it happens.
 	OnPlan func(*deploy.Plan)
@@ -93,6 +98,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	changed := make(chan struct{}, 1)
 	go w.run(ctx, changed)
+	var resync <-chan time.Time
+	if r.cfg.ResyncPeriod > 0 {
+		t := time.NewTicker(r.cfg.ResyncPeriod)
+		defer t.Stop()
+		resync = t.C
+	}
 	delay := r.cfg.RetryInitial
 	var retry <-chan time.Time
 	for {
@@ -113,6 +124,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-changed:
 			delay = r.cfg.RetryInitial
 		case <-retry:
+		case <-resync:
+			if err := r.cfg.Deployer.Refresh(ctx); err != nil {
+				r.cfg.Log.Error(err, "re-read Lattice state")
+			}
 		}
 	}
 }
