@@ -61,8 +61,9 @@ const (
 	gatewayAddresses = "127.77.0.0/16"
 	// dataPlaneAddr serves the generated service DNS names (not used by the suite).
 	dataPlaneAddr = "127.0.77.1"
-	// portOffset lets the data plane serve Lattice ports 80, 443 and 8080 without privileges.
-	portOffset = 30000
+	// unprivilegedOffset lets the data plane serve Lattice ports 80, 443 and 8080 without
+	// privileges, when ports below 1024 cannot be bound (see listenerPortOffset).
+	unprivilegedOffset = 30000
 )
 
 // supportedFeatures is exactly what the GatewayClass status advertises (checked below): the
@@ -80,7 +81,24 @@ var supportedFeatures = []features.FeatureName{
 
 // skipTests are tests within the supported features that VPC Lattice cannot pass; each reason
 // names the Lattice limitation (docs/conformance.md repeats them in the results table).
-var skipTests = map[string]string{}
+var skipTests = map[string]string{
+	"GRPCExactMethodMatching":           grpcNeedsHTTPS,
+	"GRPCRouteHeaderMatching":           grpcNeedsHTTPS,
+	"GRPCRouteListenerHostnameMatching": grpcNeedsHTTPS,
+	"GRPCRouteWeight":                   grpcNeedsHTTPS,
+
+	"GatewayModifyListeners":                    noSecretCertificates,
+	"GatewaySecretReferenceGrantAllInNamespace": noSecretCertificates,
+	"GatewaySecretReferenceGrantSpecific":       noSecretCertificates,
+	"HTTPRouteHTTPSListener":                    noSecretCertificates,
+
+	"TLSRouteHostnameIntersection": "VPC Lattice TLS passthrough matches the SNI against one exact custom domain per service: wildcard and several hostnames per route cannot be expressed",
+}
+
+const (
+	grpcNeedsHTTPS       = "VPC Lattice serves gRPC only on HTTPS listeners (HTTP/2 by ALPN); the test attaches its GRPCRoute to an HTTP listener"
+	noSecretCertificates = "VPC Lattice HTTPS listeners use ACM certificates (certificateArn), not Kubernetes Secrets; the test needs a listener serving a Secret's certificate"
+)
 
 func TestConformance(t *testing.T) {
 	if os.Getenv("CONFORMANCE") == "" {
@@ -92,6 +110,7 @@ func TestConformance(t *testing.T) {
 
 	lattice := startLocalLattice(t)
 	prefix := netip.MustParsePrefix(gatewayAddresses)
+	portOffset := listenerPortOffset(t, prefix)
 	dp, err := dataplane.New(lattice.Store(), dataplane.Options{
 		DNSAddr: dataPlaneAddr + ":0", DataPlaneAddr: dataPlaneAddr, ListenerPortOffset: portOffset,
 		DataDir: t.TempDir(), DialMap: cluster.PodDialMap(), Dialer: dataplane.LoopbackOnlyDialer(t),
@@ -132,7 +151,7 @@ func TestConformance(t *testing.T) {
 		RestConfig:    c.Config,
 		RoundTripper: &roundtripper.DefaultRoundTripper{
 			TimeoutConfig:     timeouts(),
-			CustomDialContext: gatewayDialer(t, prefix),
+			CustomDialContext: gatewayDialer(t, prefix, portOffset),
 		},
 		Hook: func(t *testing.T, _ suite.ConformanceTest, _ *suite.ConformanceTestSuite) { waitDeleted(t, c.Client) },
 	}
@@ -258,7 +277,7 @@ func createGatewayClass(t *testing.T, cl client.Client) {
 
 // gatewayDialer sends the suite's connections to the data plane: a Gateway address IP:P is
 // served on IP:P+portOffset. Anything outside the Gateway address range fails the test.
-func gatewayDialer(t *testing.T, prefix netip.Prefix) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func gatewayDialer(t *testing.T, prefix netip.Prefix, portOffset int) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		ap, err := netip.ParseAddrPort(addr)
@@ -308,4 +327,19 @@ func waitDeleted(t *testing.T, cl client.Client) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// listenerPortOffset is 0 when this process may bind ports below 1024 (root, or
+// net.ipv4.ip_unprivileged_port_start=0): the suite's TLS helpers dial the Gateway address
+// directly, not through the RoundTripper, so only then can they reach port 443. Otherwise every
+// port is served unprivilegedOffset higher and those tests fail to connect.
+func listenerPortOffset(t *testing.T, prefix netip.Prefix) int {
+	probe := net.JoinHostPort(prefix.Masked().Addr().Next().String(), "443")
+	ln, err := net.Listen("tcp", probe)
+	if err != nil {
+		t.Logf("cannot bind %s (%v): serving Lattice port P on P+%d; TLS tests that dial port 443 themselves will fail", probe, err, unprivilegedOffset)
+		return unprivilegedOffset
+	}
+	ln.Close()
+	return 0
 }

@@ -94,12 +94,21 @@ func compileGateways(snap *store.Snapshot, t *table, prefix netip.Prefix) *gatew
 			// The compiled route is keyed by each of the service's names; the first one is
 			// always there for HTTP and HTTPS listeners.
 			rt := pr.hosts[names[0]]
-			if rt == nil || rt.service.ID != m.svc.ID || rt.listener.Protocol == "TLS_PASSTHROUGH" {
-				continue
+			if rt == nil || rt.service.ID != m.svc.ID {
+				// TLS passthrough routes are keyed by the custom domain only.
+				if len(names) < 2 || pr.hosts[names[1]] == nil || pr.hosts[names[1]].service.ID != m.svc.ID {
+					continue
+				}
+				rt = pr.hosts[names[1]]
 			}
 			byPort := out.addrs[m.addr]
 			if _, ok := byPort[port]; !ok {
-				byPort[port] = nil // served even without rules: 404 rather than a refused connection
+				// Served even without rules: 404 rather than a refused connection, and TLS
+				// passthrough is routed by SNI on any socket.
+				byPort[port] = nil
+			}
+			if rt.listener.Protocol == "TLS_PASSTHROUGH" {
+				continue
 			}
 			for _, ru := range rt.rules {
 				if ru.arn == "" {

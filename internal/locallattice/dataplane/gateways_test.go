@@ -50,6 +50,15 @@ func TestGatewayAddresses(t *testing.T) {
 	f.rule(f.listener(custom, "HTTP", 80, fixed(404)), 1, (&httpMatch{path: "/"}).store(), tg("custom"))
 	f.rule(f.listener(other, "HTTP", 80, fixed(404)), 1, (&httpMatch{path: "/other", exact: true}).store(), tg("other"))
 
+	// A TLS passthrough service gets a socket on the gateway address too (routed by SNI).
+	tls := f.service("tls", "tls.example.com")
+	for i := range f.snap.ServiceAssociations {
+		if a := &f.snap.ServiceAssociations[i]; a.ServiceID == tls {
+			a.ServiceNetworkID = net1.ID
+		}
+	}
+	f.listener(tls, "TLS_PASSTHROUGH", 443, forward(f.targetGroup("TCP", "", nil, "", "127.0.53.9:8443"), 1))
+
 	prefix := netip.MustParsePrefix("127.78.0.0/16")
 	addr1 := model.GatewayAddress(prefix, net1.Name)
 	addr2 := model.GatewayAddress(prefix, "net-other")
@@ -71,6 +80,9 @@ func TestGatewayAddresses(t *testing.T) {
 	t.Cleanup(dp.Close)
 	if got, ok := dp.GatewayAddr(net1.Name, 80); !ok || got != net.JoinHostPort(addr1.String(), strconv.Itoa(80+testPortOffset)) {
 		t.Fatalf("GatewayAddr(%s, 80) = %q, %v; want %s:%d", net1.Name, got, ok, addr1, 80+testPortOffset)
+	}
+	if _, ok := dp.GatewayAddr(net1.Name, 443); !ok {
+		t.Errorf("no gateway socket for the TLS passthrough listener on port 443")
 	}
 	d := &net.Dialer{}
 	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
