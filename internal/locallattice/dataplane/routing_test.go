@@ -104,6 +104,45 @@ func TestWeightedSplit(t *testing.T) {
 	}
 }
 
+// TestEmptyTargetGroupHandsOverItsShare: a target group without targets (a backend scaled to
+// zero) gives its share to the groups that have targets; when every group is empty, 503.
+func TestEmptyTargetGroupHandsOverItsShare(t *testing.T) {
+	t.Parallel()
+	b1 := startBackend(t, "ver2", "127.0.51.21:8090")
+	src := newFakeSource()
+	dp := startDataPlane(t, src, "127.0.52.2")
+	c := clientFor(dp, nil)
+	cases := []struct {
+		name    string
+		targets []string
+		want    int
+		backend string
+	}{
+		{"one group empty", []string{b1.addr}, 200, "ver2"},
+		{"every group empty", nil, 503, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture()
+			svc := f.service("inventory", "")
+			empty := f.targetGroup("HTTP", "HTTP1", nil, "")
+			other := f.targetGroup("HTTP", "HTTP1", nil, "", tc.targets...)
+			f.listener(svc, "HTTP", 80, forward(empty, 90, other, 10))
+			src.publish(f.build())
+			url := "http://" + f.svc(svc).DNSEntry.DomainName + "/"
+			for range 50 {
+				code, e := get(t, c, mustRequest(t, "GET", url))
+				if code != tc.want {
+					t.Fatalf("status %d, want %d", code, tc.want)
+				}
+				if tc.backend != "" && (e == nil || e.Backend != tc.backend) {
+					t.Fatalf("answered by %+v, want %s", e, tc.backend)
+				}
+			}
+		})
+	}
+}
+
 // TestRules covers priority order, first match, the default rule, every match type with its
 // case rules, and fixed responses (reference §3.2, §3.3).
 func TestRules(t *testing.T) {

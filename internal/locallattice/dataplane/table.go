@@ -289,8 +289,31 @@ func (c *compiler) action(rt *route, owner string, a store.RuleAction) action {
 		out.tgs = append(out.tgs, forwardTarget{tg: tg, header: fmt.Sprintf("ServiceArn=%s;ServiceNetworkArn=%s;TargetGroupArn=%s", rt.service.ARN, rt.serviceNetworkARN, tg.arn)})
 		weights = append(weights, weight)
 	}
+	skipEmpty(out.tgs, weights)
 	out.schedule = smoothSchedule(weights)
 	return out
+}
+
+// skipEmpty zeroes the weight of target groups without any target that can take a request, as
+// long as another weighted group has one: a backend scaled to zero hands its share to the
+// others instead of failing it (documented in docs/dataplane.md as Local Lattice's choice, the
+// real behaviour being undocumented). When every group is empty, the weights stay, and the
+// request fails with 503 as it must.
+func skipEmpty(tgs []forwardTarget, weights []int) {
+	someTargets := false
+	for i, ft := range tgs {
+		if weights[i] > 0 && len(ft.tg.eligible) > 0 {
+			someTargets = true
+		}
+	}
+	if !someTargets {
+		return
+	}
+	for i, ft := range tgs {
+		if len(ft.tg.eligible) == 0 {
+			weights[i] = 0
+		}
+	}
 }
 
 // smoothSchedule is nginx's smooth weighted round robin unrolled over one period: each index i
