@@ -92,6 +92,9 @@ var skipTests = map[string]string{
 	"GatewaySecretReferenceGrantSpecific":       noSecretCertificates,
 	"HTTPRouteHTTPSListener":                    noSecretCertificates,
 
+	"HTTPRouteRedirectHostAndStatus": "VPC Lattice rule actions are forward and fixed response only: no redirects",
+	"HTTPRouteRequestHeaderModifier": "VPC Lattice cannot modify request headers",
+
 	"TLSRouteHostnameIntersection": "VPC Lattice TLS passthrough matches the SNI against one exact custom domain per service: wildcard and several hostnames per route cannot be expressed",
 }
 

@@ -127,11 +127,13 @@ func compileGateways(snap *store.Snapshot, t *table, prefix netip.Prefix) *gatew
 }
 
 // compareSpecificity orders matches as Gateway API precedence does (more specific is greater).
+// A match without a path counts as the prefix "/", as Gateway API defaults it.
 func compareSpecificity(a, b *matcher) int {
 	key := func(m *matcher) (exact, pathLen, method, headers int) {
 		if m == nil {
-			return 0, 0, 0, 0
+			return 0, 1, 0, 0
 		}
+		pathLen = 1
 		if m.path != nil {
 			pathLen = len(m.path.value)
 			if !m.path.prefix {

@@ -149,7 +149,9 @@ func TestCompareSpecificity(t *testing.T) {
 		{"method beats none", method, short, 1},
 		{"method beats headers", method, headers, 1},
 		{"headers beat none", headers, short, 1},
-		{"anything beats match-all", short, nil, 1},
+		{"a longer prefix beats match-all", long, nil, 1},
+		{"a method beats a path-less header match", &matcher{method: "PATCH"}, &matcher{headers: []headerMatcher{{name: "V"}}}, 1},
+		{"no path is the prefix /", &matcher{}, &matcher{path: &pathMatcher{value: "/", prefix: true}}, 0},
 		{"equal", short, &matcher{path: &pathMatcher{value: "/b", prefix: true}}, 0},
 	}
 	for _, tc := range cases {
