@@ -63,7 +63,7 @@ printing the answers and the ver1/ver2 split. --keep-running stays up for you to
 	fs.IntVar(&o.Requests, "requests", 30, "requests sent from parking to inventory")
 	fs.BoolVar(&o.KeepRunning, "keep-running", false, "stay up after the walkthrough (Ctrl-C stops) and print the curl command")
 	fs.DurationVar(&o.Timeout, "timeout", time.Minute, "how long to wait for everything to be Programmed")
-	s.bind(fs, true)
+	s.bind(fs, localLatticeAll)
 	// The demo must not collide with a running "lattice-gateway local": free ports by default,
 	// no admin endpoint, nothing persisted, and only errors logged (the output tells the story).
 	for name, def := range map[string]string{"api-addr": "127.0.0.1:0", "admin-addr": "", "dns-addr": "127.0.0.1:0", "log-level": "error"} {

@@ -30,7 +30,7 @@ so every call is a create. Exits 1 when a manifest was skipped.`,
 			log := s.logger(cmd.ErrOrStderr())
 			local := s.lattice.LatticeEndpoint == ""
 			if local {
-				s.local.APIAddr, s.local.AdminAddr, s.local.StateFile = "127.0.0.1:0", "", ""
+				s.local.APIAddr, s.local.AdminAddr = "127.0.0.1:0", ""
 				ll, err := s.startLocal(ctx, false, log)
 				if err != nil {
 					return err
@@ -58,7 +58,7 @@ so every call is a create. Exits 1 when a manifest was skipped.`,
 	}
 	cmd.Flags().StringVarP(&dir, "filename", "f", "", "folder of manifests (read recursively)")
 	_ = cmd.MarkFlagRequired("filename")
-	s.bind(cmd.Flags(), false)
+	s.bind(cmd.Flags(), identityFlags)
 	return cmd
 }
 
