@@ -48,6 +48,9 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 		}
 	}
 	svc.ServiceNetworks = sortedKeys(sns)
+	if v := hostnamesTag(r); v != "" {
+		svc.Tags[model.TagHostnames] = v
+	}
 	sort.SliceStable(gwListeners, func(i, j int) bool {
 		a, b := gwListeners[i], gwListeners[j]
 		if a.spec.Port != b.spec.Port {
@@ -185,4 +188,22 @@ func (t *translator) writeRouteStatus(r *routeState) {
 		})
 	}
 	t.routeStatusMap(r.key.Kind)[types.NamespacedName{Namespace: r.key.Namespace, Name: r.key.Name}] = statuses
+}
+
+// hostnamesTag is the model.TagHostnames value: the hostnames of every attached parent, sorted,
+// or "" when there are none or they exceed a tag value's 256 characters.
+func hostnamesTag(r *routeState) string {
+	seen := map[string]bool{}
+	for _, p := range r.parents {
+		if p.attached() {
+			for _, h := range p.hostnames {
+				seen[strings.Replace(h, "*.", ".", 1)] = true
+			}
+		}
+	}
+	v := strings.Join(sortedKeys(seen), " ")
+	if len(v) > 256 {
+		return ""
+	}
+	return v
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
@@ -19,12 +20,16 @@ import (
 // listener port of its services. A request arriving there is routed among that service network's
 // services with a listener on the port, as one Gateway would route among its routes:
 //
-//   - the candidates are the services whose generated DNS name or custom domain is the Host;
-//     when there are none, the services without a custom domain (routes without hostnames);
-//   - their non-default rules are merged and tried most specific first, as Gateway API ranks
-//     matches across routes: exact path before prefix, longer paths first, then rules with a
-//     method, then more header matches; ties go to the older service, then to rule priority;
-//   - the first matching rule serves; when none matches the answer is 404.
+//   - a service serves the Host when it is the service's generated DNS name or custom domain,
+//     or one of the route hostnames in its model.TagHostnames tag ("*.x" matching any name
+//     below x); a service with neither a custom domain nor that tag (a route without hostnames)
+//     serves any Host;
+//   - among the rules of those services that match the request, the most specific Host match
+//     wins (exact before wildcard, longer first, then services serving any Host), as Gateway API
+//     ranks hostnames across routes; then the most specific rule: exact path before prefix,
+//     longer paths first, then rules with a method, then more header matches; ties go to the
+//     older service, then to rule priority;
+//   - when no rule matches the answer is 404.
 
 // gatewayTable maps each served gateway address to its service network's routes by port.
 type gatewayTable struct {
@@ -36,9 +41,10 @@ type candidate struct {
 	rt    *route
 	rule  *rule
 	names []string // the service's DNS name and custom domain, normalised
-	// custom reports whether the service has a custom domain: such a service serves only its
-	// own names, as a route with hostnames serves only those.
-	custom bool
+	// hostnames are the route hostnames of the model.TagHostnames tag, a wildcard as ".x".
+	hostnames []string
+	// anyHost: no custom domain and no hostnames tag, so a route without hostnames.
+	anyHost bool
 }
 
 // gatewayPort is one socket of a gateway address.
@@ -90,6 +96,7 @@ func compileGateways(snap *store.Snapshot, t *table, prefix netip.Prefix) *gatew
 		if len(names) == 0 {
 			continue
 		}
+		hostnames := strings.Fields(strings.ToLower(m.svc.Tags[model.TagHostnames]))
 		for port, pr := range t.ports {
 			// The compiled route is keyed by each of the service's names; the first one is
 			// always there for HTTP and HTTPS listeners.
@@ -114,7 +121,7 @@ func compileGateways(snap *store.Snapshot, t *table, prefix netip.Prefix) *gatew
 				if ru.arn == "" {
 					continue
 				}
-				byPort[port] = append(byPort[port], candidate{rt: rt, rule: ru, names: names, custom: m.svc.CustomDomainName != ""})
+				byPort[port] = append(byPort[port], candidate{rt: rt, rule: ru, names: names, hostnames: hostnames, anyHost: m.svc.CustomDomainName == "" && len(hostnames) == 0})
 			}
 		}
 	}
@@ -151,21 +158,44 @@ func compareSpecificity(a, b *matcher) int {
 }
 
 // route picks the service and rule for a request that arrived on a gateway address; nil when
-// nothing matches.
+// nothing matches. Candidates are sorted by rule specificity, so the first match of the best
+// Host score wins.
 func (g *gatewayTable) route(addr netip.Addr, port int32, r *http.Request) (*route, *rule) {
-	cs := g.addrs[addr][port]
 	host := requestHost(r.Host)
-	named := slices.ContainsFunc(cs, func(c candidate) bool { return slices.Contains(c.names, host) })
-	for _, c := range cs {
-		eligible := !c.custom
-		if named {
-			eligible = slices.Contains(c.names, host)
-		}
-		if eligible && c.rule.match.matches(r) {
-			return c.rt, c.rule
+	var best *candidate
+	bestScore := -1
+	for i := range g.addrs[addr][port] {
+		c := &g.addrs[addr][port][i]
+		if score := c.hostScore(host); score > bestScore && c.rule.match.matches(r) {
+			best, bestScore = c, score
 		}
 	}
-	return nil, nil
+	if best == nil {
+		return nil, nil
+	}
+	return best.rt, best.rule
+}
+
+// hostScore ranks how the candidate's service serves host: -1 not at all, 0 any Host, a
+// wildcard by its length, an exact name above every wildcard.
+func (c *candidate) hostScore(host string) int {
+	const exact = 1 << 16
+	if slices.Contains(c.names, host) {
+		return exact + len(host)
+	}
+	score := -1
+	for _, h := range c.hostnames {
+		switch {
+		case h == host:
+			return exact + len(host)
+		case strings.HasPrefix(h, ".") && len(host) > len(h) && strings.HasSuffix(host, h):
+			score = max(score, len(h))
+		}
+	}
+	if score < 0 && c.anyHost {
+		return 0
+	}
+	return score
 }
 
 // ports lists every socket the gateway addresses need.

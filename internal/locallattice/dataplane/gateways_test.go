@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 func TestGatewayAddresses(t *testing.T) {
 	t.Parallel()
 	backends := map[string]*backend{}
-	for i, n := range []string{"root", "v2", "custom", "other", "method"} {
+	for i, n := range []string{"root", "v2", "custom", "other", "method", "tagged"} {
 		backends[n] = startBackend(t, n, "127.0.53."+itoa(i+1)+":8090")
 	}
 	f := newFixture()
@@ -34,11 +35,7 @@ func TestGatewayAddresses(t *testing.T) {
 	v2 := f.service("v2", "")
 	custom := f.service("custom", "custom.example.com")
 	other := f.service("other", "")
-	for i := range f.snap.ServiceAssociations {
-		if a := &f.snap.ServiceAssociations[i]; a.ServiceID == v2 || a.ServiceID == custom {
-			a.ServiceNetworkID = net1.ID
-		}
-	}
+	moveToNetwork(f, net1.ID, v2, custom)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, id := range []string{root, v2, custom, other} {
 		f.svc(id).CreatedAt = base.Add(time.Duration(i) * time.Minute)
@@ -50,13 +47,16 @@ func TestGatewayAddresses(t *testing.T) {
 	f.rule(f.listener(custom, "HTTP", 80, fixed(404)), 1, (&httpMatch{path: "/"}).store(), tg("custom"))
 	f.rule(f.listener(other, "HTTP", 80, fixed(404)), 1, (&httpMatch{path: "/other", exact: true}).store(), tg("other"))
 
+	// A route with several hostnames: its service has one custom domain and the hostnames tag.
+	tagged := f.service("tagged", "first.example.org")
+	f.svc(tagged).Tags = map[string]string{model.TagHostnames: ".wild.example.org first.example.org second.example.org"}
+	f.svc(tagged).CreatedAt = base.Add(time.Hour)
+	f.rule(f.listener(tagged, "HTTP", 80, fixed(404)), 1, (&httpMatch{path: "/"}).store(), tg("tagged"))
+	moveToNetwork(f, net1.ID, tagged)
+
 	// A TLS passthrough service gets a socket on the gateway address too (routed by SNI).
 	tls := f.service("tls", "tls.example.com")
-	for i := range f.snap.ServiceAssociations {
-		if a := &f.snap.ServiceAssociations[i]; a.ServiceID == tls {
-			a.ServiceNetworkID = net1.ID
-		}
-	}
+	moveToNetwork(f, net1.ID, tls)
 	f.listener(tls, "TLS_PASSTHROUGH", 443, forward(f.targetGroup("TCP", "", nil, "", "127.0.53.9:8443"), 1))
 
 	prefix := netip.MustParsePrefix("127.78.0.0/16")
@@ -102,6 +102,9 @@ func TestGatewayAddresses(t *testing.T) {
 		{"unknown Host is served by services without a custom domain", "GET", addr1, "www.example.org", "/", "root"},
 		{"a custom domain serves its own Host only", "GET", addr1, "custom.example.com", "/v2/x", "custom"},
 		{"Host is matched without case and port", "GET", addr1, "CUSTOM.example.com:80", "/", "custom"},
+		{"a hostname of the tag beyond the custom domain", "GET", addr1, "second.example.org", "/v2/x", "tagged"},
+		{"a wildcard hostname of the tag beats services serving any Host", "GET", addr1, "a.b.wild.example.org", "/v2/x", "tagged"},
+		{"a wildcard does not match its bare domain", "GET", addr1, "wild.example.org", "/v2/x", "v2"},
 		{"the other service network is separate", "GET", addr2, "", "/other", "other"},
 		{"no matching rule answers 404", "GET", addr2, "", "/", ""},
 	}
@@ -160,6 +163,15 @@ func TestCompareSpecificity(t *testing.T) {
 		}
 		if got := compareSpecificity(tc.b, tc.a); got != -tc.want {
 			t.Errorf("%s (reversed): got %d, want %d", tc.name, got, -tc.want)
+		}
+	}
+}
+
+// moveToNetwork associates the services with service network snID instead of their own.
+func moveToNetwork(f *fixture, snID string, serviceIDs ...string) {
+	for i := range f.snap.ServiceAssociations {
+		if a := &f.snap.ServiceAssociations[i]; slices.Contains(serviceIDs, a.ServiceID) {
+			a.ServiceNetworkID = snID
 		}
 	}
 }
