@@ -65,9 +65,11 @@ func startEchoBasic(r *Running, c Container, log logr.Logger) error {
 	switch {
 	case c.Env["GRPC_ECHO_SERVER"] != "":
 		return startGRPCEcho(r, c, ctx)
-	case c.Env["TCP_ECHO_SERVER"] != "", c.Env["UDP_ECHO_SERVER"] != "":
-		// VPC Lattice has no TCP or UDP routes, so nothing here ever receives that traffic.
-		log.Info("echo-basic TCP/UDP echo modes are not simulated; the container serves nothing")
+	case c.Env["TCP_ECHO_SERVER"] != "":
+		return startTCPEcho(r, c, ctx)
+	case c.Env["UDP_ECHO_SERVER"] != "":
+		// VPC Lattice has no UDP routes, so nothing here ever receives that traffic.
+		log.Info("echo-basic's UDP echo mode is not simulated; the container serves nothing")
 		return nil
 	}
 	httpPort, err := parsePort(c, "HTTP_PORT", "3000")
