@@ -16,6 +16,10 @@ help: ## Show the targets and what they do.
 build: ## Build bin/lattice-gateway.
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/lattice-gateway ./cmd/lattice-gateway
 
+.PHONY: demo
+demo: ## Play the hotel walkthrough on this machine: Local Lattice, demo apps, the 50/50 split.
+	$(GO) run ./cmd/lattice-gateway demo $(DEMO_ARGS)
+
 .PHONY: test-assets
 test-assets: ## Build kube-apiserver, etcd, kube-controller-manager, staticcheck, controller-gen into bin/ (once).
 	bash hack/install-test-assets.sh
