@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"strconv"
 	"testing"
 
 	"sigs.k8s.io/gateway-api/conformance/echo-basic/tcpserver"
@@ -27,7 +28,7 @@ func TestTCPEcho(t *testing.T) {
 		tls  bool
 	}{{"plain", 3000, false}, {"tls", 8443, true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := fmt.Sprintf("%s:%d", testAddr(50), tc.port)
+			addr := net.JoinHostPort(testAddr(50).String(), strconv.Itoa(tc.port))
 			var conn net.Conn
 			var err error
 			if tc.tls {
