@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/go-logr/logr"
 
@@ -47,25 +46,17 @@ func startLocalLattice(ctx context.Context, o api.Options, data *dataplane.Optio
 	return ll, nil
 }
 
-// startDataPlane starts the data plane. With a free DNS port (":0") the UDP port picked may be
-// taken for TCP by another program; a few attempts pick other ports.
+// startDataPlane starts the data plane, closing it again when it cannot start.
 func startDataPlane(ctx context.Context, srv *api.Server, o dataplane.Options, log logr.Logger) (*dataplane.DataPlane, error) {
-	attempts := 1
-	if strings.HasSuffix(o.DNSAddr, ":0") {
-		attempts = 3
+	dp, err := dataplane.New(srv.Store(), o, log)
+	if err != nil {
+		return nil, err
 	}
-	var err error
-	for range attempts {
-		var dp *dataplane.DataPlane
-		if dp, err = dataplane.New(srv.Store(), o, log); err != nil {
-			return nil, err
-		}
-		if err = dp.Start(ctx); err == nil {
-			return dp, nil
-		}
+	if err := dp.Start(ctx); err != nil {
 		dp.Close()
+		return nil, err
 	}
-	return nil, err
+	return dp, nil
 }
 
 // Close stops the data plane, then the API (which persists the state file).

@@ -36,16 +36,18 @@ func New(names Names, answer net.IP, log logr.Logger) *Server {
 	return &Server{names: names, addr: answer, log: log}
 }
 
+// freePortAttempts bounds the retries when addr has port 0 and the UDP port picked is taken for
+// TCP by another program.
+const freePortAttempts = 5
+
 // Start binds UDP and TCP on addr (TCP on the port UDP got when addr has port 0).
 func (s *Server) Start(addr string) error {
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return fmt.Errorf("listen DNS udp %s: %w", addr, err)
+	pc, ln, err := listenBoth(addr)
+	for i := 1; err != nil && i < freePortAttempts && strings.HasSuffix(addr, ":0"); i++ {
+		pc, ln, err = listenBoth(addr)
 	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
 	if err != nil {
-		pc.Close()
-		return fmt.Errorf("listen DNS tcp %s: %w", pc.LocalAddr(), err)
+		return err
 	}
 	h := mdns.HandlerFunc(s.serve)
 	s.udp = &mdns.Server{PacketConn: pc, Handler: h}
@@ -60,6 +62,20 @@ func (s *Server) Start(addr string) error {
 		}()
 	}
 	return nil
+}
+
+// listenBoth binds UDP on addr, then TCP on the same address and port.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen DNS udp %s: %w", addr, err)
+	}
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		pc.Close()
+		return nil, nil, fmt.Errorf("listen DNS tcp %s: %w", pc.LocalAddr(), err)
+	}
+	return pc, ln, nil
 }
 
 // Addr is the bound address (the same port serves UDP and TCP).
