@@ -40,8 +40,19 @@ test-integration: test-assets ## Integration tests on a real kube-apiserver, Loc
 	$(GO) test -timeout $(TEST_TIMEOUT) ./test/...
 	cd test/packaging && $(GO) test -timeout $(TEST_TIMEOUT) ./...
 
+.PHONY: test-conformance
+test-conformance: test-assets ## The upstream GATEWAY-HTTP core conformance profile (part of make test; ~3 min).
+	CONFORMANCE=1 $(GO) test -count=1 -timeout 30m -run TestConformance ./test/conformance/ -args \
+		-conformance-profiles=GATEWAY-HTTP -version=$(VERSION) -report-output=$(BIN)/conformance-report.yaml
+
+.PHONY: conformance
+conformance: test-assets ## Upstream Gateway API conformance (HTTP, TLS, gRPC profiles); report in conformance/reports/.
+	CONFORMANCE=1 $(GO) test -count=1 -timeout 30m -run TestConformance ./test/conformance/ -args \
+		-conformance-profiles=GATEWAY-HTTP,GATEWAY-TLS,GATEWAY-GRPC -version=$(VERSION) \
+		-report-output=conformance/reports/v1.6.3/lattice-gateway/experimental-$(VERSION)-default-report.yaml
+
 .PHONY: test
-test: lint test-unit test-integration ## Everything CI runs: lint, unit and integration tests.
+test: lint test-unit test-integration test-conformance ## Everything CI runs: lint, unit, integration and conformance tests.
 
 .PHONY: generate
 generate: test-assets ## Regenerate CRDs, deepcopy, RBAC and config/ manifests from api/ and the chart.

@@ -48,7 +48,7 @@ func ParseInput(data []byte) (*Input, error) {
 		if err != nil {
 			return nil, fmt.Errorf("decode document %d: %w", i, err)
 		}
-		if err := in.add(obj); err != nil {
+		if err := in.Add(obj); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
 	}
@@ -65,7 +65,8 @@ func blank(doc []byte) bool {
 	return true
 }
 
-func (in *Input) add(obj runtime.Object) error {
+// Add appends obj to the slice of its kind; kinds Translate does not read are an error.
+func (in *Input) Add(obj runtime.Object) error {
 	switch o := obj.(type) {
 	case *gwv1.GatewayClass:
 		in.GatewayClasses = append(in.GatewayClasses, *o)

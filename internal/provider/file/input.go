@@ -4,10 +4,7 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
@@ -24,32 +21,18 @@ func Input(objs []Object) *translate.Input {
 		if ns := o.GetNamespace(); ns != "" {
 			used[ns] = true
 		}
-		switch o := o.(type) {
-		case *gwv1.GatewayClass:
-			in.GatewayClasses = append(in.GatewayClasses, *o)
-		case *gwv1.Gateway:
-			in.Gateways = append(in.Gateways, *o)
-		case *gwv1.HTTPRoute:
-			in.HTTPRoutes = append(in.HTTPRoutes, *o)
-		case *gwv1.GRPCRoute:
-			in.GRPCRoutes = append(in.GRPCRoutes, *o)
-		case *gwv1.TLSRoute:
-			in.TLSRoutes = append(in.TLSRoutes, *o)
-		case *gwv1.ReferenceGrant:
-			in.ReferenceGrants = append(in.ReferenceGrants, gwv1beta1.ReferenceGrant(*o))
-		case *corev1.Namespace:
-			ns := *o.DeepCopy()
-			if ns.Labels == nil {
-				ns.Labels = map[string]string{}
+		if ns, ok := o.(*corev1.Namespace); ok {
+			labelled := *ns.DeepCopy()
+			if labelled.Labels == nil {
+				labelled.Labels = map[string]string{}
 			}
-			ns.Labels[corev1.LabelMetadataName] = ns.Name
-			in.Namespaces = append(in.Namespaces, ns)
-			defined[ns.Name] = true
-		case *corev1.Service:
-			in.Services = append(in.Services, *o)
-		case *discoveryv1.EndpointSlice:
-			in.EndpointSlices = append(in.EndpointSlices, *o)
+			labelled.Labels[corev1.LabelMetadataName] = labelled.Name
+			in.Namespaces = append(in.Namespaces, labelled)
+			defined[labelled.Name] = true
+			continue
 		}
+		// Kinds translate does not read are left out on purpose.
+		_ = in.Add(o)
 	}
 	var implied []string
 	for ns := range used {
