@@ -92,6 +92,9 @@ func (s *standalone) complete() error {
 	}
 	if l.AccountID == "" {
 		l.AccountID = s.local.AccountID
+	}
+	if l.MaxRulesPerListener == 0 && s.flags.Changed("quota-rules-per-listener") {
+		l.MaxRulesPerListener = s.local.Quotas.RulesPerListener
 	} else if !s.localFlags {
 		s.local.AccountID = l.AccountID
 	}
@@ -114,7 +117,8 @@ func (s *standalone) complete() error {
 func (s *standalone) translateConfig() translate.Config {
 	return translate.Config{AccountID: s.lattice.AccountID, ClusterName: s.lattice.ClusterName,
 		VPCID: s.lattice.ClusterVPCID, DefaultServiceNetwork: s.lattice.DefaultServiceNetwork,
-		GatewayAddresses: s.data.GatewayAddresses}
+		GatewayAddresses: s.data.GatewayAddresses,
+		Quotas:           translate.Quotas{RulesPerListener: s.lattice.MaxRulesPerListener}}
 }
 
 func (s *standalone) logger(w io.Writer) logr.Logger {

@@ -38,6 +38,7 @@ const (
 	EnvLatticeEndpoint              = "LATTICE_ENDPOINT"
 	EnvLogLevel                     = "LOG_LEVEL"
 	EnvResyncSeconds                = "RECONCILE_DEFAULT_RESYNC_SECONDS"
+	EnvMaxRulesPerListener          = "MAX_RULES_PER_LISTENER"
 )
 
 // Lattice identifies this controller instance in AWS and says where the Lattice API is. Both the
@@ -57,6 +58,9 @@ type Lattice struct {
 	// GatewayAddressCIDR, for Local Lattice only, gives each accepted Gateway a status address
 	// in this IPv4 range that the data plane (started with the same range) serves; empty: none.
 	GatewayAddressCIDR string
+	// MaxRulesPerListener is the account's "Rules per listener" VPC Lattice quota (adjustable;
+	// 0 means the default, 10): routes needing more rules are PartiallyInvalid.
+	MaxRulesPerListener int
 }
 
 // Controller is the configuration of `lattice-gateway controller`.
@@ -89,6 +93,8 @@ func (l *Lattice) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
 	fs.BoolVar(&l.EnableServiceNetworkOverride, "enable-service-network-override", override, "associate every route with the default service network (env "+EnvEnableServiceNetworkOverride+")")
 	fs.StringVar(&l.LatticeEndpoint, "lattice-endpoint", getenv(EnvLatticeEndpoint), "VPC Lattice API endpoint, e.g. Local Lattice's http://127.0.0.1:8686 (env "+EnvLatticeEndpoint+")")
 	fs.StringVar(&l.GatewayAddressCIDR, "gateway-address-cidr", "", "Local Lattice only: give each Gateway a status address in this IPv4 range, served by a data plane started with the same --gateway-address-cidr (e.g. 127.77.0.0/16)")
+	maxRules, _ := strconv.Atoi(getenv(EnvMaxRulesPerListener))
+	fs.IntVar(&l.MaxRulesPerListener, "max-rules-per-listener", maxRules, "the account's VPC Lattice 'Rules per listener' quota when AWS raised it (env "+EnvMaxRulesPerListener+"; 0: the default 10)")
 	fs.StringVar(&l.LogLevel, "log-level", nonEmpty(getenv(EnvLogLevel), "info"), "debug, info or error (env "+EnvLogLevel+")")
 }
 
@@ -257,6 +263,9 @@ func (l Lattice) Validate() error {
 	case "", "debug", "info", "error":
 	default:
 		errs = append(errs, fmt.Errorf("%s %q is not one of debug, info, error", EnvLogLevel, l.LogLevel))
+	}
+	if l.MaxRulesPerListener < 0 {
+		errs = append(errs, fmt.Errorf("%s %d must not be negative", EnvMaxRulesPerListener, l.MaxRulesPerListener))
 	}
 	if l.EnableServiceNetworkOverride && l.DefaultServiceNetwork == "" {
 		errs = append(errs, fmt.Errorf("%s needs %s", EnvEnableServiceNetworkOverride, EnvDefaultServiceNetwork))

@@ -58,6 +58,14 @@ func (t *translator) ruleAction(r *routeState, rs *ruleState, tgs map[string]mod
 		validWeight += b.weight
 		entries = addWeight(entries, tg.Name, b.weight)
 	}
+	if validWeight == 0 && r.key.Kind == model.KindTLSRoute {
+		// A TLS passthrough listener can only forward: its connections go to the target-less
+		// group, which closes them, as the spec asks of a route without a valid backend.
+		tg := t.unresolvedTargetGroup(r)
+		tgs[tg.Name] = tg
+		rs.action = model.Action{Forward: []model.WeightedTargetGroup{{TargetGroup: tg.Name, Weight: 1}}}
+		return
+	}
 	if validWeight == 0 {
 		rs.action = model.Action{FixedResponse: statusServerError}
 		return

@@ -56,6 +56,10 @@ const (
 	region      = "us-west-2"
 
 	gatewayClassName = "amazon-vpc-lattice"
+	// rulesPerListener raises the adjustable "Rules per listener" quota (default 10) in Local
+	// Lattice and tells the controller, as an account owner would after asking AWS: a Gateway
+	// API PathPrefix takes two Lattice rules, and HTTPRouteMethodMatching needs 15.
+	rulesPerListener = 20
 	// gatewayAddresses is the range Gateway status addresses come from; the data plane serves
 	// each service network's address there.
 	gatewayAddresses = "127.77.0.0/16"
@@ -196,6 +200,7 @@ func startLocalLattice(t *testing.T) *api.Server {
 	o := api.DefaultOptions()
 	o.Region, o.AccountID, o.Logger = region, accountID, logr.Discard()
 	o.DrainingDelay = 200 * time.Millisecond
+	o.Quotas.RulesPerListener = rulesPerListener
 	srv, err := api.Open(o)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +220,8 @@ func startController(t *testing.T, c *cluster.Cluster, endpoint string) {
 	done := make(chan error, 1)
 	cfg := config.Controller{
 		Lattice: config.Lattice{ClusterVPCID: vpcID, Region: region, AccountID: accountID, ClusterName: clusterName,
-			LatticeEndpoint: endpoint, LogLevel: "info", GatewayAddressCIDR: gatewayAddresses},
+			LatticeEndpoint: endpoint, LogLevel: "info", GatewayAddressCIDR: gatewayAddresses,
+			MaxRulesPerListener: rulesPerListener},
 		Kubeconfig:         c.Kubeconfig,
 		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
 	}

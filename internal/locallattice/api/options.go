@@ -53,6 +53,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Faults.APILatency, "api-latency", o.Faults.APILatency, "added latency of every API call")
 	fs.Float64Var(&o.Faults.TPSLimit, "tps-limit", o.Faults.TPSLimit, "calls per second per operation before ThrottlingException (0: unlimited)")
 	fs.Float64Var(&o.Faults.ThrottleRate, "throttle-rate", o.Faults.ThrottleRate, "fraction of calls answered with ThrottlingException (0-1)")
+	fs.IntVar(&o.Quotas.RulesPerListener, "quota-rules-per-listener", o.Quotas.RulesPerListener, "the 'Rules per listener' quota (an adjustable quota on AWS)")
 	fs.Float64Var(&o.Faults.ErrorRate, "error-rate", o.Faults.ErrorRate, "fraction of calls answered with InternalServerException (0-1)")
 }
 

@@ -113,6 +113,7 @@ func Run(ctx context.Context, o RunOptions) error {
 			AccountID: c.AccountID, ClusterName: c.ClusterName, VPCID: c.ClusterVPCID,
 			DefaultServiceNetwork: c.DefaultServiceNetwork,
 			GatewayAddresses:      gatewayAddresses,
+			Quotas:                translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
 		},
 		Deployer:     deployer,
 		Log:          log.WithName("controller"),
