@@ -84,19 +84,7 @@ func (t *translator) httpRoute(hr *gwv1.HTTPRoute) *routeState {
 		if rule.SessionPersistence != nil {
 			rs.invalid = append(rs.invalid, "sessionPersistence is not supported by VPC Lattice")
 		}
-		matches := rule.Matches
-		if len(matches) == 0 {
-			matches = []gwv1.HTTPRouteMatch{{}}
-		}
-		for j := range matches {
-			ms, err := t.httpMatch(&matches[j])
-			if err != "" {
-				rs.invalid = append(rs.invalid, fmt.Sprintf("match %d: %s", j+1, err))
-				continue
-			}
-			ms.index = j
-			rs.matches = append(rs.matches, ms)
-		}
+		addMatches(rs, rule.Matches, t.httpMatch)
 		for _, b := range rule.BackendRefs {
 			if len(b.Filters) > 0 {
 				rs.invalid = append(rs.invalid, "backendRef filters ("+filterTypes(b.Filters)+") are not supported by VPC Lattice")
@@ -114,6 +102,23 @@ func filterTypes(fs []gwv1.HTTPRouteFilter) string {
 		names[i] = string(f.Type)
 	}
 	return strings.Join(names, ", ")
+}
+
+// addMatches converts a rule's matches (none: one that matches everything) with convert, keeping
+// the valid ones in rs.matches and the reason for each invalid one in rs.invalid.
+func addMatches[M any](rs *ruleState, matches []M, convert func(*M) (matchState, string)) {
+	if len(matches) == 0 {
+		matches = make([]M, 1)
+	}
+	for j := range matches {
+		ms, err := convert(&matches[j])
+		if err != "" {
+			rs.invalid = append(rs.invalid, fmt.Sprintf("match %d: %s", j+1, err))
+			continue
+		}
+		ms.index = j
+		rs.matches = append(rs.matches, ms)
+	}
 }
 
 // httpMatch maps one HTTPRouteMatch. Gateway API PathPrefix matches whole path elements ("/abc"
@@ -248,19 +253,7 @@ func (t *translator) grpcRoute(gr *gwv1.GRPCRoute) *routeState {
 		if rule.SessionPersistence != nil {
 			rs.invalid = append(rs.invalid, "sessionPersistence is not supported by VPC Lattice")
 		}
-		matches := rule.Matches
-		if len(matches) == 0 {
-			matches = []gwv1.GRPCRouteMatch{{}}
-		}
-		for j := range matches {
-			ms, err := t.grpcMatch(&matches[j])
-			if err != "" {
-				rs.invalid = append(rs.invalid, fmt.Sprintf("match %d: %s", j+1, err))
-				continue
-			}
-			ms.index = j
-			rs.matches = append(rs.matches, ms)
-		}
+		addMatches(rs, rule.Matches, t.grpcMatch)
 		for _, b := range rule.BackendRefs {
 			if len(b.Filters) > 0 {
 				rs.invalid = append(rs.invalid, "backendRef filters are not supported by VPC Lattice")
