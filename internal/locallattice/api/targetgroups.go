@@ -301,7 +301,9 @@ func isInstanceID(v string) bool {
 	return true
 }
 
-func (s *Server) registerTargets(c *call) (int, json.RawMessage, error) {
+// changeTargets decodes the targets of a Register/DeregisterTargets call and, in one store
+// update, lets apply change its target group and fill the per-target answer.
+func (s *Server) changeTargets(c *call, apply func(tg *store.TargetGroup, targets []targetIn, res *targetsResult) error) (int, json.RawMessage, error) {
 	targets, err := decodeTargets(c, 1, 100)
 	if err != nil {
 		return 0, nil, err
@@ -312,6 +314,15 @@ func (s *Server) registerTargets(c *call) (int, json.RawMessage, error) {
 			return nil, err
 		}
 		res := targetsResult{Successful: []targetOut{}, Unsuccessful: []targetFailure{}}
+		if err := apply(tg, targets, &res); err != nil {
+			return nil, err
+		}
+		return res, nil
+	})
+}
+
+func (s *Server) registerTargets(c *call) (int, json.RawMessage, error) {
+	return s.changeTargets(c, func(tg *store.TargetGroup, targets []targetIn, res *targetsResult) error {
 		next := append([]store.Target(nil), tg.Targets...)
 		for _, t := range targets {
 			port := targetPort(tg, t.Port)
@@ -334,29 +345,20 @@ func (s *Server) registerTargets(c *call) (int, json.RawMessage, error) {
 			res.Successful = append(res.Successful, targetOut{ID: t.ID, Port: port})
 		}
 		if tg.Type == "LAMBDA" && len(next) > 1 {
-			return nil, invalidField("targets", "a LAMBDA target group has exactly one target")
+			return invalidField("targets", "a LAMBDA target group has exactly one target")
 		}
 		if len(next) > s.quotas.TargetsPerTargetGroup {
-			return nil, quotaExceeded(rtTarget, tg.ID, qcTargets, s.quotas.TargetsPerTargetGroup)
+			return quotaExceeded(rtTarget, tg.ID, qcTargets, s.quotas.TargetsPerTargetGroup)
 		}
 		tg.Targets = next
-		return res, nil
+		return nil
 	})
 }
 
 // deregisterTargets moves targets to DRAINING for the draining delay (or removes them when it
 // is 0); unknown targets count as deregistered, so the call is idempotent.
 func (s *Server) deregisterTargets(c *call) (int, json.RawMessage, error) {
-	targets, err := decodeTargets(c, 1, 100)
-	if err != nil {
-		return 0, nil, err
-	}
-	return s.update(http.StatusOK, func(st *store.State) (any, error) {
-		tg, err := s.findTG(st, c)
-		if err != nil {
-			return nil, err
-		}
-		res := targetsResult{Successful: []targetOut{}, Unsuccessful: []targetFailure{}}
+	return s.changeTargets(c, func(tg *store.TargetGroup, targets []targetIn, res *targetsResult) error {
 		gone := map[int]bool{}
 		for _, t := range targets {
 			port := targetPort(tg, t.Port)
@@ -368,7 +370,7 @@ func (s *Server) deregisterTargets(c *call) (int, json.RawMessage, error) {
 			res.Successful = append(res.Successful, targetOut{ID: t.ID, Port: port})
 		}
 		if len(gone) == 0 {
-			return res, nil
+			return nil
 		}
 		delay := s.store.DrainingDelay()
 		if delay <= 0 {
@@ -379,14 +381,14 @@ func (s *Server) deregisterTargets(c *call) (int, json.RawMessage, error) {
 				}
 			}
 			tg.Targets = kept
-			return res, nil
+			return nil
 		}
 		until := s.store.Now().Add(delay)
 		for i := range gone {
 			tg.Targets[i].Status, tg.Targets[i].ReasonCode, tg.Targets[i].DrainingUntil = store.TargetDraining, "", until
 		}
 		go s.store.Schedule(until)
-		return res, nil
+		return nil
 	})
 }
 
