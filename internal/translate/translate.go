@@ -58,9 +58,8 @@ type Quotas struct {
 type Config struct {
 	// ControllerName selects the GatewayClasses we own; default DefaultControllerName.
 	ControllerName string
-	// AccountID, ClusterName and VPCID form the ManagedBy tag (account/cluster/vpc); VPCID is
-	// also the VPC of every target group and of the service-network VPC association.
-	AccountID, ClusterName, VPCID string
+	// Owner gives the ManagedBy tag and the VPC of target groups and the VPC association.
+	model.Owner
 	// DefaultServiceNetwork, when set, is the service network the cluster VPC is associated with.
 	DefaultServiceNetwork string
 	// GatewayAddresses, when valid, gives every accepted Gateway the status address
@@ -85,11 +84,6 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	return c
-}
-
-// ManagedBy is the ownership tag value: <account>/<cluster>/<vpc>, as upstream writes it.
-func (c Config) ManagedBy() string {
-	return c.AccountID + "/" + c.ClusterName + "/" + c.VPCID
 }
 
 // Output is the desired Lattice model plus the status of every object we own.

@@ -15,7 +15,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
-var testConfig = Config{AccountID: "123456789012", ClusterName: "test-cluster", VPCID: "vpc-0123456789abcdef0"}
+var testConfig = Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "test-cluster", VPCID: "vpc-0123456789abcdef0"}}
 
 const testdata = "testdata"
 
