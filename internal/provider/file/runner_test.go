@@ -19,6 +19,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
@@ -145,7 +146,7 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("gateway row %+v", gw)
 			}
 			rt := readRoute(t, statusDir)
-			if rt.Annotations[AnnotationAssignedDomainName] != row.DNSName {
+			if rt.Annotations[status.AnnotationDomainName] != row.DNSName {
 				t.Errorf("annotations %v", rt.Annotations)
 			}
 			firstTransition = condition(rt, "Programmed").LastTransitionTime
