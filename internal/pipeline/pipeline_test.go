@@ -56,7 +56,6 @@ endpoints: [{addresses: [10.244.0.1]}]
 var (
 	testConfig = translate.Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "test", VPCID: "vpc-0123456789abcdef0"}}
 	inventory  = model.RouteKey{Kind: model.KindHTTPRoute, Namespace: "default", Name: "inventory"}
-	myHotel    = model.GatewayKey{Namespace: "default", Name: "my-hotel"}
 	t1         = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	t2         = t1.Add(time.Hour)
 )
