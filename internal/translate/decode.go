@@ -16,11 +16,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 )
 
 var decoder = func() runtime.Decoder {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gwv1.Install, gwv1beta1.Install} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gwv1.Install, gwv1beta1.Install, v1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			panic(fmt.Sprintf("build translate scheme: %v", err))
 		}
@@ -88,6 +90,16 @@ func (in *Input) Add(obj runtime.Object) error {
 		in.Services = append(in.Services, *o)
 	case *discoveryv1.EndpointSlice:
 		in.EndpointSlices = append(in.EndpointSlices, *o)
+	case *v1alpha1.ServiceExport:
+		in.ServiceExports = append(in.ServiceExports, *o)
+	case *v1alpha1.TargetGroupPolicy:
+		in.TargetGroupPolicies = append(in.TargetGroupPolicies, *o)
+	case *v1alpha1.VpcAssociationPolicy:
+		in.VpcAssociationPolicies = append(in.VpcAssociationPolicies, *o)
+	case *v1alpha1.AccessLogPolicy:
+		in.AccessLogPolicies = append(in.AccessLogPolicies, *o)
+	case *v1alpha1.IAMAuthPolicy:
+		in.IAMAuthPolicies = append(in.IAMAuthPolicies, *o)
 	default:
 		return fmt.Errorf("unsupported kind %s", obj.GetObjectKind().GroupVersionKind())
 	}

@@ -118,14 +118,7 @@ func (t *translator) routeStatusMap(kind model.RouteKind) map[types.NamespacedNa
 // allowed kinds and namespaces, then hostname intersection.
 func (t *translator) attach(r *routeState) {
 	for _, ref := range r.parentRefs {
-		if (ref.Group != nil && *ref.Group != gatewayGroup) || (ref.Kind != nil && *ref.Kind != "Gateway") {
-			continue
-		}
-		ns := r.key.Namespace
-		if ref.Namespace != nil && *ref.Namespace != "" {
-			ns = string(*ref.Namespace)
-		}
-		gw, ok := t.gatewaysByKey[model.GatewayKey{Namespace: ns, Name: string(ref.Name)}]
+		gw, ok := t.parentGateway(r.key.Namespace, ref)
 		if !ok {
 			continue
 		}
@@ -137,6 +130,19 @@ func (t *translator) attach(r *routeState) {
 		}
 		t.attachListeners(r, p)
 	}
+}
+
+// parentGateway returns the Gateway of our class a route parentRef names, if any.
+func (t *translator) parentGateway(routeNamespace string, ref gwv1.ParentReference) (*gatewayState, bool) {
+	if (ref.Group != nil && *ref.Group != gatewayGroup) || (ref.Kind != nil && *ref.Kind != "Gateway") {
+		return nil, false
+	}
+	ns := routeNamespace
+	if ref.Namespace != nil && *ref.Namespace != "" {
+		ns = string(*ref.Namespace)
+	}
+	gw, ok := t.gatewaysByKey[model.GatewayKey{Namespace: ns, Name: string(ref.Name)}]
+	return gw, ok
 }
 
 func (t *translator) attachListeners(r *routeState, p *parentState) {

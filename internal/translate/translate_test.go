@@ -77,6 +77,11 @@ func TestDeterministic(t *testing.T) {
 			shuffle(rng, in.Namespaces)
 			shuffle(rng, in.Services)
 			shuffle(rng, in.EndpointSlices)
+			shuffle(rng, in.ServiceExports)
+			shuffle(rng, in.TargetGroupPolicies)
+			shuffle(rng, in.VpcAssociationPolicies)
+			shuffle(rng, in.AccessLogPolicies)
+			shuffle(rng, in.IAMAuthPolicies)
 			got, err := Translate(in, configFor(name)).YAML()
 			if err != nil {
 				t.Fatal(err)
@@ -208,6 +213,21 @@ func deepCopyInput(in *Input) *Input {
 	}
 	for i := range in.EndpointSlices {
 		out.EndpointSlices = append(out.EndpointSlices, *in.EndpointSlices[i].DeepCopy())
+	}
+	for i := range in.ServiceExports {
+		out.ServiceExports = append(out.ServiceExports, *in.ServiceExports[i].DeepCopy())
+	}
+	for i := range in.TargetGroupPolicies {
+		out.TargetGroupPolicies = append(out.TargetGroupPolicies, *in.TargetGroupPolicies[i].DeepCopy())
+	}
+	for i := range in.VpcAssociationPolicies {
+		out.VpcAssociationPolicies = append(out.VpcAssociationPolicies, *in.VpcAssociationPolicies[i].DeepCopy())
+	}
+	for i := range in.AccessLogPolicies {
+		out.AccessLogPolicies = append(out.AccessLogPolicies, *in.AccessLogPolicies[i].DeepCopy())
+	}
+	for i := range in.IAMAuthPolicies {
+		out.IAMAuthPolicies = append(out.IAMAuthPolicies, *in.IAMAuthPolicies[i].DeepCopy())
 	}
 	return out
 }
