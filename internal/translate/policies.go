@@ -135,7 +135,7 @@ func (t *translator) indexPolicies() *policyIndex {
 		if w := idx.winners[k]; w != nil {
 			p.conflict = fmt.Sprintf("the older %s %s already applies to %s", p.key.Kind, w.display(), p.target)
 			if p.key.Kind == model.KindAccessLogPolicy {
-				p.conflict = fmt.Sprintf("the older AccessLogPolicy %s already sends the logs of %s to a %s destination; VPC Lattice allows one access log subscription per destination type", w.display(), p.target, p.destinationType)
+				p.conflict = fmt.Sprintf("the older AccessLogPolicy %s already sends the logs of %s to destination type %s; VPC Lattice allows one access log subscription per destination type", w.display(), p.target, p.destinationType)
 			}
 			continue
 		}
@@ -159,7 +159,7 @@ func newPolicyState(kind model.PolicyKind, meta *metav1.ObjectMeta, ref *gwv1alp
 	}
 	switch {
 	case !ok:
-		p.refErr = fmt.Sprintf("targetRef %s is not supported: a %s targets %s", groupKind(p.target.group, p.target.kind), kind, strings.Join(allowed, ", "))
+		p.refErr = fmt.Sprintf("targetRef %s is not supported: %s can target %s", groupKind(p.target.group, p.target.kind), kind, strings.Join(allowed, ", "))
 	case ref.Namespace != nil && *ref.Namespace != "" && string(*ref.Namespace) != meta.Namespace:
 		p.refErr = fmt.Sprintf("targetRef namespace %s differs from the policy's namespace %s: a policy applies to targets in its own namespace only", *ref.Namespace, meta.Namespace)
 	}
@@ -272,13 +272,12 @@ func (t *translator) targetGroupPolicy(kind model.RouteKind, ns, svc string, pro
 	if p == nil {
 		return protocol, version, nil, nil
 	}
-	route := fmt.Sprintf("%s backends", kind)
 	if pr := p.tgp.Protocol; pr != nil && *pr != protocol {
 		switch {
 		case kind == model.KindTLSRoute:
-			p.note(fmt.Sprintf("protocol %s is not used for %s: TLS passthrough needs TCP target groups", *pr, route))
+			p.note(fmt.Sprintf("protocol %s is not used for TLSRoute backends: TLS passthrough needs TCP target groups", *pr))
 		case *pr == model.ProtocolTCP:
-			p.note(fmt.Sprintf("protocol TCP is not used for %s: VPC Lattice forwards HTTP and HTTPS listeners to HTTP or HTTPS target groups", route))
+			p.note("protocol TCP is used for TLSRoute backends only: VPC Lattice forwards HTTP and HTTPS listeners to HTTP or HTTPS target groups")
 		default:
 			protocol = *pr
 		}
