@@ -34,24 +34,32 @@ var decoder = func() runtime.Decoder {
 // by kubectl. Documents of other kinds are an error, so typos do not vanish silently.
 func ParseInput(data []byte) (*Input, error) {
 	in := &Input{}
+	if err := decodeDocuments(data, in.Add); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// decodeDocuments decodes each non-blank document of data and hands it to add.
+func decodeDocuments(data []byte, add func(runtime.Object) error) error {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for i := 1; ; i++ {
 		doc, err := reader.Read()
 		if errors.Is(err, io.EOF) {
-			return in, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read document %d: %w", i, err)
+			return fmt.Errorf("read document %d: %w", i, err)
 		}
 		if blank(doc) {
 			continue
 		}
 		obj, _, err := decoder.Decode(doc, nil, nil)
 		if err != nil {
-			return nil, fmt.Errorf("decode document %d: %w", i, err)
+			return fmt.Errorf("decode document %d: %w", i, err)
 		}
-		if err := in.Add(obj); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i, err)
+		if err := add(obj); err != nil {
+			return fmt.Errorf("document %d: %w", i, err)
 		}
 	}
 }

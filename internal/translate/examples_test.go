@@ -1,16 +1,13 @@
 package translate
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // TestPolicyExamples: examples/policies applied next to examples/hotel gives every policy
@@ -41,32 +38,21 @@ func TestPolicyExamples(t *testing.T) {
 }
 
 // addManifests adds the documents of file that translate reads; Deployments and the like are
-// skipped, as the file provider does.
+// skipped, as the file provider does. The examples leave namespaces to kubectl: "default".
 func addManifests(t *testing.T, in *Input, file string) {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		if blank(doc) {
-			continue
-		}
-		obj, _, err := decoder.Decode(doc, nil, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		if o, ok := obj.(interface{ SetNamespace(string) }); ok {
+	err = decodeDocuments(data, func(obj runtime.Object) error {
+		if o, ok := obj.(metav1.Object); ok && o.GetNamespace() == "" {
 			o.SetNamespace("default")
 		}
 		_ = in.Add(obj)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
 	}
 }
