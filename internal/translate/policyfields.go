@@ -30,7 +30,7 @@ var destinationTypes = []string{destinationLogs, destinationFirehose, destinatio
 var (
 	arnPrefix   = `^arn:aws(-[a-z]+)*:`
 	regionPart  = `[a-z]{2}(-[a-z]+)+-[0-9]+`
-	s3ARN       = regexp.MustCompile(arnPrefix + `s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	s3ARN       = regexp.MustCompile(arnPrefix + `s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.+)?$`)
 	logGroupARN = regexp.MustCompile(arnPrefix + `logs:` + regionPart + `:[0-9]{12}:log-group:[A-Za-z0-9._/#-]{1,512}(:\*)?$`)
 	firehoseARN = regexp.MustCompile(arnPrefix + `firehose:` + regionPart + `:[0-9]{12}:deliverystream/[A-Za-z0-9._-]{1,64}$`)
 	statusCodes = regexp.MustCompile(`^[0-9]{3}(-[0-9]{3})?(,[0-9]{3}(-[0-9]{3})?)*$`)
@@ -47,7 +47,7 @@ func destinationType(arn string) (string, string) {
 	case firehoseARN.MatchString(arn):
 		return destinationFirehose, ""
 	}
-	return "", fmt.Sprintf("spec.destinationArn %q is not the ARN of an S3 bucket (arn:aws:s3:::bucket), a CloudWatch Logs log group (arn:aws:logs:region:account:log-group:name) or a Firehose delivery stream (arn:aws:firehose:region:account:deliverystream/name)", arn)
+	return "", fmt.Sprintf("spec.destinationArn %q is not the ARN of an S3 bucket (arn:aws:s3:::bucket, optionally /prefix), a CloudWatch Logs log group (arn:aws:logs:region:account:log-group:name) or a Firehose delivery stream (arn:aws:firehose:region:account:deliverystream/name)", arn)
 }
 
 // validateTargetGroupPolicy checks the values against the Lattice API's enumerations and ranges.
