@@ -283,45 +283,49 @@ type PolicyTargets struct {
 // resources it changes, each once, in model order.
 func (m *Model) PolicyTargets() map[PolicyKey]PolicyTargets {
 	out := map[PolicyKey]PolicyTargets{}
-	addGateway := func(k PolicyKey, g GatewayKey) {
-		pt := out[k]
-		if !slices.Contains(pt.Gateways, g) {
-			pt.Gateways = append(pt.Gateways, g)
-		}
-		out[k] = pt
-	}
-	addRoute := func(k PolicyKey, r RouteKey) {
-		pt := out[k]
-		if !slices.Contains(pt.Routes, r) {
-			pt.Routes = append(pt.Routes, r)
-		}
-		out[k] = pt
-	}
 	for _, sn := range m.ServiceNetworks {
+		keys := policyKeys(sn.AccessLogSubscriptions, sn.Auth)
 		if sn.VPCAssociationPolicy != nil {
-			addGateway(*sn.VPCAssociationPolicy, sn.Gateway)
+			keys = append(keys, *sn.VPCAssociationPolicy)
 		}
-		for _, als := range sn.AccessLogSubscriptions {
-			addGateway(als.Policy, sn.Gateway)
-		}
-		if sn.Auth != nil {
-			addGateway(sn.Auth.Policy, sn.Gateway)
+		for _, k := range keys {
+			pt := out[k]
+			pt.Gateways = appendOnce(pt.Gateways, sn.Gateway)
+			out[k] = pt
 		}
 	}
 	for _, svc := range m.Services {
+		keys := policyKeys(svc.AccessLogSubscriptions, svc.Auth)
 		for _, tg := range svc.TargetGroups {
 			if tg.Policy != nil {
-				addRoute(*tg.Policy, svc.Route)
+				keys = append(keys, *tg.Policy)
 			}
 		}
-		for _, als := range svc.AccessLogSubscriptions {
-			addRoute(als.Policy, svc.Route)
-		}
-		if svc.Auth != nil {
-			addRoute(svc.Auth.Policy, svc.Route)
+		for _, k := range keys {
+			pt := out[k]
+			pt.Routes = appendOnce(pt.Routes, svc.Route)
+			out[k] = pt
 		}
 	}
 	return out
+}
+
+func policyKeys(subs []AccessLogSubscription, auth *AuthPolicy) []PolicyKey {
+	var keys []PolicyKey
+	for _, als := range subs {
+		keys = append(keys, als.Policy)
+	}
+	if auth != nil {
+		keys = append(keys, auth.Policy)
+	}
+	return keys
+}
+
+func appendOnce[T comparable](s []T, v T) []T {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
 }
 
 // YAML renders v (a Model or any part of it) as YAML for golden files and plans.

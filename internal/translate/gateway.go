@@ -351,13 +351,22 @@ func (t *translator) nameServiceNetworks(accepted []*gatewayState) {
 }
 
 func olderGateway(a, b *gwv1.Gateway) bool {
+	return older(&a.ObjectMeta, &b.ObjectMeta, "", "")
+}
+
+// older orders objects for "the oldest wins" rules: creation time, then namespace, name and kind,
+// so that equal timestamps still give one answer.
+func older(a, b *metav1.ObjectMeta, aKind, bKind string) bool {
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
 	}
 	if a.Namespace != b.Namespace {
 		return a.Namespace < b.Namespace
 	}
-	return a.Name < b.Name
+	if a.Name != b.Name {
+		return a.Name < b.Name
+	}
+	return aKind < bKind
 }
 
 // finishGateways writes listener statuses (with attachedRoutes, counted while routes were

@@ -313,16 +313,7 @@ func (t *translator) nameServices(routes []*routeState) {
 }
 
 func olderRoute(a, b *routeState) bool {
-	if !a.meta.CreationTimestamp.Equal(&b.meta.CreationTimestamp) {
-		return a.meta.CreationTimestamp.Before(&b.meta.CreationTimestamp)
-	}
-	if a.key.Namespace != b.key.Namespace {
-		return a.key.Namespace < b.key.Namespace
-	}
-	if a.key.Name != b.key.Name {
-		return a.key.Name < b.key.Name
-	}
-	return a.key.Kind < b.key.Kind
+	return older(a.meta, b.meta, string(a.key.Kind), string(b.key.Kind))
 }
 
 func (r *routeState) reject(msg string) {
