@@ -18,6 +18,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
@@ -43,6 +44,12 @@ type Input struct {
 	Namespaces      []corev1.Namespace
 	Services        []corev1.Service
 	EndpointSlices  []discoveryv1.EndpointSlice
+	// ServiceExports are read only as TargetGroupPolicy targets.
+	ServiceExports         []v1alpha1.ServiceExport
+	TargetGroupPolicies    []v1alpha1.TargetGroupPolicy
+	VpcAssociationPolicies []v1alpha1.VpcAssociationPolicy
+	AccessLogPolicies      []v1alpha1.AccessLogPolicy
+	IAMAuthPolicies        []v1alpha1.IAMAuthPolicy
 }
 
 // Quotas are the Lattice limits Translate checks; zero fields take the Lattice defaults.
@@ -96,6 +103,9 @@ type Output struct {
 	HTTPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	GRPCRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	TLSRoutes  map[types.NamespacedName][]gwv1.RouteParentStatus
+	// Policies holds the status of every policy whose target is ours or missing; policies of
+	// targets owned by another controller have none.
+	Policies map[model.PolicyKey]v1alpha1.PolicyStatus
 }
 
 func nonEmpty(s, def string) string {
@@ -111,6 +121,7 @@ func Translate(in *Input, cfg Config) *Output {
 	t.gatewayClasses()
 	t.gateways()
 	t.routes()
+	t.policyStatuses()
 	return t.out
 }
 
@@ -131,14 +142,22 @@ func (o *Output) YAML() ([]byte, error) {
 		}
 		return out
 	}
-	b, err := model.YAML(map[string]any{
+	doc := map[string]any{
 		"model":          o.Model,
 		"gatewayClasses": o.GatewayClasses,
 		"gateways":       keyed(o.Gateways),
 		"httpRoutes":     keyed(o.HTTPRoutes),
 		"grpcRoutes":     keyed(o.GRPCRoutes),
 		"tlsRoutes":      keyed(o.TLSRoutes),
-	})
+	}
+	if len(o.Policies) > 0 {
+		policies := map[string]v1alpha1.PolicyStatus{}
+		for k, v := range o.Policies {
+			policies[k.String()] = v
+		}
+		doc["policies"] = policies
+	}
+	b, err := model.YAML(doc)
 	if err != nil {
 		return nil, fmt.Errorf("render translate output: %w", err)
 	}
