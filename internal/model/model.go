@@ -185,7 +185,6 @@ type TargetGroup struct {
 	ProtocolVersion string            `json:"protocolVersion"`
 	IPAddressType   string            `json:"ipAddressType"`
 	VPCID           string            `json:"vpcID"`
-	HealthCheck     *HealthCheck      `json:"healthCheck,omitempty"`
 	Targets         []Target          `json:"targets,omitempty"` // sorted by IP then Port
 	Tags            map[string]string `json:"tags,omitempty"`
 }
@@ -195,20 +194,6 @@ type BackendKey struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Port      int32  `json:"port"`
-}
-
-// HealthCheck is a Lattice target-group health check configuration.
-type HealthCheck struct {
-	Enabled                 bool   `json:"enabled"`
-	Protocol                string `json:"protocol,omitempty"`
-	ProtocolVersion         string `json:"protocolVersion,omitempty"`
-	Port                    int32  `json:"port,omitempty"`
-	Path                    string `json:"path,omitempty"`
-	IntervalSeconds         int32  `json:"intervalSeconds,omitempty"`
-	TimeoutSeconds          int32  `json:"timeoutSeconds,omitempty"`
-	HealthyThresholdCount   int32  `json:"healthyThresholdCount,omitempty"`
-	UnhealthyThresholdCount int32  `json:"unhealthyThresholdCount,omitempty"`
-	Matcher                 string `json:"matcher,omitempty"`
 }
 
 // Target is one registered target: a pod IP and its container port.
