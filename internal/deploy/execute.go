@@ -169,6 +169,23 @@ func (d *Deployer) wait(ctx context.Context, what string, check func(context.Con
 	}
 }
 
+// waitActive polls what a create answered CREATE_IN_PROGRESS for until it is ACTIVE; get
+// returns its status and failure message.
+func (d *Deployer) waitActive(ctx context.Context, what string, get func(context.Context) (status, failure string, err error)) error {
+	return d.wait(ctx, what+" to become ACTIVE", func(ctx context.Context) (bool, error) {
+		status, failure, err := get(ctx)
+		switch {
+		case err != nil:
+			return false, err
+		case status == "ACTIVE":
+			return true, nil
+		case status == "CREATE_FAILED":
+			return false, fmt.Errorf("%s: CREATE_FAILED: %s", what, failure)
+		}
+		return false, nil
+	})
+}
+
 // retryConflict repeats call while Lattice answers ConflictException, with the same backoff as
 // wait.
 func (d *Deployer) retryConflict(ctx context.Context, what string, call func(context.Context) error) error {
@@ -315,19 +332,13 @@ func (c createTargetGroup) run(ctx context.Context, d *Deployer) error {
 	if out.Status == types.TargetGroupStatusActive {
 		return nil
 	}
-	return d.wait(ctx, "target group "+tg.Name+" to become ACTIVE", func(ctx context.Context) (bool, error) {
+	return d.waitActive(ctx, "target group "+tg.Name, func(ctx context.Context) (string, string, error) {
 		got, err := d.client.GetTargetGroup(ctx, &vpclattice.GetTargetGroupInput{TargetGroupIdentifier: aws.String(st.id)})
 		if err != nil {
-			return false, err
+			return "", "", err
 		}
-		switch got.Status {
-		case types.TargetGroupStatusActive:
-			st.status = string(got.Status)
-			return true, nil
-		case types.TargetGroupStatusCreateFailed:
-			return false, fmt.Errorf("target group %s: CREATE_FAILED: %s", tg.Name, aws.ToString(got.FailureMessage))
-		}
-		return false, nil
+		st.status = string(got.Status)
+		return st.status, aws.ToString(got.FailureMessage), nil
 	})
 }
 
@@ -419,22 +430,16 @@ func (c createService) run(ctx context.Context, d *Deployer) error {
 	if out.Status == types.ServiceStatusActive {
 		return nil
 	}
-	return d.wait(ctx, "service "+svc.Name+" to become ACTIVE", func(ctx context.Context) (bool, error) {
+	return d.waitActive(ctx, "service "+svc.Name, func(ctx context.Context) (string, string, error) {
 		got, err := d.client.GetService(ctx, &vpclattice.GetServiceInput{ServiceIdentifier: aws.String(st.id)})
 		if err != nil {
-			return false, err
+			return "", "", err
 		}
-		switch got.Status {
-		case types.ServiceStatusActive:
-			st.status = string(got.Status)
-			if got.DnsEntry != nil {
-				st.dnsName = aws.ToString(got.DnsEntry.DomainName)
-			}
-			return true, nil
-		case types.ServiceStatusCreateFailed:
-			return false, fmt.Errorf("service %s: CREATE_FAILED: %s", svc.Name, aws.ToString(got.FailureMessage))
+		st.status = string(got.Status)
+		if got.DnsEntry != nil {
+			st.dnsName = aws.ToString(got.DnsEntry.DomainName)
 		}
-		return false, nil
+		return st.status, aws.ToString(got.FailureMessage), nil
 	})
 }
 

@@ -49,22 +49,18 @@ type read struct {
 // ListTagsForResource per listed resource. It runs once per Deployer and on Refresh.
 func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 	o := &observed{}
-	snPages := vpclattice.NewListServiceNetworksPaginator(d.client, &vpclattice.ListServiceNetworksInput{MaxResults: aws.Int32(100)})
-	for snPages.HasMorePages() {
-		page, err := snPages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list service networks: %w", err)
-		}
+	err := eachPage(ctx, "service networks", vpclattice.NewListServiceNetworksPaginator(d.client, &vpclattice.ListServiceNetworksInput{
+		MaxResults: aws.Int32(100)}), func(page *vpclattice.ListServiceNetworksOutput) error {
 		for _, s := range page.Items {
 			o.serviceNetworks.set(aws.ToString(s.Name), &snState{id: aws.ToString(s.Id), arn: aws.ToString(s.Arn), name: aws.ToString(s.Name)})
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	svcPages := vpclattice.NewListServicesPaginator(d.client, &vpclattice.ListServicesInput{MaxResults: aws.Int32(100)})
-	for svcPages.HasMorePages() {
-		page, err := svcPages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list services: %w", err)
-		}
+	err = eachPage(ctx, "services", vpclattice.NewListServicesPaginator(d.client, &vpclattice.ListServicesInput{
+		MaxResults: aws.Int32(100)}), func(page *vpclattice.ListServicesOutput) error {
 		for _, s := range page.Items {
 			svc := &svcState{id: aws.ToString(s.Id), arn: aws.ToString(s.Arn), name: aws.ToString(s.Name),
 				status: string(s.Status), customDomain: aws.ToString(s.CustomDomainName)}
@@ -73,34 +69,35 @@ func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 			}
 			o.services.set(svc.name, svc)
 		}
-	}
-	tgPages := vpclattice.NewListTargetGroupsPaginator(d.client, &vpclattice.ListTargetGroupsInput{
-		MaxResults: aws.Int32(100), VpcIdentifier: aws.String(d.cfg.VPCID),
+		return nil
 	})
-	for tgPages.HasMorePages() {
-		page, err := tgPages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list target groups: %w", err)
-		}
+	if err != nil {
+		return nil, err
+	}
+	err = eachPage(ctx, "target groups", vpclattice.NewListTargetGroupsPaginator(d.client, &vpclattice.ListTargetGroupsInput{
+		MaxResults: aws.Int32(100), VpcIdentifier: aws.String(d.cfg.VPCID)}), func(page *vpclattice.ListTargetGroupsOutput) error {
 		for _, t := range page.Items {
 			o.targetGroups.set(aws.ToString(t.Name), &tgState{id: aws.ToString(t.Id), arn: aws.ToString(t.Arn), name: aws.ToString(t.Name),
 				status: string(t.Status), typ: string(t.Type), protocol: string(t.Protocol),
 				ipAddressType: string(t.IpAddressType), vpcID: aws.ToString(t.VpcIdentifier), port: aws.ToInt32(t.Port)})
 		}
-	}
-	vpcPages := vpclattice.NewListServiceNetworkVpcAssociationsPaginator(d.client, &vpclattice.ListServiceNetworkVpcAssociationsInput{
-		MaxResults: aws.Int32(100), VpcIdentifier: aws.String(d.cfg.VPCID),
+		return nil
 	})
-	for vpcPages.HasMorePages() {
-		page, err := vpcPages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list service network VPC associations: %w", err)
-		}
-		for _, a := range page.Items {
-			if sn := o.serviceNetworkByID(aws.ToString(a.ServiceNetworkId)); sn != nil {
-				sn.vpcAssoc = &assocState{id: aws.ToString(a.Id), arn: aws.ToString(a.Arn), status: string(a.Status)}
+	if err != nil {
+		return nil, err
+	}
+	err = eachPage(ctx, "service network VPC associations", vpclattice.NewListServiceNetworkVpcAssociationsPaginator(d.client,
+		&vpclattice.ListServiceNetworkVpcAssociationsInput{MaxResults: aws.Int32(100), VpcIdentifier: aws.String(d.cfg.VPCID)}),
+		func(page *vpclattice.ListServiceNetworkVpcAssociationsOutput) error {
+			for _, a := range page.Items {
+				if sn := o.serviceNetworkByID(aws.ToString(a.ServiceNetworkId)); sn != nil {
+					sn.vpcAssoc = &assocState{id: aws.ToString(a.Id), arn: aws.ToString(a.Arn), status: string(a.Status)}
+				}
 			}
-		}
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	// Tags are read in parallel: at start-up they are most of the discovery's calls.
 	g, gctx := errgroup.WithContext(ctx)
@@ -167,6 +164,26 @@ func (d *Deployer) load(ctx context.Context, r read) error {
 	return fmt.Errorf("unknown read %d", r.kind)
 }
 
+// pages is an SDK paginator with pages of type O.
+type pages[O any] interface {
+	HasMorePages() bool
+	NextPage(context.Context, ...func(*vpclattice.Options)) (O, error)
+}
+
+// eachPage hands every page of p to f; what names the list in errors.
+func eachPage[O any](ctx context.Context, what string, p pages[O], f func(O) error) error {
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", what, err)
+		}
+		if err := f(page); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // verifyService checks with Lattice that a suspect service still exists, and forgets it if not.
 func (d *Deployer) verifyService(ctx context.Context, st *svcState) error {
 	_, err := d.client.GetService(ctx, &vpclattice.GetServiceInput{ServiceIdentifier: aws.String(st.id)})
@@ -209,14 +226,8 @@ func (d *Deployer) tags(ctx context.Context, arn string) (map[string]string, err
 // Cost: 2 + 2 per listener + 1 per rule calls, once per service per Deployer.
 func (d *Deployer) loadChildren(ctx context.Context, svc *svcState) error {
 	listeners := map[int32]*listenerState{}
-	lPages := vpclattice.NewListListenersPaginator(d.client, &vpclattice.ListListenersInput{
-		ServiceIdentifier: aws.String(svc.id), MaxResults: aws.Int32(100),
-	})
-	for lPages.HasMorePages() {
-		page, err := lPages.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list listeners of service %s: %w", svc.name, err)
-		}
+	err := eachPage(ctx, "listeners of service "+svc.name, vpclattice.NewListListenersPaginator(d.client, &vpclattice.ListListenersInput{
+		ServiceIdentifier: aws.String(svc.id), MaxResults: aws.Int32(100)}), func(page *vpclattice.ListListenersOutput) error {
 		for _, l := range page.Items {
 			ls, err := d.loadListener(ctx, svc, aws.ToString(l.Id))
 			if err != nil {
@@ -224,6 +235,10 @@ func (d *Deployer) loadChildren(ctx context.Context, svc *svcState) error {
 			}
 			listeners[ls.port] = ls
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	assocs, err := d.loadAssociations(ctx, svc)
 	if err != nil {
@@ -236,22 +251,17 @@ func (d *Deployer) loadChildren(ctx context.Context, svc *svcState) error {
 // loadAssociations reads a discovered service's service-network associations (one call per 100).
 func (d *Deployer) loadAssociations(ctx context.Context, svc *svcState) (map[string]*assocState, error) {
 	assocs := map[string]*assocState{}
-	aPages := vpclattice.NewListServiceNetworkServiceAssociationsPaginator(d.client, &vpclattice.ListServiceNetworkServiceAssociationsInput{
-		ServiceIdentifier: aws.String(svc.id), MaxResults: aws.Int32(100),
-	})
-	for aPages.HasMorePages() {
-		page, err := aPages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list service network associations of service %s: %w", svc.name, err)
-		}
-		for _, a := range page.Items {
-			if a.Status == types.ServiceNetworkServiceAssociationStatusDeleteInProgress {
-				continue
+	err := eachPage(ctx, "service network associations of service "+svc.name, vpclattice.NewListServiceNetworkServiceAssociationsPaginator(d.client,
+		&vpclattice.ListServiceNetworkServiceAssociationsInput{ServiceIdentifier: aws.String(svc.id), MaxResults: aws.Int32(100)}),
+		func(page *vpclattice.ListServiceNetworkServiceAssociationsOutput) error {
+			for _, a := range page.Items {
+				if a.Status != types.ServiceNetworkServiceAssociationStatusDeleteInProgress {
+					assocs[aws.ToString(a.ServiceNetworkId)] = &assocState{id: aws.ToString(a.Id), arn: aws.ToString(a.Arn), status: string(a.Status)}
+				}
 			}
-			assocs[aws.ToString(a.ServiceNetworkId)] = &assocState{id: aws.ToString(a.Id), arn: aws.ToString(a.Arn), status: string(a.Status)}
-		}
-	}
-	return assocs, nil
+			return nil
+		})
+	return assocs, err
 }
 
 func (d *Deployer) loadListener(ctx context.Context, svc *svcState, id string) (*listenerState, error) {
@@ -261,49 +271,42 @@ func (d *Deployer) loadListener(ctx context.Context, svc *svcState, id string) (
 	}
 	ls := &listenerState{id: id, arn: aws.ToString(l.Arn), name: aws.ToString(l.Name), protocol: string(l.Protocol),
 		port: aws.ToInt32(l.Port), defaultAction: fromRuleAction(l.DefaultAction, d.state.targetGroupName), rules: map[string]*ruleState{}}
-	rPages := vpclattice.NewListRulesPaginator(d.client, &vpclattice.ListRulesInput{
-		ServiceIdentifier: aws.String(svc.id), ListenerIdentifier: aws.String(id), MaxResults: aws.Int32(100),
-	})
-	for rPages.HasMorePages() {
-		page, err := rPages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list rules of listener %s: %w", ls.name, err)
-		}
-		for _, r := range page.Items {
-			if aws.ToBool(r.IsDefault) {
-				continue
+	err = eachPage(ctx, "rules of listener "+ls.name, vpclattice.NewListRulesPaginator(d.client, &vpclattice.ListRulesInput{
+		ServiceIdentifier: aws.String(svc.id), ListenerIdentifier: aws.String(id), MaxResults: aws.Int32(100)}),
+		func(page *vpclattice.ListRulesOutput) error {
+			for _, r := range page.Items {
+				if aws.ToBool(r.IsDefault) {
+					continue
+				}
+				full, err := d.client.GetRule(ctx, &vpclattice.GetRuleInput{ServiceIdentifier: aws.String(svc.id),
+					ListenerIdentifier: aws.String(id), RuleIdentifier: r.Id})
+				if err != nil {
+					return fmt.Errorf("get rule %s of listener %s: %w", aws.ToString(r.Name), ls.name, err)
+				}
+				ls.rules[aws.ToString(full.Id)] = &ruleState{id: aws.ToString(full.Id), arn: aws.ToString(full.Arn),
+					name: aws.ToString(full.Name), priority: aws.ToInt32(full.Priority),
+					match: fromRuleMatch(full.Match), action: fromRuleAction(full.Action, d.state.targetGroupName)}
 			}
-			full, err := d.client.GetRule(ctx, &vpclattice.GetRuleInput{ServiceIdentifier: aws.String(svc.id),
-				ListenerIdentifier: aws.String(id), RuleIdentifier: r.Id})
-			if err != nil {
-				return nil, fmt.Errorf("get rule %s of listener %s: %w", aws.ToString(r.Name), ls.name, err)
-			}
-			ls.rules[aws.ToString(full.Id)] = &ruleState{id: aws.ToString(full.Id), arn: aws.ToString(full.Arn),
-				name: aws.ToString(full.Name), priority: aws.ToInt32(full.Priority),
-				match: fromRuleMatch(full.Match), action: fromRuleAction(full.Action, d.state.targetGroupName)}
-		}
-	}
-	return ls, nil
+			return nil
+		})
+	return ls, err
 }
 
 // loadTargets reads the registered targets of a discovered target group. Draining targets are
 // on their way out and count as absent.
 func (d *Deployer) loadTargets(ctx context.Context, tg *tgState) error {
 	targets := map[model.Target]bool{}
-	pages := vpclattice.NewListTargetsPaginator(d.client, &vpclattice.ListTargetsInput{
-		TargetGroupIdentifier: aws.String(tg.id), MaxResults: aws.Int32(100),
-	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list targets of target group %s: %w", tg.name, err)
-		}
+	err := eachPage(ctx, "targets of target group "+tg.name, vpclattice.NewListTargetsPaginator(d.client, &vpclattice.ListTargetsInput{
+		TargetGroupIdentifier: aws.String(tg.id), MaxResults: aws.Int32(100)}), func(page *vpclattice.ListTargetsOutput) error {
 		for _, t := range page.Items {
-			if t.Status == types.TargetStatusDraining {
-				continue
+			if t.Status != types.TargetStatusDraining {
+				targets[model.Target{IP: aws.ToString(t.Id), Port: aws.ToInt32(t.Port)}] = true
 			}
-			targets[model.Target{IP: aws.ToString(t.Id), Port: aws.ToInt32(t.Port)}] = true
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	tg.targets, tg.targetsKnown = targets, true
 	return nil
