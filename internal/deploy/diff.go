@@ -293,6 +293,16 @@ func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ad
 		}
 		s.add(opCreateAssociation(svc.Name, sn))
 	}
+	x.listeners(s, svc, st, adopt)
+	for _, snID := range slices.Sorted(maps.Keys(st.assocs)) {
+		if !wantSNIDs[snID] && x.associationOwned(st.assocs[snID], read{kind: readAssociationTags, name: svc.Name, snID: snID}) {
+			s.add(opDeleteAssociation(svc.Name, snID, x.serviceNetworkName(snID)))
+		}
+	}
+}
+
+// listeners adds the changes of an existing service's listeners and their rules to s.
+func (x *differ) listeners(s *sequence, svc *model.Service, st *svcState, adopt bool) {
 	var staleRules []Op
 	for _, l := range svc.Listeners {
 		ls := st.listeners[l.Port]
@@ -320,11 +330,6 @@ func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ad
 	for _, port := range slices.Sorted(maps.Keys(st.listeners)) {
 		if !wantPorts[port] {
 			s.add(opDeleteListener(svc.Name, port))
-		}
-	}
-	for _, snID := range slices.Sorted(maps.Keys(st.assocs)) {
-		if !wantSNIDs[snID] && x.associationOwned(st.assocs[snID], read{kind: readAssociationTags, name: svc.Name, snID: snID}) {
-			s.add(opDeleteAssociation(svc.Name, snID, x.serviceNetworkName(snID)))
 		}
 	}
 }

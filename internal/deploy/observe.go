@@ -49,6 +49,17 @@ type read struct {
 // ListTagsForResource per listed resource. It runs once per Deployer and on Refresh.
 func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 	o := &observed{}
+	if err := d.listAll(ctx, o); err != nil {
+		return nil, err
+	}
+	if err := d.readOwnership(ctx, o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// listAll fills o with the four discovery lists.
+func (d *Deployer) listAll(ctx context.Context, o *observed) error {
 	err := eachPage(ctx, "service networks", vpclattice.NewListServiceNetworksPaginator(d.client, &vpclattice.ListServiceNetworksInput{
 		MaxResults: aws.Int32(100)}), func(page *vpclattice.ListServiceNetworksOutput) error {
 		for _, s := range page.Items {
@@ -57,7 +68,7 @@ func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	err = eachPage(ctx, "services", vpclattice.NewListServicesPaginator(d.client, &vpclattice.ListServicesInput{
 		MaxResults: aws.Int32(100)}), func(page *vpclattice.ListServicesOutput) error {
@@ -72,7 +83,7 @@ func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	err = eachPage(ctx, "target groups", vpclattice.NewListTargetGroupsPaginator(d.client, &vpclattice.ListTargetGroupsInput{
 		MaxResults: aws.Int32(100), VpcIdentifier: aws.String(d.cfg.VPCID)}), func(page *vpclattice.ListTargetGroupsOutput) error {
@@ -84,7 +95,7 @@ func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	err = eachPage(ctx, "service network VPC associations", vpclattice.NewListServiceNetworkVpcAssociationsPaginator(d.client,
 		&vpclattice.ListServiceNetworkVpcAssociationsInput{MaxResults: aws.Int32(100), VpcIdentifier: aws.String(d.cfg.VPCID)}),
@@ -96,10 +107,12 @@ func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 			}
 			return nil
 		})
-	if err != nil {
-		return nil, err
-	}
-	// Tags are read in parallel: at start-up they are most of the discovery's calls.
+	return err
+}
+
+// readOwnership reads the tags of every listed resource, in parallel: at start-up they are most
+// of the discovery's calls.
+func (d *Deployer) readOwnership(ctx context.Context, o *observed) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.cfg.Concurrency)
 	readTags := func(arn string, set func(map[string]string)) {
@@ -123,10 +136,7 @@ func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 		tg := o.targetGroups.get(name)
 		readTags(tg.arn, func(t map[string]string) { tg.tags, tg.protocolVersion = t, t[model.TagProtocolVersion] })
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return g.Wait()
 }
 
 // observe makes the reads, in parallel. Each read fills in only its own resource's facts.
