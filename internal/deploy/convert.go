@@ -12,8 +12,8 @@ import (
 )
 
 // The conversions below go between the model (target groups by name) and the API (target groups
-// by ID). The cache keeps actions by name so that comparing desired and actual needs no IDs,
-// which do not exist yet when a plan is made.
+// by ID). The observed state keeps actions by name so that comparing desired and actual needs no
+// IDs, which do not exist yet when a plan is made.
 
 func toRuleMatch(m model.HTTPMatch) types.RuleMatch {
 	hm := types.HttpMatch{HeaderMatches: []types.HeaderMatch{}}
