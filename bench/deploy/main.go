@@ -18,7 +18,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
@@ -53,14 +53,14 @@ func run(n int, latency time.Duration, tps float64, concurrency int) error {
 	if err := srv.Start(""); err != nil {
 		return err
 	}
-	limits := ratelimit.Limits{}
+	limits := latticeclient.Limits{}
 	if tps > 0 {
-		limits.Default = ratelimit.Limit{PerSecond: tps, Burst: int(tps)}
+		limits.Default = latticeclient.Limit{PerSecond: tps, Burst: int(tps)}
 	}
 	cfg := aws.Config{Region: "us-west-2", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKIDBENCH", SecretAccessKey: "secret"}, nil
 	})}
-	client, err := deploy.NewClient(cfg, srv.URL(), nil, deploy.ClientOptions{RateLimits: &limits})
+	client, err := latticeclient.New(cfg, srv.URL(), nil, latticeclient.Options{RateLimits: &limits})
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
@@ -146,7 +146,7 @@ func (s *standalone) listenerAddr(port int32) string {
 
 // localRateLimits lift the client-side limiter for an in-process Local Lattice, which answers in
 // microseconds and throttles only when told to (--tps-limit).
-var localRateLimits = ratelimit.Limits{Default: ratelimit.Limit{PerSecond: 0}}
+var localRateLimits = latticeclient.Limits{Default: latticeclient.Limit{PerSecond: 0}}
 
 // client returns a VPC Lattice client for s.lattice's endpoint, with the controller's
 // client-side rate limits (lifted for an in-process Local Lattice) and retries.
@@ -155,15 +155,15 @@ func (s *standalone) client(ctx context.Context, local bool) (*vpclattice.Client
 	if err != nil {
 		return nil, err
 	}
-	var opts deploy.ClientOptions
+	var opts latticeclient.Options
 	if local {
 		opts.RateLimits = &localRateLimits
 	}
-	return deploy.NewClient(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
+	return latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
 }
 
 func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deploy.Deployer {
-	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner, Region: s.lattice.Region}, log.WithName("deploy"))
+	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner}, log.WithName("deploy"))
 }
 
 func newRunCmd() *cobra.Command {

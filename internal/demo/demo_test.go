@@ -17,7 +17,7 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/examples/hotel"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
@@ -82,14 +82,14 @@ func TestRun(t *testing.T) {
 		}
 	}
 	defer dp.Close()
-	client, err := deploy.NewClient(aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
-		srv.URL(), nil, deploy.ClientOptions{RateLimits: &ratelimit.Limits{}})
+	client, err := latticeclient.New(aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
+		srv.URL(), nil, latticeclient.Options{RateLimits: &latticeclient.Limits{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := translate.Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "standalone", VPCID: "vpc-0123456789abcdef0"}}
 	env := Env{
-		Deployer:  deploy.New(client, deploy.Config{Owner: cfg.Owner, Region: "us-west-2"}, testr.New(t)),
+		Deployer:  deploy.New(client, deploy.Config{Owner: cfg.Owner}, testr.New(t)),
 		Translate: cfg, DNSAddr: dp.DNSAddr(),
 		ListenerAddr: func(p int32) string { return "127.0.0.1:" + strconv.Itoa(int(p)+offset) },
 		Serving:      func(p int32) bool { _, ok := dp.ListenerAddr(p); return ok },

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
@@ -53,9 +53,9 @@ func newClient(t testing.TB, srv *api.Server, maxAttempts int, transport http.Ro
 	cfg := aws.Config{Region: "us-west-2", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
 	})}
-	c, err := deploy.NewClient(cfg, srv.URL(), prometheus.NewRegistry(), deploy.ClientOptions{
-		RateLimits: &ratelimit.Limits{},
-		Retry:      ratelimit.Retry{MaxAttempts: maxAttempts, Base: time.Millisecond, Max: 20 * time.Millisecond},
+	c, err := latticeclient.New(cfg, srv.URL(), prometheus.NewRegistry(), latticeclient.Options{
+		RateLimits: &latticeclient.Limits{},
+		Retry:      latticeclient.Retry{MaxAttempts: maxAttempts, Base: time.Millisecond, Max: 20 * time.Millisecond},
 		Modify: func(o *vpclattice.Options) {
 			if transport == nil {
 				// Own connections, closed before the server (cleanups run last-in first-out), so
@@ -74,7 +74,7 @@ func newClient(t testing.TB, srv *api.Server, maxAttempts int, transport http.Ro
 }
 
 func newDeployer(t *testing.T, c *vpclattice.Client) *deploy.Deployer {
-	return deploy.New(c, deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID}, Region: "us-west-2",
+	return deploy.New(c, deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID},
 		WaitInitial: time.Millisecond, WaitTimeout: 10 * time.Second}, testr.New(t))
 }
 

@@ -39,7 +39,7 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
@@ -233,7 +233,7 @@ func startController(t *testing.T, c *cluster.Cluster, endpoint string) {
 	go func() {
 		done <- kubernetes.Run(ctx, kubernetes.RunOptions{
 			Config: cfg, Log: log, Registry: prometheus.NewRegistry(),
-			Client: deploy.ClientOptions{RateLimits: &ratelimit.Limits{}, Retry: ratelimit.Retry{MaxAttempts: 5, Base: 5 * time.Millisecond, Max: 100 * time.Millisecond}},
+			Client: latticeclient.Options{RateLimits: &latticeclient.Limits{}, Retry: latticeclient.Retry{MaxAttempts: 5, Base: 5 * time.Millisecond, Max: 100 * time.Millisecond}},
 			Deploy: deploy.Config{WaitInitial: 20 * time.Millisecond},
 		})
 	}()

@@ -29,7 +29,7 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
@@ -128,7 +128,7 @@ func (e *env) startController(t *testing.T, o controllerOpts) *controllerRun {
 	}
 	ro := kubernetes.RunOptions{
 		Config: cfg, Log: testr.NewWithOptions(t, testr.Options{Verbosity: 0}).WithName(o.name), Registry: run.registry,
-		Client: deploy.ClientOptions{RateLimits: &ratelimit.Limits{}, Retry: ratelimit.Retry{MaxAttempts: 5, Base: 5 * time.Millisecond, Max: 100 * time.Millisecond}},
+		Client: latticeclient.Options{RateLimits: &latticeclient.Limits{}, Retry: latticeclient.Retry{MaxAttempts: 5, Base: 5 * time.Millisecond, Max: 100 * time.Millisecond}},
 		Deploy: dcfg, Name: o.name,
 	}
 	if o.leaderElect {

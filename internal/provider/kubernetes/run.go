@@ -18,6 +18,7 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
@@ -33,8 +34,8 @@ type RunOptions struct {
 	// controller-runtime's registry, served on Config.MetricsBindAddress.
 	Registry prometheus.Registerer
 	// Client tunes the Lattice client (rate limits, retries).
-	Client deploy.ClientOptions
-	// Deploy overrides deployer settings other than the identity (account, cluster, VPC, region).
+	Client latticeclient.Options
+	// Deploy overrides deployer settings other than the identity (account, cluster, VPC).
 	Deploy deploy.Config
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election (controller-runtime's
 	// defaults when zero).
@@ -73,12 +74,12 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	lattice, err := deploy.NewClient(awsCfg, c.LatticeEndpoint, reg, o.Client)
+	lattice, err := latticeclient.New(awsCfg, c.LatticeEndpoint, reg, o.Client)
 	if err != nil {
 		return err
 	}
 	dcfg := o.Deploy
-	dcfg.Owner, dcfg.Region = c.Owner, c.Region
+	dcfg.Owner = c.Owner
 	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
 
 	gatewayAddresses, err := c.GatewayAddresses()

@@ -1,8 +1,8 @@
-// Package ratelimit keeps an AWS SDK client under the provider's request rates: a client-side
-// token bucket per operation, and a retry backoff with jitter that honours the Retry-After value
-// Lattice puts on ThrottlingException and InternalServerException (the SDK's own backoff ignores
-// it).
-package ratelimit
+package latticeclient
+
+// Keeping the client under the provider's request rates: a client-side token bucket per
+// operation, and a retry backoff with jitter that honours the Retry-After value Lattice puts on
+// ThrottlingException and InternalServerException (the SDK's own backoff ignores it).
 
 import (
 	"context"

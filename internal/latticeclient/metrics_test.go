@@ -1,4 +1,4 @@
-package awsmetrics_test
+package latticeclient_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/awsmetrics"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 )
 
 // A real SDK client against an HTTP server that answers one success and one modeled error.
@@ -30,11 +30,11 @@ func TestCountsAttemptsByStatusAndErrorCode(t *testing.T) {
 	}))
 	defer srv.Close()
 	reg := prometheus.NewRegistry()
-	m, err := awsmetrics.New(reg)
+	m, err := latticeclient.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := awsmetrics.New(reg); err != nil {
+	if _, err := latticeclient.NewMetrics(reg); err != nil {
 		t.Fatalf("second registration on the same registry: %v", err)
 	}
 	client := vpclattice.New(vpclattice.Options{Region: "us-west-2", BaseEndpoint: aws.String(srv.URL),

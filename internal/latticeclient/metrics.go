@@ -1,9 +1,10 @@
-// Package awsmetrics counts and times every AWS API attempt with Prometheus, from a smithy
-// middleware attached through the SDK client's APIOptions.
+package latticeclient
+
+// Metrics count and time every AWS API attempt with Prometheus, from a smithy middleware attached
+// through the SDK client's APIOptions.
 //
 // Attempts, not operations, are counted: a throttled call retried three times shows up as three
 // calls, which is what the provider's rate limits see.
-package awsmetrics
 
 import (
 	"context"
@@ -25,10 +26,10 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-// New creates the collectors and registers them with reg (nil means not registered). Registering
+// NewMetrics creates the collectors and registers them with reg (nil means not registered). Registering
 // twice on the same registry reuses the collectors already there, so several clients can share
 // one registry.
-func New(reg prometheus.Registerer) (*Metrics, error) {
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	calls := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "aws_api_calls_total",
 		Help: "AWS API call attempts by service, operation, HTTP status code and error code.",
