@@ -1,0 +1,54 @@
+package store
+
+import "time"
+
+// Certificate is a certificate imported into Local ACM. The PEM material is kept as imported;
+// the parsed fields are what ListCertificates filters and sorts on, so that a listing never
+// parses certificates.
+type Certificate struct {
+	ID             string
+	ARN            string
+	CertificatePEM string
+	ChainPEM       string
+	PrivateKeyPEM  string
+	DomainName     string
+	SANs           []string
+	KeyAlgorithm   string
+	NotBefore      time.Time
+	NotAfter       time.Time
+	// CreatedAt is the first import; ImportedAt the latest (a re-import keeps the ARN).
+	CreatedAt  time.Time
+	ImportedAt time.Time
+	Tags       map[string]string
+}
+
+// CertificateStatus is ISSUED while the certificate is valid and EXPIRED after NotAfter;
+// imported certificates have no other states.
+func (c *Certificate) CertificateStatus(now time.Time) string {
+	if now.After(c.NotAfter) {
+		return "EXPIRED"
+	}
+	return "ISSUED"
+}
+
+// CertificateUsers are the ARNs of the services whose certificateArn names arn, sorted.
+func (st *State) CertificateUsers(arn string) []string {
+	var out []string
+	for _, id := range SortedKeys(st.Services) {
+		if svc := st.Services[id]; svc.CertificateARN == arn {
+			out = append(out, svc.ARN)
+		}
+	}
+	return out
+}
+
+// CertificateUsersByARN is the set of certificate ARNs some service names.
+func (st *State) CertificateUsersByARN() map[string]bool {
+	out := map[string]bool{}
+	for _, svc := range st.Services {
+		if svc.CertificateARN != "" {
+			out[svc.CertificateARN] = true
+		}
+	}
+	return out
+}
