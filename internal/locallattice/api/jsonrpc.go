@@ -10,18 +10,27 @@ import (
 )
 
 // protocol is how a route answers: restJson1 for VPC Lattice, JSON 1.1 for ACM and the Resource
-// Groups Tagging API. Both share ServeHTTP's authentication, fault injection and counters.
+// Groups Tagging API, and Smithy RPC v2 CBOR for the Tagging API too. All share ServeHTTP's
+// authentication, fault injection and counters.
 type protocol struct {
 	contentType string
 	// rename maps the injected throttling and internal errors to the service's own types.
 	rename map[string]string
+	// messageMember is the error message member when the service's model spells it "Message";
+	// "message" is always written, which is what the protocols' error parsers read first.
+	messageMember string
+	// cbor marks RPC v2 CBOR: bodies are converted at the edge (cbor.go).
+	cbor bool
+	// rpcv2 is the RPC v2 CBOR variant of a JSON 1.1 service that has one.
+	rpcv2 *protocol
 }
 
 var (
-	restJSON = &protocol{contentType: "application/json"}
-	acmJSON  = &protocol{contentType: "application/x-amz-json-1.1"}
-	tagJSON  = &protocol{contentType: "application/x-amz-json-1.1",
-		rename: map[string]string{"ThrottlingException": "ThrottledException", "InternalServerException": "InternalServiceException"}}
+	restJSON   = &protocol{contentType: "application/json"}
+	acmJSON    = &protocol{contentType: "application/x-amz-json-1.1"}
+	tagRenames = map[string]string{"ThrottlingException": "ThrottledException", "InternalServerException": "InternalServiceException"}
+	tagJSON    = &protocol{contentType: "application/x-amz-json-1.1", rename: tagRenames, messageMember: "Message",
+		rpcv2: &protocol{contentType: "application/cbor", rename: tagRenames, messageMember: "Message", cbor: true}}
 )
 
 // jsonTargets are the JSON 1.1 operations, selected by X-Amz-Target on any path of the API
@@ -52,9 +61,19 @@ var jsonTargets = func() map[string]*route {
 	return out
 }()
 
-// resolve finds the route of a request: by X-Amz-Target for the JSON protocols, else by
-// method and path.
+// resolve finds the route of a request: by X-Amz-Target for JSON 1.1, by the
+// /service/<service>/operation/<operation> path for RPC v2 CBOR, else by method and path.
 func resolve(r *http.Request) (*route, map[string]string, error) {
+	if service, op, ok := rpcv2Path(r.URL.Path); ok && r.Header.Get("Smithy-Protocol") == "rpc-v2-cbor" {
+		rt := jsonTargets[service+"."+op]
+		if rt == nil || rt.proto.rpcv2 == nil || r.Method != http.MethodPost {
+			return nil, nil, &apiError{Status: http.StatusBadRequest, Type: "UnknownOperationException",
+				Message: fmt.Sprintf("no operation %s in service %s", op, service)}
+		}
+		cb := *rt
+		cb.proto = rt.proto.rpcv2
+		return &cb, nil, nil
+	}
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		rt := jsonTargets[target]
 		if rt == nil || r.Method != http.MethodPost {
@@ -71,14 +90,29 @@ func resolve(r *http.Request) (*route, map[string]string, error) {
 	return rt, params, nil
 }
 
+func rpcv2Path(path string) (service, op string, ok bool) {
+	rest, ok := strings.CutPrefix(path, "/service/")
+	if !ok {
+		return "", "", false
+	}
+	service, op, ok = strings.Cut(rest, "/operation/")
+	return service, op, ok && service != "" && op != "" && !strings.Contains(op, "/")
+}
+
 func (p *protocol) errorOf(err error) *apiError {
 	e := asAPIError(err)
-	if t, ok := p.rename[e.Type]; ok {
-		renamed := *e
-		renamed.Type = t
-		return &renamed
+	if p == restJSON {
+		return e
 	}
-	return e
+	out := *e
+	if t, ok := p.rename[e.Type]; ok {
+		out.Type = t
+	}
+	// JSON 1.1 services answer throttling with 400, not restJson1's 429.
+	if out.Status == http.StatusTooManyRequests {
+		out.Status = http.StatusBadRequest
+	}
+	return &out
 }
 
 // jsonError is an error of the JSON 1.1 services: status 400 unless said otherwise.

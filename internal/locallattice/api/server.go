@@ -228,6 +228,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = proto.writeError(w, validationError("cannotParse", "request body unreadable or larger than 1 MiB", nil))
 		return
 	}
+	if proto.cbor {
+		if body, err = cborToJSON(body); err != nil {
+			code = proto.writeError(w, err)
+			return
+		}
+	}
 	c := &call{op: op, params: params, query: r.URL.Query(), body: body}
 	status, out, err := s.run(rt, c)
 	if err != nil {
@@ -281,9 +287,21 @@ func newRequestID() string {
 }
 
 func (p *protocol) writeJSON(w http.ResponseWriter, status int, body json.RawMessage) {
-	w.Header().Set("X-Amzn-RequestId", newRequestID())
+	h := w.Header()
+	h.Set("X-Amzn-RequestId", newRequestID())
+	if p.cbor {
+		h.Set("Smithy-Protocol", "rpc-v2-cbor")
+		if body != nil {
+			b, err := jsonToCBOR(body)
+			if err != nil {
+				p.writeError(w, err)
+				return
+			}
+			body = b
+		}
+	}
 	if body != nil {
-		w.Header().Set("Content-Type", p.contentType)
+		h.Set("Content-Type", p.contentType)
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
@@ -308,7 +326,14 @@ func (p *protocol) writeError(w http.ResponseWriter, err error) int {
 	}
 	body["__type"] = e.Type
 	body["message"] = e.Message
+	if p.messageMember != "" {
+		body[p.messageMember] = e.Message
+	}
 	b, _ := json.Marshal(body)
+	if p.cbor {
+		b, _ = jsonToCBOR(b)
+		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+	}
 	h := w.Header()
 	h.Set("Content-Type", p.contentType)
 	h.Set("X-Amzn-ErrorType", e.Type)
