@@ -165,6 +165,9 @@ Point the AWS SDK at it (any access key works; requests must be signed):
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 Or the AWS CLI:
   aws vpc-lattice list-services --endpoint-url %[1]s --region %[2]s
+The same URL serves Local ACM and the Resource Groups Tagging API:
+  aws acm list-certificates --endpoint-url %[1]s --region %[2]s
+  aws resourcegroupstaggingapi get-resources --endpoint-url %[1]s --region %[2]s
 `, url, region, s.store.AccountID(), s.AdminAddr())
 }
 
