@@ -21,10 +21,14 @@ func cborToJSON(body []byte) ([]byte, error) {
 		return nil, nil
 	}
 	v, err := cbor.Decode(body)
+	var out []byte
 	if err == nil {
 		var a any
 		if a, err = fromCBOR(v); err == nil {
-			return json.Marshal(a)
+			// NaN and infinities have no JSON form, and no Tagging API member takes them.
+			if out, err = json.Marshal(a); err == nil {
+				return out, nil
+			}
 		}
 	}
 	return nil, jsonError("SerializationException", "cannot parse CBOR request body: %v", err)

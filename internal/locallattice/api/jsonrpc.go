@@ -90,6 +90,18 @@ func resolve(r *http.Request) (*route, map[string]string, error) {
 	return rt, params, nil
 }
 
+// requestProtocol is the protocol a request speaks, for answering it before its operation is
+// known.
+func requestProtocol(r *http.Request) *protocol {
+	switch {
+	case r.Header.Get("Smithy-Protocol") == "rpc-v2-cbor":
+		return tagJSON.rpcv2
+	case r.Header.Get("X-Amz-Target") != "":
+		return acmJSON
+	}
+	return restJSON
+}
+
 func rpcv2Path(path string) (service, op string, ok bool) {
 	rest, ok := strings.CutPrefix(path, "/service/")
 	if !ok {

@@ -204,7 +204,7 @@ func (c *call) decode(v any) error {
 // ServeHTTP serves one API call: route, authenticate, inject faults, run, count.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	op, code, proto := "Unknown", 0, restJSON
+	op, code, proto := "Unknown", 0, requestProtocol(r)
 	defer func() { s.counters.record(op, code, time.Since(start)) }()
 
 	rt, params, err := resolve(r)
