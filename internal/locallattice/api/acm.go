@@ -80,12 +80,7 @@ func (s *Server) importCertificate(c *call) (int, json.RawMessage, error) {
 	v.check(in.Certificate == nil || len(in.Certificate) >= 1 && len(in.Certificate) <= 32768, "certificate", "certificate", "Member must have length between 1 and 32768")
 	v.check(in.PrivateKey == nil || len(in.PrivateKey) >= 1 && len(in.PrivateKey) <= 5120, "privateKey", "privateKey", "Member must have length between 1 and 5120")
 	v.check(in.CertificateChain == nil || len(in.CertificateChain) >= 1 && len(in.CertificateChain) <= 2097152, "certificateChain", "certificateChain", "Member must have length between 1 and 2097152")
-	v.check(in.Tags == nil || len(in.Tags) >= 1 && len(in.Tags) <= acmMaxTags, len(in.Tags), "tags", "Member must have length between 1 and 50")
-	validateACMTags(&v, in.Tags)
-	if err := v.err(); err != nil {
-		return 0, nil, err
-	}
-	if err := checkTagKeys(in.Tags); err != nil {
+	if err := checkACMTags(v, in.Tags); err != nil {
 		return 0, nil, err
 	}
 	now := s.store.Now()
@@ -248,7 +243,10 @@ func keyAlgorithm(pub any) (string, bool) {
 	return "", false
 }
 
-func validateACMTags(v *validationErrors, tags []acmTag) {
+// checkACMTags adds ACM's tag constraints to the request's other violations v and reports them
+// all in one ValidationException; reserved keys answer InvalidTagException.
+func checkACMTags(v validationErrors, tags []acmTag) error {
+	v.check(tags == nil || len(tags) >= 1 && len(tags) <= acmMaxTags, len(tags), "tags", "Member must have length between 1 and 50")
 	for i, t := range tags {
 		member := fmt.Sprintf("tags.%d.member", i+1)
 		v.check(len(t.Key) >= 1 && len(t.Key) <= 128 && acmTagPattern.MatchString(t.Key), t.Key, member+".key",
@@ -258,10 +256,9 @@ func validateACMTags(v *validationErrors, tags []acmTag) {
 				"Member must have length less than or equal to 256 and match [\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@]*")
 		}
 	}
-}
-
-// checkTagKeys rejects the reserved aws: prefix with ACM's InvalidTagException.
-func checkTagKeys(tags []acmTag) error {
+	if err := v.err(); err != nil {
+		return err
+	}
 	for _, t := range tags {
 		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
 			return jsonError("InvalidTagException", "Invalid Tag Key: %s. AWS internal tags cannot be changed with this API.", t.Key)
@@ -557,12 +554,7 @@ func (s *Server) certificateTagCall(c *call, fn func(cert *store.Certificate, ta
 	}
 	var v validationErrors
 	v.check(in.Tags != nil, nil, "tags", "Member must not be null")
-	v.check(in.Tags == nil || len(in.Tags) >= 1 && len(in.Tags) <= acmMaxTags, len(in.Tags), "tags", "Member must have length between 1 and 50")
-	validateACMTags(&v, in.Tags)
-	if err := v.err(); err != nil {
-		return 0, nil, err
-	}
-	if err := checkTagKeys(in.Tags); err != nil {
+	if err := checkACMTags(v, in.Tags); err != nil {
 		return 0, nil, err
 	}
 	return s.update(http.StatusOK, func(st *store.State) (any, error) {

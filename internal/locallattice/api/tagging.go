@@ -349,12 +349,7 @@ func (s *Server) tagResources(c *call) (int, json.RawMessage, error) {
 				v := in.Tags[k]
 				tags = append(tags, acmTag{Key: k, Value: &v})
 			}
-			var v validationErrors
-			validateACMTags(&v, tags)
-			if err := v.err(); err != nil {
-				return nil, err
-			}
-			if err := checkTagKeys(tags); err != nil {
+			if err := checkACMTags(nil, tags); err != nil {
 				return nil, err
 			}
 			return addACMTags(&store.Certificate{ARN: arn, Tags: cur}, tags)

@@ -19,15 +19,17 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/certtest"
 )
 
-// TestImportedCertificateServedBySNI: a certificate imported into Local ACM and named by a
-// service is what the HTTPS listener presents for the service's custom domain (verified
-// against the certificate's own CA, not Local Lattice's), the generated name keeps the Local
-// Lattice CA's certificate, and a re-import is served on the next connection.
-func TestImportedCertificateServedBySNI(t *testing.T) {
-	t.Parallel()
-	b := startBackend(t, "shop", "127.0.51.173:8090")
+var testCredentials = credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")
+
+// startAPI serves the Local Lattice API on a free loopback port and returns it with a
+// vpclattice client; mutate adjusts the default options.
+func startAPI(t *testing.T, mutate func(*api.Options)) (*api.Server, *vpclattice.Client) {
+	t.Helper()
 	o := api.DefaultOptions()
 	o.Logger = testr.New(t)
+	if mutate != nil {
+		mutate(&o)
+	}
 	srv, err := api.Open(o)
 	if err != nil {
 		t.Fatal(err)
@@ -36,9 +38,18 @@ func TestImportedCertificateServedBySNI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	creds := credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")
-	lc := vpclattice.New(vpclattice.Options{Region: o.Region, BaseEndpoint: aws.String(srv.URL()), Credentials: creds})
-	ac := acm.New(acm.Options{Region: o.Region, BaseEndpoint: aws.String(srv.URL()), Credentials: creds})
+	return srv, vpclattice.New(vpclattice.Options{Region: o.Region, BaseEndpoint: aws.String(srv.URL()), Credentials: testCredentials})
+}
+
+// TestImportedCertificateServedBySNI: a certificate imported into Local ACM and named by a
+// service is what the HTTPS listener presents for the service's custom domain (verified
+// against the certificate's own CA, not Local Lattice's), the generated name keeps the Local
+// Lattice CA's certificate, and a re-import is served on the next connection.
+func TestImportedCertificateServedBySNI(t *testing.T) {
+	t.Parallel()
+	b := startBackend(t, "shop", "127.0.51.173:8090")
+	srv, lc := startAPI(t, nil)
+	ac := acm.New(acm.Options{Region: srv.Store().Region(), BaseEndpoint: aws.String(srv.URL()), Credentials: testCredentials})
 	dp := startDataPlane(t, srv.Store(), "127.0.52.73")
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
