@@ -3,6 +3,7 @@ package api_test
 import (
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,24 @@ func TestJSONProtocolFaults(t *testing.T) {
 	}
 	if counts.Mutating() != 0 {
 		t.Fatalf("reads counted as mutating: %v", counts)
+	}
+}
+
+// TestACMStateFile: imported certificates and their tags survive a restart on the state file.
+func TestACMStateFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state")
+	srv, _ := start(t, func(o *api.Options) { o.StateFile = file })
+	leaf := certtest.NewCA(t, "Test CA").Issue(t, "kept.example.com", certtest.Options{})
+	imp := must(acmClient(srv).ImportCertificate(ctx(t), &acm.ImportCertificateInput{Certificate: leaf.CertPEM, PrivateKey: leaf.KeyPEM,
+		Tags: []acmtypes.Tag{{Key: aws.String("team"), Value: aws.String("web")}}}))
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := start(t, func(o *api.Options) { o.StateFile = file })
+	c := acmClient(again)
+	got := must(c.GetCertificate(ctx(t), &acm.GetCertificateInput{CertificateArn: imp.CertificateArn}))
+	tags := must(c.ListTagsForCertificate(ctx(t), &acm.ListTagsForCertificateInput{CertificateArn: imp.CertificateArn})).Tags
+	if aws.ToString(got.Certificate) != string(leaf.CertPEM) || len(tags) != 1 || aws.ToString(tags[0].Value) != "web" {
+		t.Fatalf("after restart: certificate kept %v, tags %+v", aws.ToString(got.Certificate) == string(leaf.CertPEM), tags)
 	}
 }
