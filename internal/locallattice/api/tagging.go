@@ -190,8 +190,9 @@ func (s *Server) getResources(c *call) (int, json.RawMessage, error) {
 	if err := checkResourceQuery(in.TagFilters, in.ResourceTypeFilters, in.ResourcesPerPage, in.TagsPerPage, in.ResourceARNList); err != nil {
 		return 0, nil, err
 	}
-	if in.ResourceARNList != nil && (in.PaginationToken != nil && *in.PaginationToken != "" || in.ResourcesPerPage != nil || in.TagsPerPage != nil) {
-		return 0, nil, invalidParameter("ResourceARNList cannot be combined with PaginationToken, ResourcesPerPage or TagsPerPage.")
+	if in.ResourceARNList != nil && (in.PaginationToken != nil && *in.PaginationToken != "" || in.ResourcesPerPage != nil ||
+		in.TagsPerPage != nil || in.TagFilters != nil || in.ResourceTypeFilters != nil) {
+		return 0, nil, invalidParameter("ResourceARNList cannot be combined with TagFilters, ResourceTypeFilters, PaginationToken, ResourcesPerPage or TagsPerPage.")
 	}
 	var after string
 	if tok := deref(in.PaginationToken); tok != "" {
@@ -222,10 +223,7 @@ func (s *Server) getResources(c *call) (int, json.RawMessage, error) {
 		if in.ResourceARNList != nil {
 			for _, arn := range in.ResourceARNList {
 				if tags, ok := s.resourceTags(st, arn); ok && len(*tags) > 0 {
-					service, rtype := arnType(arn)
-					if r := (taggedResource{arn: arn, service: service, resourceType: rtype, tags: *tags}); q.matches(&r) {
-						emit(&r)
-					}
+					emit(&taggedResource{arn: arn, tags: *tags})
 				}
 			}
 			return out, nil

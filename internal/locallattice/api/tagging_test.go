@@ -122,6 +122,8 @@ func TestTaggingAPI(t *testing.T) {
 	}
 	_, err = tc.GetResources(cx, &rgta.GetResourcesInput{ResourceARNList: []string{certARN}, ResourcesPerPage: aws.Int32(5)})
 	wantAPIError(t, err, "InvalidParameterException", "ResourceARNList")
+	_, err = tc.GetResources(cx, &rgta.GetResourcesInput{ResourceARNList: []string{certARN}, TagFilters: ownedBy("x")})
+	wantAPIError(t, err, "InvalidParameterException", "ResourceARNList")
 	_, err = tc.GetResources(cx, &rgta.GetResourcesInput{ResourcesPerPage: aws.Int32(101)})
 	wantAPIError(t, err, "InvalidParameterException", "ResourcesPerPage")
 
