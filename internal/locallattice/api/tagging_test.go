@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -156,5 +157,33 @@ func TestTaggingAPI(t *testing.T) {
 	got, _ = allResources(t, tc, &rgta.GetResourcesInput{TagFilters: ownedBy(mine["ManagedBy"])})
 	if _, ok := got[ownedServices[0]]; !ok {
 		t.Fatal("a tag set through Lattice's TagResource is missing from GetResources")
+	}
+}
+
+// TestTaggingTagsPerPage: TagsPerPage ends a page before a resource whose tags would overflow
+// it, never splitting a resource's tags.
+func TestTaggingTagsPerPage(t *testing.T) {
+	srv, lc := start(t, nil)
+	tags := map[string]string{}
+	for i := range 40 {
+		tags[fmt.Sprintf("k%02d", i)] = "v"
+	}
+	for i := range 5 {
+		must(lc.CreateService(ctx(t), &vpclattice.CreateServiceInput{Name: aws.String(fmt.Sprintf("many-%d", i)), Tags: tags}))
+	}
+	tc := taggingClient(srv)
+	var sizes []int
+	p := rgta.NewGetResourcesPaginator(tc, &rgta.GetResourcesInput{TagsPerPage: aws.Int32(100)})
+	for p.HasMorePages() {
+		page := must(p.NextPage(ctx(t)))
+		sizes = append(sizes, len(page.ResourceTagMappingList))
+		for _, m := range page.ResourceTagMappingList {
+			if len(m.Tags) != 40 {
+				t.Fatalf("%s came with %d of its 40 tags", aws.ToString(m.ResourceARN), len(m.Tags))
+			}
+		}
+	}
+	if fmt.Sprint(sizes) != "[2 2 1]" {
+		t.Fatalf("pages of %v resources, want [2 2 1]", sizes)
 	}
 }

@@ -10,12 +10,14 @@ type Certificate struct {
 	ARN            string
 	CertificatePEM string
 	ChainPEM       string
-	PrivateKeyPEM  string
-	DomainName     string
-	SANs           []string
-	KeyAlgorithm   string
-	NotBefore      time.Time
-	NotAfter       time.Time
+	// PrivateKeyPEM is secret: only the data plane's TLS termination reads it; no listing,
+	// console or log may show it.
+	PrivateKeyPEM string
+	DomainName    string
+	SANs          []string
+	KeyAlgorithm  string
+	NotBefore     time.Time
+	NotAfter      time.Time
 	// CreatedAt is the first import; ImportedAt the latest (a re-import keeps the ARN).
 	CreatedAt  time.Time
 	ImportedAt time.Time
