@@ -4,24 +4,24 @@ import "time"
 
 // Certificate is a certificate imported into Local ACM. The PEM material is kept as imported;
 // the parsed fields are what ListCertificates filters and sorts on, so that a listing never
-// parses certificates.
+// parses certificates. JSON names are ACM's member names.
 type Certificate struct {
-	ID             string
-	ARN            string
-	CertificatePEM string
-	ChainPEM       string
+	ID             string `json:"-"`
+	ARN            string `json:"CertificateArn"`
+	CertificatePEM string `json:"Certificate"`
+	ChainPEM       string `json:"CertificateChain,omitempty"`
 	// PrivateKeyPEM is secret: only the data plane's TLS termination reads it; no listing,
 	// console or log may show it.
-	PrivateKeyPEM string
-	DomainName    string
-	SANs          []string
-	KeyAlgorithm  string
-	NotBefore     time.Time
-	NotAfter      time.Time
+	PrivateKeyPEM string    `json:"-"`
+	DomainName    string    `json:"DomainName"`
+	SANs          []string  `json:"SubjectAlternativeNames"`
+	KeyAlgorithm  string    `json:"KeyAlgorithm"`
+	NotBefore     time.Time `json:"NotBefore"`
+	NotAfter      time.Time `json:"NotAfter"`
 	// CreatedAt is the first import; ImportedAt the latest (a re-import keeps the ARN).
-	CreatedAt  time.Time
-	ImportedAt time.Time
-	Tags       map[string]string
+	CreatedAt  time.Time         `json:"CreatedAt"`
+	ImportedAt time.Time         `json:"ImportedAt"`
+	Tags       map[string]string `json:"-"`
 }
 
 // CertificateStatus is ISSUED while the certificate is valid and EXPIRED after NotAfter;
