@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	"github.com/go-logr/logr/testr"
@@ -30,19 +29,7 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 	startBackend(t, "inventory-ver2", "127.245.251.2:8090")
 	ver1b := startBackend(t, "inventory-ver1", "127.245.251.3:8090")
 
-	o := api.DefaultOptions()
-	o.Logger = testr.New(t)
-	o.DrainingDelay = time.Minute
-	srv, err := api.Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	lc := vpclattice.New(vpclattice.Options{Region: o.Region, BaseEndpoint: aws.String(srv.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")})
+	srv, lc := startAPI(t, func(o *api.Options) { o.DrainingDelay = time.Minute })
 
 	var dialMap DialMap
 	if err := dialMap.Set("10.244.0.0/16=127.245.0.0/16"); err != nil {
