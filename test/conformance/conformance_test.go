@@ -212,7 +212,9 @@ func createGatewayClass(t *testing.T, cl client.Client) {
 	t.Cleanup(func() { _ = cl.Delete(context.Background(), gc) })
 	harness.Eventually(t, time.Minute, harness.That(func() bool {
 		return cl.Get(ctx, client.ObjectKeyFromObject(gc), gc) == nil && meta.IsStatusConditionTrue(gc.Status.Conditions, string(gwv1.GatewayClassConditionStatusAccepted))
-	}, func() string { return fmt.Sprintf("GatewayClass %s not accepted: %+v", gatewayClassName, gc.Status.Conditions) }))
+	}, func() string {
+		return fmt.Sprintf("GatewayClass %s not accepted: %+v", gatewayClassName, gc.Status.Conditions)
+	}))
 	var advertised []features.FeatureName
 	for _, f := range gc.Status.SupportedFeatures {
 		advertised = append(advertised, features.FeatureName(f.Name))
