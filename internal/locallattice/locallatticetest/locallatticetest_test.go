@@ -16,7 +16,7 @@ import (
 // TestStart starts everything Start can start and uses each part once.
 func TestStart(t *testing.T) {
 	ll := locallatticetest.Start(t, locallattice.Options{API: api.Options{AdminAddr: "127.0.0.1:0"},
-		DataPlane: &dataplane.Options{DataPlaneAddr: "127.0.53.1"}})
+		DataPlane: &dataplane.Options{DataPlaneAddr: "127.0.54.1"}})
 	svc, err := ll.Client.CreateService(t.Context(), &vpclattice.CreateServiceInput{Name: aws.String("start")})
 	if err != nil {
 		t.Fatal(err)
