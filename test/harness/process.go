@@ -132,16 +132,10 @@ func (p *Process) Stop(timeout time.Duration) error {
 	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
 		p.t.Fatalf("interrupt: %v", err)
 	}
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(timeout):
-		p.t.Fatalf("still running %s after Ctrl-C", timeout)
-		return nil
-	}
+	return p.Wait(timeout)
 }
 
-// Wait waits for the process to exit by itself and returns the exit error.
+// Wait waits for the process to exit and returns the exit error.
 func (p *Process) Wait(timeout time.Duration) error {
 	p.t.Helper()
 	select {
