@@ -21,7 +21,8 @@ import (
 // Options say what to start.
 type Options struct {
 	// API configures the control plane. It serves on API.APIAddr ("" picks a free loopback port)
-	// and, when API.AdminAddr is set, the admin endpoint there.
+	// and, when API.AdminAddr is set, the admin endpoint there. API.Logger is replaced by
+	// Logger's child.
 	API api.Options
 	// DataPlane, when set, starts the data plane too.
 	DataPlane *dataplane.Options
