@@ -11,13 +11,12 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/contract"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
 )
 
 const (
-	reasonPending  = "Pending"
 	messageWaiting = "Waiting for VPC Lattice"
 	gatewayGroup   = gwv1.Group(gwv1.GroupName)
-	typeProgrammed = "Programmed" // the same condition type on Gateways, listeners and our route parents
 )
 
 // supportedFeatures is exactly what this translator implements; sorted by name as the spec asks.
@@ -74,7 +73,7 @@ func cond(typ string, ok bool, reason, msg string, gen int64) metav1.Condition {
 }
 
 func pending(gen int64) metav1.Condition {
-	return metav1.Condition{Type: typeProgrammed, Status: metav1.ConditionUnknown, Reason: reasonPending,
+	return metav1.Condition{Type: status.ConditionProgrammed, Status: metav1.ConditionUnknown, Reason: status.ReasonPending,
 		Message: messageWaiting, ObservedGeneration: gen}
 }
 
@@ -165,7 +164,7 @@ func (g *gatewayState) validate(class classState, secretPermitted func(ns, name 
 	}
 	programmed := pending(gen)
 	if !g.accepted {
-		programmed = cond(typeProgrammed, false, string(gwv1.GatewayReasonInvalid), "Gateway is not accepted", gen)
+		programmed = cond(status.ConditionProgrammed, false, string(gwv1.GatewayReasonInvalid), "Gateway is not accepted", gen)
 	}
 	g.status.Conditions = []metav1.Condition{cond(string(gwv1.GatewayConditionAccepted), g.accepted, reason, msg, gen), programmed}
 }
@@ -265,7 +264,7 @@ func (l *listenerState) validate(c conflict, secretPermitted func(ns, name strin
 	// A listener with some unsupported route kinds still serves the supported ones.
 	l.usable = accepted && c.reason == "" && certResolved && len(l.kinds) > 0
 	l.accepted = accepted
-	programmed := cond(typeProgrammed, false, string(gwv1.ListenerReasonInvalid), "listener is not valid", 0)
+	programmed := cond(status.ConditionProgrammed, false, string(gwv1.ListenerReasonInvalid), "listener is not valid", 0)
 	if l.usable {
 		programmed = pending(0)
 	}
@@ -379,8 +378,8 @@ func (t *translator) finishGateways() {
 			copy(conds, l.conds)
 			for i := range conds {
 				conds[i].ObservedGeneration = gen
-				if !g.accepted && conds[i].Type == typeProgrammed && conds[i].Reason == reasonPending {
-					conds[i] = cond(typeProgrammed, false, string(gwv1.ListenerReasonInvalid), "Gateway is not accepted", gen)
+				if !g.accepted && conds[i].Type == status.ConditionProgrammed && conds[i].Reason == status.ReasonPending {
+					conds[i] = cond(status.ConditionProgrammed, false, string(gwv1.ListenerReasonInvalid), "Gateway is not accepted", gen)
 				}
 			}
 			g.status.Listeners = append(g.status.Listeners, gwv1.ListenerStatus{

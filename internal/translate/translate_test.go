@@ -7,15 +7,11 @@ import (
 	"reflect"
 	"testing"
 
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-
 	"github.com/lattice-gateway/lattice-gateway/internal/golden"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
-var testConfig = Config{AccountID: "123456789012", ClusterName: "test-cluster", VPCID: "vpc-0123456789abcdef0"}
+var testConfig = Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "test-cluster", VPCID: "vpc-0123456789abcdef0"}}
 
 const testdata = "testdata"
 
@@ -92,60 +88,6 @@ func shuffle[T any](rng *rand.Rand, s []T) {
 	rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
 }
 
-func TestSetProgrammed(t *testing.T) {
-	in, err := ParseInput(golden.Input(t, testdata, "gateway-https-listener-certificaterefs-unsupported"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed, err := ParseInput(golden.Input(t, testdata, "seed-my-hotel-inventory-and-rates"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.HTTPRoutes = append(in.HTTPRoutes, seed.HTTPRoutes...)
-	in.Services = append(in.Services, seed.Services...)
-	out := Translate(in, testConfig)
-	out.SetProgrammed(
-		map[model.RouteKey]DeployResult{
-			{Kind: model.KindHTTPRoute, Namespace: "default", Name: "inventory"}: {Programmed: true},
-			{Kind: model.KindHTTPRoute, Namespace: "default", Name: "rates"}:     {Reason: "LatticeError", Message: "ServiceQuotaExceededException"},
-		},
-		map[model.GatewayKey]DeployResult{{Namespace: "default", Name: "my-hotel"}: {Programmed: true}},
-	)
-	gw := out.Gateways[types.NamespacedName{Namespace: "default", Name: "my-hotel"}]
-	listener := func(name string) []metav1.Condition {
-		for _, l := range gw.Listeners {
-			if string(l.Name) == name {
-				return l.Conditions
-			}
-		}
-		return nil
-	}
-	route := func(name string) []metav1.Condition {
-		return out.HTTPRoutes[types.NamespacedName{Namespace: "default", Name: name}][0].Conditions
-	}
-	for _, tc := range []struct {
-		name           string
-		conds          []metav1.Condition
-		status, reason string
-	}{
-		{"route with success", route("inventory"), "True", "Programmed"},
-		{"route with Lattice error", route("rates"), "False", "LatticeError"},
-		{"route without result stays pending", route("parking"), "Unknown", "Pending"},
-		{"gateway", gw.Conditions, "True", "Programmed"},
-		{"usable listener", listener("http"), "True", "Programmed"},
-		{"invalid listener keeps its reason", listener("https"), "False", "Invalid"},
-	} {
-		c := apimeta.FindStatusCondition(tc.conds, RouteConditionProgrammed)
-		if c == nil {
-			t.Errorf("%s: no Programmed condition", tc.name)
-			continue
-		}
-		if string(c.Status) != tc.status || c.Reason != tc.reason {
-			t.Errorf("%s: Programmed = %s/%s, want %s/%s", tc.name, c.Status, c.Reason, tc.status, tc.reason)
-		}
-	}
-}
-
 // FuzzTranslate checks that no input, however malformed, makes Translate panic or produce an
 // output that cannot be rendered. Seeds are the golden inputs.
 func FuzzTranslate(f *testing.F) {
@@ -172,8 +114,7 @@ func TestInputUnchanged(t *testing.T) {
 			t.Fatalf("%s: parse input: %v", name, err)
 		}
 		before := deepCopyInput(in)
-		out := Translate(in, configFor(name))
-		out.SetProgrammed(nil, nil)
+		Translate(in, configFor(name))
 		if !reflect.DeepEqual(before, in) {
 			t.Errorf("%s: Translate modified its input", name)
 		}

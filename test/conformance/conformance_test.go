@@ -41,6 +41,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 	"github.com/lattice-gateway/lattice-gateway/internal/version"
@@ -129,7 +130,7 @@ func TestConformance(t *testing.T) {
 	}
 	// Announce Gateway addresses from the range the data plane serves.
 	harness.StartController(t, harness.ControllerOptions{
-		Lattice: config.Lattice{ClusterVPCID: vpcID, Region: region, AccountID: accountID, ClusterName: clusterName,
+		Lattice: config.Lattice{Owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}, Region: region,
 			LatticeEndpoint: ll.URL(), GatewayAddressCIDR: gatewayAddresses, MaxRulesPerListener: rulesPerListener},
 		Kubeconfig: c.Kubeconfig, Log: controllerLog,
 	})

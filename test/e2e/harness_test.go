@@ -24,6 +24,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
 	"github.com/lattice-gateway/lattice-gateway/test/harness"
@@ -66,7 +67,7 @@ func startEnv(t *testing.T, dataPlaneIP string) *env {
 // cluster as the controller's ServiceAccount and against Local Lattice.
 func (e *env) startController(t *testing.T, o harness.ControllerOptions) *harness.Controller {
 	t.Helper()
-	o.Lattice = config.Lattice{ClusterVPCID: vpcID, Region: region, AccountID: accountID, ClusterName: clusterName,
+	o.Lattice = config.Lattice{Owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}, Region: region,
 		LatticeEndpoint: e.lattice.URL()}
 	o.Kubeconfig, o.LeaderElectionNamespace = e.kubeconfig, controllerNamespace
 	return harness.StartController(t, o)

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
 	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
@@ -57,7 +57,7 @@ func TestInvalidInputs(t *testing.T) {
 			if got := harness.IsTrue(harness.ParentConditions(r.Status.Parents, "my-hotel"), "Programmed", r.Generation); got != tt.programmed {
 				t.Errorf("Programmed = %v, want %v: %s", got, tt.programmed, harness.Describe(harness.ParentConditions(r.Status.Parents, "my-hotel")))
 			}
-			if got := r.Annotations[kubernetes.AnnotationDomainName] != ""; got != tt.hasLatticeService {
+			if got := r.Annotations[status.AnnotationDomainName] != ""; got != tt.hasLatticeService {
 				t.Errorf("has Lattice DNS annotation = %v, want %v", got, tt.hasLatticeService)
 			}
 		})
@@ -77,7 +77,7 @@ func TestInvalidInputs(t *testing.T) {
 
 	// The valid routes are unaffected.
 	inventory := harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", time.Minute)
-	dnsName := inventory.Annotations[kubernetes.AnnotationDomainName]
+	dnsName := inventory.Annotations[status.AnnotationDomainName]
 	ips, err := cluster.ResolveDNS(dnsName, e.dp.DNSAddr())
 	if err != nil {
 		t.Fatal(err)

@@ -78,7 +78,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	dcfg := o.Deploy
-	dcfg.AccountID, dcfg.ClusterName, dcfg.VPCID, dcfg.Region = c.AccountID, c.ClusterName, c.ClusterVPCID, c.Region
+	dcfg.Owner, dcfg.Region = c.Owner, c.Region
 	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
 
 	gatewayAddresses, err := c.GatewayAddresses()
@@ -110,7 +110,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	ctl, err := Setup(mgr, Options{
 		Translate: translate.Config{
-			AccountID: c.AccountID, ClusterName: c.ClusterName, VPCID: c.ClusterVPCID,
+			Owner:                 c.Owner,
 			DefaultServiceNetwork: c.DefaultServiceNetwork,
 			GatewayAddresses:      gatewayAddresses,
 			Quotas:                translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
