@@ -66,6 +66,9 @@ const (
 	ServiceExportValid ServiceExportConditionType = "Valid"
 	// ServiceExportConflict is True when exports of the same Service disagree.
 	ServiceExportConflict ServiceExportConditionType = "Conflict"
+	// ServiceExportExported is True when VPC Lattice holds the exported target groups (ours; upstream
+	// defines no condition saying so).
+	ServiceExportExported ServiceExportConditionType = "Exported"
 )
 
 // ServiceExportCondition is one condition of a ServiceExport. Its shape predates metav1.Condition

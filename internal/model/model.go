@@ -88,6 +88,8 @@ type Model struct {
 	ServiceNetworks []ServiceNetwork `json:"serviceNetworks,omitempty"`
 	// Services sorted by Name.
 	Services []Service `json:"services,omitempty"`
+	// Exports sorted by Key.
+	Exports []Export `json:"exports,omitempty"`
 }
 
 // ServiceNetwork is a Lattice service network, one per accepted Gateway.
@@ -179,10 +181,12 @@ type Action struct {
 	FixedResponse int32                 `json:"fixedResponse,omitempty"`
 }
 
-// WeightedTargetGroup refers to a target group of the same Service by its Name.
+// WeightedTargetGroup refers to a target group of the same Service by its Name, or (Import set,
+// TargetGroup empty) to the target groups an import resolves to, which share Weight.
 type WeightedTargetGroup struct {
-	TargetGroup string `json:"targetGroup"`
-	Weight      int32  `json:"weight"`
+	TargetGroup string     `json:"targetGroup,omitempty"`
+	Weight      int32      `json:"weight"`
+	Import      *ImportRef `json:"import,omitempty"`
 }
 
 // TargetGroup is a Lattice IP target group, one per (route, backend Service, port, protocol).
@@ -271,6 +275,7 @@ type AuthPolicy struct {
 type PolicyTargets struct {
 	Routes   []RouteKey   `json:"routes,omitempty"`
 	Gateways []GatewayKey `json:"gateways,omitempty"`
+	Exports  []ExportKey  `json:"exports,omitempty"`
 }
 
 // PolicyTargets lists, for every policy key m carries, the routes and gateways whose Lattice
@@ -299,6 +304,15 @@ func (m *Model) PolicyTargets() map[PolicyKey]PolicyTargets {
 			pt := out[k]
 			pt.Routes = appendOnce(pt.Routes, svc.Route)
 			out[k] = pt
+		}
+	}
+	for _, e := range m.Exports {
+		for _, tg := range e.TargetGroups {
+			if tg.Policy != nil {
+				pt := out[*tg.Policy]
+				pt.Exports = appendOnce(pt.Exports, e.Key)
+				out[*tg.Policy] = pt
+			}
 		}
 	}
 	return out

@@ -32,6 +32,8 @@ type backendError struct {
 type weighted struct {
 	tg     string
 	weight int64
+	// imp, when set, is an import that deploy resolves; tg is then only its key.
+	imp *model.ImportRef
 }
 
 // ruleAction computes the action of a valid rule and adds its target groups to tgs.
@@ -45,6 +47,18 @@ func (t *translator) ruleAction(r *routeState, rs *ruleState, tgs map[string]mod
 	var entries []weighted
 	var invalidWeight, validWeight int64
 	for _, b := range rs.backends {
+		if isServiceImport(b.ref) {
+			imp, berr := t.resolveImport(r, b.ref, tgs)
+			if berr != nil {
+				berr.msg = rs.label + ": " + berr.msg
+				r.backendErrs = append(r.backendErrs, *berr)
+				invalidWeight += b.weight
+				continue
+			}
+			validWeight += b.weight
+			entries = addImportWeight(entries, imp, b.weight)
+			continue
+		}
 		tg, berr := t.resolveBackend(r, b.ref)
 		if berr != nil {
 			berr.msg = rs.label + ": " + berr.msg
@@ -109,6 +123,9 @@ func scaleWeights(entries []weighted) []model.WeightedTargetGroup {
 			}
 		}
 		out[i] = model.WeightedTargetGroup{TargetGroup: e.tg, Weight: int32(w)}
+		if e.imp != nil {
+			out[i] = model.WeightedTargetGroup{Weight: int32(w), Import: e.imp}
+		}
 	}
 	return out
 }
@@ -142,7 +159,7 @@ func (t *translator) resolveBackend(r *routeState, ref gwv1.BackendObjectReferen
 	if group != "" || kind != "Service" {
 		return model.TargetGroup{}, &backendError{gwv1.RouteReasonInvalidKind, fmt.Sprintf("backendRef %s: kind %s/%s is not supported (core Service is)", display, group, kind)}
 	}
-	if ns != r.key.Namespace && !t.referenceGranted(string(r.key.Kind), r.key.Namespace, "Service", ns, string(ref.Name)) {
+	if ns != r.key.Namespace && !t.referenceGranted(string(r.key.Kind), r.key.Namespace, "", "Service", ns, string(ref.Name)) {
 		return model.TargetGroup{}, &backendError{gwv1.RouteReasonRefNotPermitted, fmt.Sprintf("backendRef %s: no ReferenceGrant in namespace %s allows %ss from namespace %s", display, ns, r.key.Kind, r.key.Namespace)}
 	}
 	svc, ok := t.services[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}]
@@ -176,7 +193,7 @@ func (t *translator) resolveBackend(r *routeState, ref gwv1.BackendObjectReferen
 		}
 	}
 	defaultProtocol := protocol
-	protocol, version, hc, policy := t.targetGroupPolicy(r.key.Kind, ns, svc.Name, protocol, version)
+	protocol, version, hc, policy := t.targetGroupPolicy(r.key.Kind, targetKey{group: "", kind: kindService, namespace: ns, name: svc.Name}, protocol, version)
 	label, identity := tgProtoLabel(protocol, version), []string{r.key.String(), ns, svc.Name, strconv.Itoa(int(sp.Port)), version}
 	if protocol != defaultProtocol {
 		// A protocol change needs a new target group: Lattice cannot update it in place.
@@ -263,15 +280,15 @@ func (t *translator) unresolvedTargetGroup(r *routeState) model.TargetGroup {
 }
 
 // referenceGranted reports whether a ReferenceGrant in toNS lets objects of fromKind (Gateway API
-// group) in fromNS refer to the core-group object toKind/name.
-func (t *translator) referenceGranted(fromKind, fromNS, toKind, toNS, name string) bool {
+// group) in fromNS refer to the object toGroup/toKind/name.
+func (t *translator) referenceGranted(fromKind, fromNS, toGroup, toKind, toNS, name string) bool {
 	for _, g := range t.grants[toNS] {
 		from, to := false, false
 		for _, f := range g.Spec.From {
 			from = from || (f.Group == gatewayGroup && string(f.Kind) == fromKind && string(f.Namespace) == fromNS)
 		}
 		for _, to2 := range g.Spec.To {
-			to = to || (to2.Group == "" && string(to2.Kind) == toKind && (to2.Name == nil || *to2.Name == "" || string(*to2.Name) == name))
+			to = to || (string(to2.Group) == toGroup && string(to2.Kind) == toKind && (to2.Name == nil || *to2.Name == "" || string(*to2.Name) == name))
 		}
 		if from && to {
 			return true

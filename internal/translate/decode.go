@@ -100,6 +100,8 @@ func (in *Input) Add(obj runtime.Object) error {
 		in.EndpointSlices = append(in.EndpointSlices, *o)
 	case *v1alpha1.ServiceExport:
 		in.ServiceExports = append(in.ServiceExports, *o)
+	case *v1alpha1.ServiceImport:
+		in.ServiceImports = append(in.ServiceImports, *o)
 	case *v1alpha1.TargetGroupPolicy:
 		in.TargetGroupPolicies = append(in.TargetGroupPolicies, *o)
 	case *v1alpha1.VpcAssociationPolicy:

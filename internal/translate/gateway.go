@@ -106,7 +106,7 @@ func (t *translator) gateways() {
 		g := &gatewayState{gw: gw, key: model.GatewayKey{Namespace: gw.Namespace, Name: gw.Name}}
 		t.gatewaysByKey[g.key] = g
 		g.validate(class, func(ns, name string) bool {
-			return ns == "" || ns == gw.Namespace || t.referenceGranted("Gateway", gw.Namespace, "Secret", ns, name)
+			return ns == "" || ns == gw.Namespace || t.referenceGranted("Gateway", gw.Namespace, "", "Secret", ns, name)
 		})
 		if g.accepted {
 			accepted = append(accepted, g)

@@ -259,8 +259,8 @@ func (t *translator) vpcAssociation(g *gatewayState, sn *model.ServiceNetwork, v
 
 // targetGroupPolicy applies the TargetGroupPolicy of a backend Service, if any, to the protocol
 // and version a route kind would use, and returns its health check and key.
-func (t *translator) targetGroupPolicy(kind model.RouteKind, ns, svc string, protocol, version string) (string, string, *model.HealthCheck, *model.PolicyKey) {
-	p := t.policies.winner(model.KindTargetGroupPolicy, targetKey{group: "", kind: kindService, namespace: ns, name: svc}, "")
+func (t *translator) targetGroupPolicy(kind model.RouteKind, target targetKey, protocol, version string) (string, string, *model.HealthCheck, *model.PolicyKey) {
+	p := t.policies.winner(model.KindTargetGroupPolicy, target, "")
 	if p == nil {
 		return protocol, version, nil, nil
 	}
@@ -380,7 +380,7 @@ func (t *translator) policyTarget(k targetKey, routeParents map[targetKey][]gwv1
 		for i := range t.in.ServiceExports {
 			found = found || (t.in.ServiceExports[i].Namespace == k.namespace && t.in.ServiceExports[i].Name == k.name)
 		}
-		return found, found, "target groups for ServiceExports are not built by this version: the policy applies to them once multi-cluster export is supported"
+		return found, found, "the ServiceExport is not exported: see its Valid condition and its federation annotation"
 	case kindGateway:
 		if g, ok := t.gatewaysByKey[model.GatewayKey{Namespace: k.namespace, Name: k.name}]; ok {
 			if g.accepted {

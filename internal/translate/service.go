@@ -111,6 +111,10 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 
 func markUsed(used map[string]bool, a model.Action) {
 	for _, f := range a.Forward {
+		if f.Import != nil {
+			used[f.Import.Fallback] = true
+			continue
+		}
 		used[f.TargetGroup] = true
 	}
 }

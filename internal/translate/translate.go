@@ -44,8 +44,10 @@ type Input struct {
 	Namespaces      []corev1.Namespace
 	Services        []corev1.Service
 	EndpointSlices  []discoveryv1.EndpointSlice
-	// ServiceExports are read only as TargetGroupPolicy targets.
-	ServiceExports         []v1alpha1.ServiceExport
+	// ServiceExports with the federation annotation become standalone target groups.
+	ServiceExports []v1alpha1.ServiceExport
+	// ServiceImports are backendRefs resolved to exported target groups by deploy.
+	ServiceImports         []v1alpha1.ServiceImport
 	TargetGroupPolicies    []v1alpha1.TargetGroupPolicy
 	VpcAssociationPolicies []v1alpha1.VpcAssociationPolicy
 	AccessLogPolicies      []v1alpha1.AccessLogPolicy
@@ -106,6 +108,9 @@ type Output struct {
 	// Policies holds the status of every policy whose target is ours or missing; policies of
 	// targets owned by another controller have none.
 	Policies map[model.PolicyKey]v1alpha1.PolicyStatus
+	// ServiceExports holds the status of every federated ServiceExport; Exported is left
+	// Pending (Unknown) for the pipeline to fill in from what Lattice answered.
+	ServiceExports map[types.NamespacedName]v1alpha1.ServiceExportStatus
 }
 
 func nonEmpty(s, def string) string {
@@ -120,6 +125,7 @@ func Translate(in *Input, cfg Config) *Output {
 	t := newTranslator(in, cfg.withDefaults())
 	t.gatewayClasses()
 	t.gateways()
+	t.exports()
 	t.routes()
 	t.policyStatuses()
 	return t.out
@@ -149,6 +155,13 @@ func (o *Output) YAML() ([]byte, error) {
 		"httpRoutes":     keyed(o.HTTPRoutes),
 		"grpcRoutes":     keyed(o.GRPCRoutes),
 		"tlsRoutes":      keyed(o.TLSRoutes),
+	}
+	if len(o.ServiceExports) > 0 {
+		exports := map[string]v1alpha1.ServiceExportStatus{}
+		for k, v := range o.ServiceExports {
+			exports[k.String()] = v
+		}
+		doc["serviceExports"] = exports
 	}
 	if len(o.Policies) > 0 {
 		policies := map[string]v1alpha1.PolicyStatus{}

@@ -164,6 +164,9 @@ func deepCopyInput(in *Input) *Input {
 	for i := range in.ServiceExports {
 		out.ServiceExports = append(out.ServiceExports, *in.ServiceExports[i].DeepCopy())
 	}
+	for i := range in.ServiceImports {
+		out.ServiceImports = append(out.ServiceImports, *in.ServiceImports[i].DeepCopy())
+	}
 	for i := range in.TargetGroupPolicies {
 		out.TargetGroupPolicies = append(out.TargetGroupPolicies, *in.TargetGroupPolicies[i].DeepCopy())
 	}

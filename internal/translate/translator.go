@@ -46,6 +46,7 @@ func newTranslator(in *Input, cfg Config) *translator {
 			HTTPRoutes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
 			GRPCRoutes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
 			TLSRoutes:      map[types.NamespacedName][]gwv1.RouteParentStatus{},
+			ServiceExports: map[types.NamespacedName]v1alpha1.ServiceExportStatus{},
 			Policies:       map[model.PolicyKey]v1alpha1.PolicyStatus{},
 		},
 	}
