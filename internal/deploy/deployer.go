@@ -33,6 +33,11 @@ type Config struct {
 	WaitTimeout time.Duration
 	// WaitInitial is the first poll interval of such waits; it doubles up to 5s (default 200ms).
 	WaitInitial time.Duration
+	// Tagging finds the exported target groups of ServiceImports by tag; without it, imports
+	// other than external target groups do not resolve.
+	Tagging TaggingClient
+	// ImportTTL is how long an import resolution is reused (default 30s).
+	ImportTTL time.Duration
 }
 
 // ownTags are the tags that make a resource ours.
@@ -69,6 +74,9 @@ func New(client Client, cfg Config, log logr.Logger) *Deployer {
 	if cfg.WaitInitial <= 0 {
 		cfg.WaitInitial = 200 * time.Millisecond
 	}
+	if cfg.ImportTTL <= 0 {
+		cfg.ImportTTL = defaultImportTTL
+	}
 	return &Deployer{client: client, cfg: cfg, log: log}
 }
 
@@ -76,6 +84,23 @@ func New(client Client, cfg Config, log logr.Logger) *Deployer {
 type Result struct {
 	Routes   map[model.RouteKey]RouteResult
 	Gateways map[model.GatewayKey]GatewayResult
+	// Exports holds every export of the model, and every export whose target groups are being
+	// withdrawn (Deleted).
+	Exports map[model.ExportKey]ExportResult
+	// ImportRefresh, when positive, is when the import resolutions this Apply used go stale: a
+	// provider runs a pass then, so that imports follow the exports of other clusters.
+	ImportRefresh time.Duration
+}
+
+// ExportResult is the outcome for one ServiceExport's target groups.
+type ExportResult struct {
+	Programmed bool
+	Message    string
+	// Conflict says that a target group of the export belongs to another controller.
+	Conflict bool
+	// Deleted says that the export is not in the model and its target groups are withdrawn:
+	// all of them once Programmed.
+	Deleted bool
 }
 
 // RouteResult is the outcome for one route's Lattice service.
@@ -84,6 +109,9 @@ type RouteResult struct {
 	// Message is the Lattice error (or ownership conflict) when Programmed is false.
 	Message                        string
 	ServiceARN, ServiceID, DNSName string
+	// UnresolvedImports say which ServiceImports resolved to no target group; their share of
+	// the traffic goes to a group without targets.
+	UnresolvedImports []string
 }
 
 // GatewayResult is the outcome for one gateway's service network.
@@ -147,6 +175,9 @@ func (d *Deployer) plan(ctx context.Context, m *model.Model) (*Plan, error) {
 		// An absent model must not read as "delete everything".
 		return nil, errors.New("plan: nil model")
 	}
+	if d.state != nil {
+		d.expireImports(time.Now())
+	}
 	return d.settle(ctx, func() (*Plan, []read) { return diff(m, d.state, d.cfg) })
 }
 
@@ -169,8 +200,19 @@ func (d *Deployer) settle(ctx context.Context, diff func() (*Plan, []read)) (*Pl
 	return nil, errors.New("plan: observation did not settle")
 }
 
-func (d *Deployer) result(m *model.Model, failures map[statusKey]string) *Result {
-	res := &Result{Routes: map[model.RouteKey]RouteResult{}, Gateways: map[model.GatewayKey]GatewayResult{}}
+func (d *Deployer) result(m *model.Model, p *Plan, failures map[statusKey]string) *Result {
+	res := &Result{Routes: map[model.RouteKey]RouteResult{}, Gateways: map[model.GatewayKey]GatewayResult{}, Exports: map[model.ExportKey]ExportResult{},
+		ImportRefresh: d.importRefresh(time.Now())}
+	for _, s := range p.exports {
+		res.Exports[s.status.export] = exportResult(s, failures)
+	}
+	for _, s := range p.staleTargetGroups {
+		if s.status.kind == "export" {
+			r := exportResult(s, failures)
+			r.Deleted = true
+			res.Exports[s.status.export] = r
+		}
+	}
 	for _, sn := range m.ServiceNetworks {
 		gw := GatewayResult{Programmed: true}
 		if msg, failed := failures[gatewayStatus(sn.Gateway)]; failed {
@@ -191,6 +233,7 @@ func (d *Deployer) result(m *model.Model, failures map[statusKey]string) *Result
 		if st := d.state.services.get(svc.Name); st != nil && (rr.Programmed || st.tags[model.TagManagedBy] == d.cfg.ManagedBy()) {
 			rr.ServiceARN, rr.ServiceID, rr.DNSName = st.arn, st.id, st.dnsName
 		}
+		rr.UnresolvedImports = p.unresolved[svc.Route]
 		res.Routes[svc.Route] = rr
 	}
 	return res

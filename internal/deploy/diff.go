@@ -19,16 +19,17 @@ import (
 // read is a plan.
 
 type differ struct {
-	cfg   Config
-	obs   *observed
-	reads []read
-	asked map[read]bool
+	cfg        Config
+	obs        *observed
+	reads      []read
+	asked      map[read]bool
+	unresolved map[model.RouteKey][]string
 }
 
 // diff returns the plan that makes obs match m, or the reads it needs first.
 func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
-	x := &differ{cfg: cfg, obs: obs, asked: map[read]bool{}}
-	p := &Plan{}
+	x := &differ{cfg: cfg, obs: obs, asked: map[read]bool{}, unresolved: map[model.RouteKey][]string{}}
+	p := &Plan{unresolved: x.unresolved}
 	wantSN := map[string]bool{}
 	for _, sn := range m.ServiceNetworks {
 		wantSN[sn.Name] = true
@@ -49,14 +50,21 @@ func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
 		}
 		p.services = append(p.services, x.service(svc, wantSN))
 	}
+	x.exports(p, m, wantTG)
 	for _, name := range obs.services.keys(func(s *svcState) bool { return x.owned(s.tags) }) {
 		if !wantSvc[name] {
 			p.staleServices = append(p.staleServices, x.serviceDeletion(obs.services.get(name)))
 		}
 	}
 	for _, name := range obs.targetGroups.keys(func(t *tgState) bool { return x.owned(t.tags) }) {
-		if !wantTG[name] {
-			p.staleTargetGroups = append(p.staleTargetGroups, x.targetGroupDeletion(obs.targetGroups.get(name)))
+		if wantTG[name] {
+			continue
+		}
+		st := obs.targetGroups.get(name)
+		if key, ok := exportOf(st); ok {
+			p.staleTargetGroups = append(p.staleTargetGroups, x.exportDeletion(st, key))
+		} else {
+			p.staleTargetGroups = append(p.staleTargetGroups, x.targetGroupDeletion(st))
 		}
 	}
 	for _, name := range obs.serviceNetworks.keys(func(s *snState) bool { return x.owned(s.tags) }) {
@@ -107,11 +115,15 @@ func duplicateName(svc *model.Service, services, tgs map[string]bool) error {
 	seen := map[string]bool{}
 	for _, tg := range svc.TargetGroups {
 		if tgs[tg.Name] || seen[tg.Name] {
-			return fmt.Errorf("target group name %s is used twice", tg.Name)
+			return errDuplicateTargetGroup(tg.Name)
 		}
 		seen[tg.Name] = true
 	}
 	return nil
+}
+
+func errDuplicateTargetGroup(name string) error {
+	return fmt.Errorf("target group name %s is used twice", name)
 }
 
 func (x *differ) serviceNetwork(sn model.ServiceNetwork) *sequence {
@@ -173,6 +185,10 @@ func (x *differ) vpcAssociation(m *model.Model) *sequence {
 
 func (x *differ) service(svc *model.Service, wantSN map[string]bool) *sequence {
 	s := &sequence{status: routeStatus(svc.Route)}
+	svc, resolved := x.resolveService(svc)
+	if !resolved {
+		return s
+	}
 	st := x.obs.services.get(svc.Name)
 	if st != nil && st.suspect {
 		x.need(read{kind: readServiceExists, name: svc.Name})

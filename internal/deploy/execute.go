@@ -73,7 +73,7 @@ func (d *Deployer) execute(ctx context.Context, m *model.Model, p *Plan) (*Resul
 			return nil, fmt.Errorf("apply: %w", err)
 		}
 	}
-	return d.result(m, failures), errors.Join(cleanupErrs...)
+	return d.result(m, p, failures), errors.Join(cleanupErrs...)
 }
 
 // statusMessage is what a user reads in route or gateway status: the failed call and Lattice's
@@ -394,10 +394,19 @@ func (c deleteTargetGroup) run(ctx context.Context, d *Deployer) error {
 	if st == nil {
 		return nil
 	}
-	return d.remove(ctx, "target group "+st.name, targetGroupIdentity(st.name), func(ctx context.Context) error {
+	del := func(ctx context.Context) error {
 		_, err := d.client.DeleteTargetGroup(ctx, &vpclattice.DeleteTargetGroupInput{TargetGroupIdentifier: aws.String(st.id)})
 		return err
-	}, func() { d.state.targetGroups.remove(st.name) })
+	}
+	drop := func() { d.state.targetGroups.remove(st.name) }
+	if c.once {
+		if err := del(ctx); err != nil && !isNotFound(err) {
+			return fmt.Errorf("delete exported target group %s (importers may still use it): %w", st.name, err)
+		}
+		d.forget(targetGroupIdentity(st.name), drop)
+		return nil
+	}
+	return d.remove(ctx, "target group "+st.name, targetGroupIdentity(st.name), del, drop)
 }
 
 // Services and their service-network associations.

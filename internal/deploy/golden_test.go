@@ -66,6 +66,13 @@ type observedByName struct {
 		Targets         []model.Target    `json:"targets"`
 		TargetsUnknown  bool              `json:"targetsUnknown"`
 	} `json:"targetGroups"`
+	// Imports are resolved import references: the target group IDs they resolved to (another
+	// cluster's, or tg-<name> for one listed above), or why nothing.
+	Imports []struct {
+		Ref            model.ImportRef `json:"ref"`
+		TargetGroupIDs []string        `json:"targetGroupIDs"`
+		Why            string          `json:"why"`
+	} `json:"imports"`
 }
 
 type assocByName struct {
@@ -97,6 +104,13 @@ func (in observedByName) build() *observed {
 			st.targets[t] = true
 		}
 		o.targetGroups.set(tg.Name, st)
+	}
+	for _, imp := range in.Imports {
+		st := &importState{why: imp.Why}
+		for _, id := range imp.TargetGroupIDs {
+			st.tgs = append(st.tgs, importedTG{id: id, arn: arn("targetgroup/" + id)})
+		}
+		o.imports.set(imp.Ref.Key(), st)
 	}
 	for _, svc := range in.Services {
 		id := "svc-" + svc.Name
@@ -163,7 +177,7 @@ func printDiff(p *Plan, reads []read, obs *observed) string {
 		}
 		return b.String()
 	}
-	names := []string{"service networks", "VPC association", "services", "stale services", "stale target groups", "stale service networks"}
+	names := []string{"service networks", "VPC association", "exports", "services", "stale services", "stale target groups", "stale service networks"}
 	for i, phase := range p.phases() {
 		header := false
 		for _, s := range phase {
@@ -206,6 +220,8 @@ func describeRead(r read, obs *observed) string {
 	case readAssociationTags:
 		sn := obs.serviceNetworkByID(r.snID)
 		return "tags of the association of service " + r.name + " with service network " + sn.name
+	case readImport:
+		return "exports of ServiceImport " + r.imp.Import + " (" + r.imp.Key() + ")"
 	}
 	return fmt.Sprintf("unknown read %d", r.kind)
 }

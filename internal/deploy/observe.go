@@ -33,6 +33,8 @@ const (
 	readVPCAssociationTags
 	// readAssociationTags reads the tags of a service's association with a service network.
 	readAssociationTags
+	// readImport resolves an import reference (see imports.go).
+	readImport
 )
 
 // read is one fact a diff needs: of the service, target group or service network name, and for
@@ -41,6 +43,7 @@ type read struct {
 	kind readKind
 	name string
 	snID string
+	imp  model.ImportRef
 }
 
 // discover reads what exists: every service network and service in the account, the target
@@ -170,6 +173,8 @@ func (d *Deployer) load(ctx context.Context, r read) error {
 		return d.loadAssociationTags(ctx, d.state.serviceNetworks.get(r.name).vpcAssoc)
 	case readAssociationTags:
 		return d.loadAssociationTags(ctx, d.state.services.get(r.name).assocs[r.snID])
+	case readImport:
+		return d.resolveImport(ctx, r.imp)
 	}
 	return fmt.Errorf("unknown read %d", r.kind)
 }

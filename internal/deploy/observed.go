@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
@@ -71,6 +72,8 @@ type observed struct {
 	serviceNetworks lockedMap[*snState]
 	services        lockedMap[*svcState]
 	targetGroups    lockedMap[*tgState]
+	// imports are the cached resolutions of import references, by ImportRef.Key.
+	imports lockedMap[*importState]
 }
 
 // serviceNetworkByID finds a service network by ID or ARN.
@@ -93,7 +96,8 @@ func (o *observed) targetGroupID(name string) string {
 	if tg := o.targetGroups.get(name); tg != nil {
 		return tg.id
 	}
-	return name
+	// Another cluster's target group, resolved from an import, goes by its ID.
+	return strings.TrimPrefix(name, "id:")
 }
 
 // lockedMap is a map by string key safe for concurrent use; its zero value is empty.

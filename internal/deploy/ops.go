@@ -137,10 +137,19 @@ func opChangeTargets(tgName string, targets []model.Target, register bool) Op {
 		call: changeTargets{tg: tgName, targets: targets, register: register}}
 }
 
-type deleteTargetGroup struct{ tg string }
+// deleteTargetGroup deletes a target group, waiting while Lattice reports it in use (by rules
+// being deleted) unless once: an exported group may be used by another cluster for long.
+type deleteTargetGroup struct {
+	tg   string
+	once bool
+}
 
 func opDeleteTargetGroup(tg string) Op {
-	return Op{Action: "DeleteTargetGroup", Resource: "target group " + tg, call: deleteTargetGroup{tg}}
+	return Op{Action: "DeleteTargetGroup", Resource: "target group " + tg, call: deleteTargetGroup{tg: tg}}
+}
+
+func opDeleteExportedTargetGroup(tg string) Op {
+	return Op{Action: "DeleteTargetGroup", Resource: "target group " + tg, Detail: "exported", call: deleteTargetGroup{tg: tg, once: true}}
 }
 
 // Services and their service-network associations.

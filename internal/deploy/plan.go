@@ -12,6 +12,7 @@ import (
 type statusKey struct {
 	route   model.RouteKey
 	gateway model.GatewayKey
+	export  model.ExportKey
 	kind    string
 }
 
@@ -25,6 +26,8 @@ func (k statusKey) String() string {
 		return k.route.String()
 	case "gateway":
 		return "Gateway/" + k.gateway.String()
+	case "export":
+		return k.export.String()
 	}
 	return "cleanup"
 }
@@ -57,6 +60,8 @@ type sequence struct {
 	status statusKey
 	ops    []Op
 	err    error // set when the diff already found the sequence cannot proceed
+	// conflict says that err is about a resource another controller owns.
+	conflict bool
 }
 
 // add appends ops; those without a status of their own report to the sequence's.
@@ -74,14 +79,17 @@ func (s *sequence) add(ops ...Op) {
 type Plan struct {
 	serviceNetworks      []*sequence
 	vpcAssociations      []*sequence
+	exports              []*sequence
 	services             []*sequence
 	staleServices        []*sequence
 	staleTargetGroups    []*sequence
 	staleServiceNetworks []*sequence
+	// unresolved are the imports of each route that resolved to nothing.
+	unresolved map[model.RouteKey][]string
 }
 
 func (p *Plan) phases() [][]*sequence {
-	return [][]*sequence{p.serviceNetworks, p.vpcAssociations, p.services, p.staleServices, p.staleTargetGroups, p.staleServiceNetworks}
+	return [][]*sequence{p.serviceNetworks, p.vpcAssociations, p.exports, p.services, p.staleServices, p.staleTargetGroups, p.staleServiceNetworks}
 }
 
 // Ops lists every operation in execution order (sequences of one phase may actually run in

@@ -39,30 +39,41 @@ func diffTargets(m *model.Model, tgNames []string, obs *observed) (p *Plan, owne
 		want[n] = true
 	}
 	p = &Plan{}
+	for _, e := range m.Exports {
+		s := &sequence{status: exportStatus(e.Key)}
+		if syncTargetGroups(s, e.TargetGroups, want, obs, &reads) {
+			p.exports = append(p.exports, s)
+		}
+	}
 	for _, svc := range m.Services {
 		s := &sequence{status: routeStatus(svc.Route)}
-		touched := false
-		for _, tg := range svc.TargetGroups {
-			if !want[tg.Name] {
-				continue
-			}
-			want[tg.Name] = false // a second claim on the same name is Apply's to report
-			touched = true
-			st := obs.targetGroups.get(tg.Name)
-			if st == nil {
-				s.err = fmt.Errorf("target group %s is not deployed yet", tg.Name)
-				break
-			}
-			if !st.targetsKnown {
-				reads = append(reads, read{kind: readTargets, name: tg.Name})
-				continue
-			}
-			s.add(targetOps(tg.Name, tg.Targets, st.targets)...)
-		}
-		if touched {
+		if syncTargetGroups(s, svc.TargetGroups, want, obs, &reads) {
 			p.services = append(p.services, s)
 			owners = append(owners, svc)
 		}
 	}
 	return p, owners, reads
+}
+
+// syncTargetGroups adds to s the target changes of those of tgs that are wanted, and reports
+// whether any was.
+func syncTargetGroups(s *sequence, tgs []model.TargetGroup, want map[string]bool, obs *observed, reads *[]read) (touched bool) {
+	for _, tg := range tgs {
+		if !want[tg.Name] {
+			continue
+		}
+		want[tg.Name] = false // a second claim on the same name is Apply's to report
+		touched = true
+		st := obs.targetGroups.get(tg.Name)
+		if st == nil {
+			s.err = fmt.Errorf("target group %s is not deployed yet", tg.Name)
+			break
+		}
+		if !st.targetsKnown {
+			*reads = append(*reads, read{kind: readTargets, name: tg.Name})
+			continue
+		}
+		s.add(targetOps(tg.Name, tg.Targets, st.targets)...)
+	}
+	return touched
 }

@@ -4,6 +4,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
@@ -16,6 +17,8 @@ func Kind(obj client.Object) string {
 		return "GatewayClass"
 	case *gwv1.Gateway:
 		return "Gateway"
+	case *v1alpha1.ServiceExport:
+		return v1alpha1.ServiceExportKind
 	}
 	if key, ok := RouteKey(obj); ok {
 		return string(key.Kind)
@@ -58,8 +61,8 @@ func RouteStatus(obj client.Object) *gwv1.RouteStatus {
 	return st
 }
 
-// Objects are the snapshot's objects that have a Gateway API status: GatewayClasses, Gateways,
-// then routes, as pointers into the snapshot, whatever their deletion state.
+// Objects are the snapshot's objects whose status a pass writes: GatewayClasses, Gateways, routes,
+// then ServiceExports, as pointers into the snapshot, whatever their deletion state.
 func (p *Pass) Objects() []client.Object {
 	in := p.snapshot
 	var out []client.Object
@@ -69,7 +72,8 @@ func (p *Pass) Objects() []client.Object {
 	for i := range in.Gateways {
 		out = append(out, &in.Gateways[i])
 	}
-	return append(out, routes(in)...)
+	out = append(out, routes(in)...)
+	return append(out, p.exportObjects()...)
 }
 
 func routes(in *translate.Input) []client.Object {
@@ -93,6 +97,7 @@ func live(in *translate.Input) *translate.Input {
 	out.HTTPRoutes = liveOnly(in.HTTPRoutes)
 	out.GRPCRoutes = liveOnly(in.GRPCRoutes)
 	out.TLSRoutes = liveOnly(in.TLSRoutes)
+	out.ServiceExports = liveOnly(in.ServiceExports)
 	return &out
 }
 

@@ -89,7 +89,7 @@ func (p *Pass) Protect() []Finalizer {
 		}
 		out = append(out, Finalizer{Object: cl, Hold: used[cl.Name]})
 	}
-	return out
+	return append(out, p.exportFinalizers(true)...)
 }
 
 // Release are the finalizer decisions to carry out after Deploy: every Gateway and route that is
@@ -98,10 +98,13 @@ func (p *Pass) Protect() []Finalizer {
 // Gateway) vanished first is no longer ours and is released too, so deleting in any order never
 // leaves a finalizer behind (upstream #115).
 func (p *Pass) Release() []Finalizer {
-	if p.Result == nil || p.Err != nil {
+	if p.Result == nil {
 		return nil
 	}
-	var out []Finalizer
+	out := p.exportFinalizers(false)
+	if p.Err != nil {
+		return out
+	}
 	for _, obj := range p.gatewaysAndRoutes() {
 		if obj.GetDeletionTimestamp() != nil || !p.own.owns(obj) {
 			out = append(out, Finalizer{Object: obj})

@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -97,6 +98,7 @@ func (p *Pipeline) Deploy(ctx context.Context, pass *Pass) {
 	pass.Result, pass.Err = p.deployer.Apply(ctx, &pass.Output.Model)
 	pass.outcomes = outcomesOf(&pass.Output.Model, pass.Result, pass.Err)
 	pass.outcomes.record(pass.Output)
+	recordMultiCluster(pass.Output, pass.Result)
 	if pass.Result != nil {
 		p.last = &pass.Output.Model
 	}
@@ -104,7 +106,16 @@ func (p *Pipeline) Deploy(ctx context.Context, pass *Pass) {
 
 // Unprogrammed counts the routes and gateways of the model that Lattice has not programmed: a
 // provider retries while it is positive.
-func (p *Pass) Unprogrammed() int { return p.outcomes.failed() }
+func (p *Pass) Unprogrammed() int { return p.outcomes.failed() + failedExports(p.Result) }
+
+// RefreshAfter, when positive, is when the pass should run again although nothing changed in
+// the cluster: the imports it resolved may have changed in other clusters by then.
+func (p *Pass) RefreshAfter() time.Duration {
+	if p.Result == nil {
+		return 0
+	}
+	return p.Result.ImportRefresh
+}
 
 // SyncTargets is the fast path for a change of Service svc's endpoints: when the model of
 // snapshot differs from the last applied one only in targets, it updates the targets of svc's
@@ -136,6 +147,13 @@ func (p *Pipeline) SyncTargets(ctx context.Context, snapshot *translate.Input, s
 // targetGroupsOf names the target groups built from a Kubernetes Service.
 func targetGroupsOf(m *model.Model, svc types.NamespacedName) []string {
 	var names []string
+	for _, e := range m.Exports {
+		for _, tg := range e.TargetGroups {
+			if tg.Backend.Namespace == svc.Namespace && tg.Backend.Name == svc.Name {
+				names = append(names, tg.Name)
+			}
+		}
+	}
 	for _, s := range m.Services {
 		for _, tg := range s.TargetGroups {
 			if tg.Backend.Namespace == svc.Namespace && tg.Backend.Name == svc.Name {
@@ -147,23 +165,29 @@ func targetGroupsOf(m *model.Model, svc types.NamespacedName) []string {
 }
 
 func equalIgnoringTargets(a, b *model.Model) bool {
-	if !reflect.DeepEqual(a.ServiceNetworks, b.ServiceNetworks) || len(a.Services) != len(b.Services) {
+	if !reflect.DeepEqual(a.ServiceNetworks, b.ServiceNetworks) || len(a.Services) != len(b.Services) || len(a.Exports) != len(b.Exports) {
 		return false
 	}
+	for i := range a.Exports {
+		if a.Exports[i].Key != b.Exports[i].Key || !reflect.DeepEqual(withoutTargets(a.Exports[i].TargetGroups), withoutTargets(b.Exports[i].TargetGroups)) {
+			return false
+		}
+	}
 	for i := range a.Services {
-		if !reflect.DeepEqual(withoutTargets(a.Services[i]), withoutTargets(b.Services[i])) {
+		sa, sb := a.Services[i], b.Services[i]
+		sa.TargetGroups, sb.TargetGroups = withoutTargets(sa.TargetGroups), withoutTargets(sb.TargetGroups)
+		if !reflect.DeepEqual(sa, sb) {
 			return false
 		}
 	}
 	return true
 }
 
-func withoutTargets(s model.Service) model.Service {
-	tgs := make([]model.TargetGroup, len(s.TargetGroups))
-	for i, tg := range s.TargetGroups {
+func withoutTargets(in []model.TargetGroup) []model.TargetGroup {
+	tgs := make([]model.TargetGroup, len(in))
+	for i, tg := range in {
 		tg.Targets = nil
 		tgs[i] = tg
 	}
-	s.TargetGroups = tgs
-	return s
+	return tgs
 }

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 )
 
@@ -26,6 +27,8 @@ func (p *Pass) SetStatus(obj client.Object, now time.Time) (ours, changed bool) 
 	case *gwv1.Gateway:
 		want, ok := p.Output.Gateways[nn]
 		return ok, ok && merge(&o.Status, status.MergeGateway(o.Status, want, t))
+	case *v1alpha1.ServiceExport:
+		return p.setExportStatus(o, now)
 	}
 	key, isRoute := RouteKey(obj)
 	if !isRoute {

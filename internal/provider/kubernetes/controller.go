@@ -81,6 +81,8 @@ type Controller struct {
 	// kick asks for a world pass from inside a targets pass, so that failures are retried (with
 	// backoff) under the one world key instead of once per Service.
 	kick chan event.GenericEvent
+	// multiCluster are the ServiceExport and ServiceImport kinds read, when their CRDs exist.
+	multiCluster []multiClusterKind
 
 	mu sync.Mutex
 	// seen records when each route generation was first observed, for the convergence histogram.
@@ -116,6 +118,9 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 		seen:     map[model.RouteKey]generationSeen{},
 		kick:     make(chan event.GenericEvent, 1),
 	}
+	if c.multiCluster, err = servedMultiCluster(mgr); err != nil {
+		return nil, err
+	}
 	world := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{worldKey}
 	})
@@ -133,7 +138,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 	// Our own status writes change neither generation nor metadata, so they do not requeue.
 	specOrMeta := builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
 		predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionChanged{}))
-	err = ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(o.Name).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: 1,
@@ -150,9 +155,11 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 		Watches(&gwv1beta1.ReferenceGrant{}, world, specOrMeta).
 		Watches(&corev1.Namespace{}, world, builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, deletionChanged{}))).
 		Watches(&corev1.Service{}, world, builder.WithPredicates(serviceChanged{})).
-		Watches(&discoveryv1.EndpointSlice{}, targets).
-		Complete(c)
-	if err != nil {
+		Watches(&discoveryv1.EndpointSlice{}, targets)
+	for _, k := range c.multiCluster {
+		b = b.Watches(k.object, world, specOrMeta)
+	}
+	if err := b.Complete(c); err != nil {
 		return nil, fmt.Errorf("set up controller: %w", err)
 	}
 	if o.ResyncPeriod > 0 {
@@ -210,7 +217,8 @@ func (serviceChanged) Update(e event.UpdateEvent) bool {
 // Reconcile dispatches between the world and the targets of one Service.
 func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	if req == worldKey {
-		return reconcile.Result{}, c.reconcileWorld(ctx)
+		refresh, err := c.reconcileWorld(ctx)
+		return reconcile.Result{RequeueAfter: refresh}, err
 	}
 	return reconcile.Result{}, c.reconcileTargets(ctx, req.NamespacedName)
 }

@@ -23,11 +23,12 @@ const (
 
 // finalizerNames are the finalizers by kind; GatewayClasses get Gateway API's own.
 var finalizerNames = map[string]string{
-	"GatewayClass": gwv1.GatewayClassFinalizerGatewaysExist,
-	"Gateway":      FinalizerGateway,
-	"HTTPRoute":    FinalizerHTTPRoute,
-	"GRPCRoute":    FinalizerGRPCRoute,
-	"TLSRoute":     FinalizerTLSRoute,
+	"GatewayClass":  gwv1.GatewayClassFinalizerGatewaysExist,
+	"Gateway":       FinalizerGateway,
+	"HTTPRoute":     FinalizerHTTPRoute,
+	"GRPCRoute":     FinalizerGRPCRoute,
+	"TLSRoute":      FinalizerTLSRoute,
+	"ServiceExport": FinalizerServiceExport,
 }
 
 // setFinalizers carries out the pipeline's finalizer decisions.

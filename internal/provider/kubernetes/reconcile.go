@@ -4,22 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 )
 
 // reconcileWorld runs one pipeline pass over the whole cache and writes back finalizers,
-// annotations and statuses. Errors requeue the world key with backoff.
-func (c *Controller) reconcileWorld(ctx context.Context) error {
+// annotations and statuses. Errors requeue the world key with backoff; refresh, when positive,
+// asks for another pass then, so that ServiceImports follow the exports of other clusters,
+// which no event of this cluster announces.
+func (c *Controller) reconcileWorld(ctx context.Context) (refresh time.Duration, err error) {
 	s, err := c.snapshot(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	pass := c.pipeline.Translate(s)
 	c.forgetRoutes(pass)
 	if err := c.setFinalizers(ctx, pass.Protect()); err != nil {
-		return err
+		return 0, err
 	}
 	c.pipeline.Deploy(ctx, pass)
 
@@ -35,8 +38,8 @@ func (c *Controller) reconcileWorld(ctx context.Context) error {
 	}
 	err = errors.Join(errs...)
 	m := &pass.Output.Model
-	c.log.V(1).Info("reconciled world", "services", len(m.Services), "serviceNetworks", len(m.ServiceNetworks), "error", err)
-	return err
+	c.log.V(1).Info("reconciled world", "services", len(m.Services), "serviceNetworks", len(m.ServiceNetworks), "exports", len(m.Exports), "error", err)
+	return pass.RefreshAfter(), err
 }
 
 // reconcileTargets is the EndpointSlice path: the targets of the Service's target groups alone,

@@ -32,9 +32,13 @@ func (c *Controller) snapshot(ctx context.Context) (*translate.Input, error) {
 			return nil, fmt.Errorf("list %T from cache: %w", l, err)
 		}
 	}
-	return &translate.Input{
+	in := &translate.Input{
 		GatewayClasses: classes.Items, Gateways: gateways.Items,
 		HTTPRoutes: http.Items, GRPCRoutes: grpc.Items, TLSRoutes: tls.Items,
 		ReferenceGrants: grants.Items, Namespaces: namespaces.Items, Services: services.Items, EndpointSlices: slices.Items,
-	}, nil
+	}
+	if err := c.snapshotMultiCluster(ctx, in); err != nil {
+		return nil, err
+	}
+	return in, nil
 }
