@@ -50,6 +50,8 @@ type standalone struct {
 	// localFlags is set when the flags of `local` are bound (run, demo): their --region and
 	// --account-id then describe the in-process Local Lattice.
 	localFlags bool
+	// tagging is made by client() with the same configuration.
+	tagging deploy.TaggingClient
 }
 
 // The flag sets bind can register.
@@ -160,11 +162,14 @@ func (s *standalone) client(ctx context.Context, local bool) (*vpclattice.Client
 	if local {
 		opts.RateLimits = &localRateLimits
 	}
+	s.tagging = latticeclient.NewTagging(awsCfg, s.lattice.LatticeEndpoint, opts.Retry)
 	return latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
 }
 
+// deployer deploys with client, and resolves ServiceImports with the Tagging API client that
+// client() made alongside.
 func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deploy.Deployer {
-	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner}, log.WithName("deploy"))
+	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner, Tagging: s.tagging}, log.WithName("deploy"))
 }
 
 func newRunCmd() *cobra.Command {

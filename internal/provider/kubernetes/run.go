@@ -80,6 +80,9 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	dcfg := o.Deploy
 	dcfg.Owner = c.Owner
+	if dcfg.Tagging == nil {
+		dcfg.Tagging = latticeclient.NewTagging(awsCfg, c.LatticeEndpoint, o.Client.Retry)
+	}
 	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
 
 	gatewayAddresses, err := c.GatewayAddresses()
