@@ -37,6 +37,7 @@ import (
 	gwv1alpha3 "sigs.k8s.io/gateway-api/apis/v1alpha3"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 )
 
@@ -277,12 +278,13 @@ func (c *Cluster) run(opts Options, name string, args ...string) (*proc, error) 
 	return p, nil
 }
 
-// NewScheme returns a scheme with core Kubernetes, apiextensions and all Gateway API versions.
+// NewScheme returns a scheme with core Kubernetes, apiextensions, all Gateway API versions and
+// lattice-gateway's own kinds.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme,
-		gwv1.Install, gwv1beta1.Install, gwv1alpha2.Install, gwv1alpha3.Install,
+		gwv1.Install, gwv1beta1.Install, gwv1alpha2.Install, gwv1alpha3.Install, v1alpha1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("build scheme: %w", err)

@@ -47,6 +47,8 @@ type env struct {
 	dp         *dataplane.DataPlane
 	// client is an SDK client of Local Lattice for changing things behind the controller's back.
 	client *vpclattice.Client
+	// owner is the controllers' identity: the cluster name and VPC of this cluster.
+	owner model.Owner
 }
 
 // startEnv starts a cluster and Local Lattice for one test; everything stops when it ends.
@@ -58,7 +60,8 @@ func startEnv(t *testing.T, dataPlaneIP string) *env {
 		DataPlane: &dataplane.Options{DataPlaneAddr: dataPlaneIP, ListenerPortOffset: listenerPortOffset,
 			DialMap: cluster.PodDialMap(), HealthCheckInterval: 100 * time.Millisecond},
 	})
-	e := &env{cluster: c, lattice: ll.API, dp: ll.DataPlane, client: ll.Client}
+	e := &env{cluster: c, lattice: ll.API, dp: ll.DataPlane, client: ll.Client,
+		owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}}
 	e.kubeconfig = e.controllerKubeconfig(t)
 	return e
 }
@@ -67,7 +70,7 @@ func startEnv(t *testing.T, dataPlaneIP string) *env {
 // cluster as the controller's ServiceAccount and against Local Lattice.
 func (e *env) startController(t *testing.T, o harness.ControllerOptions) *harness.Controller {
 	t.Helper()
-	o.Lattice = config.Lattice{Owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}, Region: region,
+	o.Lattice = config.Lattice{Owner: e.owner, Region: region,
 		LatticeEndpoint: e.lattice.URL()}
 	o.Kubeconfig, o.LeaderElectionNamespace = e.kubeconfig, controllerNamespace
 	return harness.StartController(t, o)

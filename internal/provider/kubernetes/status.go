@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/pipeline"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 )
@@ -43,7 +44,13 @@ func (c *Controller) writeStatuses(ctx context.Context, pass *pipeline.Pass) err
 
 func (c *Controller) updateStatus(ctx context.Context, cur, next client.Object) error {
 	kind := pipeline.Kind(cur)
-	if err := c.client.Status().Update(ctx, next); err != nil {
+	write := c.client.Status().Update
+	if _, ok := next.(*v1alpha1.ServiceExport); ok {
+		// Upstream's ServiceExport CRD, which ours keeps, has no status subresource: the status
+		// is written with the object (optimistically locked by its resourceVersion).
+		write = func(ctx context.Context, obj client.Object, _ ...client.SubResourceUpdateOption) error { return c.client.Update(ctx, obj) }
+	}
+	if err := write(ctx, next); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			return nil
 		}

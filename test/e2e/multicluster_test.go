@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
+	"github.com/lattice-gateway/lattice-gateway/test/cluster"
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
+)
+
+// The cross-cluster blue/green: inventory-ver1 runs in cluster A, inventory-ver2 in cluster B,
+// which exports it; A's route splits 50/50 between its Service and the ServiceImport.
+const (
+	importManifests = `
+apiVersion: application-networking.k8s.aws/v1alpha1
+kind: ServiceImport
+metadata:
+  name: inventory-ver2
+spec:
+  type: ClusterSetIP
+  ports:
+  - port: 8090
+    protocol: TCP
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: inventory
+spec:
+  parentRefs:
+  - name: my-hotel
+    sectionName: http
+  rules:
+  - backendRefs:
+    - name: inventory-ver1
+      kind: Service
+      port: 8090
+      weight: 50
+    - name: inventory-ver2
+      group: application-networking.k8s.aws
+      kind: ServiceImport
+      weight: 50
+`
+	exportManifest = `
+apiVersion: application-networking.k8s.aws/v1alpha1
+kind: ServiceExport
+metadata:
+  name: inventory-ver2
+  annotations:
+    application-networking.k8s.aws/federation: amazon-vpc-lattice
+spec:
+  exportedPorts:
+  - port: 8090
+    routeType: HTTP
+`
+)
+
+// TestMultiClusterExportImport: two API servers with their own Pod ranges, two controllers with
+// their own cluster name and VPC, one Local Lattice. B exports inventory-ver2, A's route imports
+// it; 1,000 requests split within ±5 points of 50/50 across the clusters; deleting the export
+// moves all traffic to A's backend and the route says why; deleting everything in both clusters
+// leaves nothing in Lattice and no object stuck on a finalizer.
+func TestMultiClusterExportImport(t *testing.T) {
+	a := startEnv(t, "127.0.68.1")
+	a.owner.ClusterName = "cluster-a"
+	b := &env{cluster: cluster.Start(t, cluster.Options{}), lattice: a.lattice, dp: a.dp, client: a.client,
+		owner: model.Owner{AccountID: accountID, ClusterName: "cluster-b", VPCID: "vpc-0e2e000000000000b"}}
+	b.kubeconfig = b.controllerKubeconfig(t)
+	// Imports are re-resolved every 2 seconds, so that the test sees exports come and go quickly.
+	fast := deploy.Config{ImportTTL: 2 * time.Second}
+	a.startController(t, harness.ControllerOptions{Name: "lattice-gateway-a", Deploy: fast})
+	b.startController(t, harness.ControllerOptions{Name: "lattice-gateway-b", Deploy: fast})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	read := func(name string) string {
+		data, err := os.ReadFile(filepath.Join(hotelDir(t), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	if err := a.cluster.Apply(ctx, read("gatewayclass.yaml")+"\n---\n"+read("my-hotel-gateway.yaml")+"\n---\n"+read("inventory-ver1.yaml")+"\n---\n"+importManifests); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.cluster.Apply(ctx, read("inventory-ver2.yaml")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Before the export, A's import resolves to nothing, and the route says so.
+	routeResolvedRefs := func() *metav1.Condition {
+		r := &gwv1.HTTPRoute{}
+		if err := a.cluster.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "inventory"}, r); err != nil || len(r.Status.Parents) == 0 {
+			return nil
+		}
+		return meta.FindStatusCondition(r.Status.Parents[0].Conditions, string(gwv1.RouteConditionResolvedRefs))
+	}
+	unresolved := func() bool {
+		c := routeResolvedRefs()
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == string(gwv1.RouteReasonBackendNotFound) &&
+			strings.Contains(c.Message, "ServiceImport default/inventory-ver2: no HTTP export of default/inventory-ver2 found")
+	}
+	harness.Eventually(t, time.Minute, harness.That(unresolved, func() string { return fmt.Sprintf("ResolvedRefs %+v", routeResolvedRefs()) }))
+
+	// Programmed already: the import's share goes to a group without targets meanwhile.
+	route := &gwv1.HTTPRoute{}
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
+		return a.cluster.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "inventory"}, route) == nil &&
+			route.Annotations[status.AnnotationDomainName] != "" && len(route.Status.Parents) > 0 &&
+			harness.IsTrue(route.Status.Parents[0].Conditions, status.ConditionProgrammed, route.Generation)
+	}, func() string { return fmt.Sprintf("route inventory not Programmed: %+v", route.Status) }))
+	dnsName := route.Annotations[status.AnnotationDomainName]
+	ips, err := cluster.ResolveDNS(dnsName, a.dp.DNSAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ips[0].String() + ":" + strconv.Itoa(80+listenerPortOffset) + "/"
+	dial := cluster.PodDialer(t)
+	send := func(n int) map[string]int { return cluster.Apps(cluster.SendRequests(n, url, dnsName, dial)) }
+
+	a.lattice.ResetCounts()
+	exported := time.Now()
+	if err := b.cluster.Apply(ctx, exportManifest); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
+		se := &v1alpha1.ServiceExport{}
+		if err := b.cluster.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "inventory-ver2"}, se); err != nil {
+			return false
+		}
+		return exportCondition(se, v1alpha1.ServiceExportExported) == "True" && exportCondition(se, v1alpha1.ServiceExportValid) == "True"
+	}, func() string {
+		se := &v1alpha1.ServiceExport{}
+		err := b.cluster.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "inventory-ver2"}, se)
+		return fmt.Sprintf("ServiceExport inventory-ver2 not Exported: %v finalizers %v status %+v", err, se.Finalizers, se.Status)
+	}))
+	t.Logf("export in cluster B: %d Lattice and Tagging API calls (%v)", a.lattice.Counts().Total(), opsOf(a.lattice.Counts()))
+	a.lattice.ResetCounts()
+	// The first request cluster B's pods serve through cluster A's route.
+	harness.Eventually(t, time.Minute, harness.That(func() bool { return send(10)["inventory-ver2"] > 0 },
+		func() string { return fmt.Sprint(send(10)) }))
+	t.Logf("ServiceExport created in B to first request served by B through A's route: %v", time.Since(exported).Round(10*time.Millisecond))
+	t.Logf("import in cluster A: %d Lattice and Tagging API calls (%v)", a.lattice.Counts().Total(), opsOf(a.lattice.Counts()))
+	harness.Eventually(t, 30*time.Second, harness.That(func() bool {
+		c := routeResolvedRefs()
+		return c != nil && c.Status == metav1.ConditionTrue
+	}, func() string { return fmt.Sprintf("ResolvedRefs %+v", routeResolvedRefs()) }))
+
+	// Both of B's pods pass their health checks before the split is measured.
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
+		got := send(40)
+		return got["inventory-ver1"]+got["inventory-ver2"] == 40 && got["inventory-ver1"] > 0 && got["inventory-ver2"] > 0
+	}, func() string { return fmt.Sprint(send(40)) }))
+	const n = 1000
+	got := send(n)
+	share := float64(got["inventory-ver1"]) / n
+	t.Logf("%d requests across clusters: %v (A's share %.3f)", n, got, share)
+	if got["inventory-ver1"]+got["inventory-ver2"] != n || share < 0.45 || share > 0.55 {
+		t.Errorf("split %v, want inventory-ver1 (cluster A) 0.50±0.05 of %d", got, n)
+	}
+
+	// Deleting the export: all traffic to A's backend, the route says why, the export is gone.
+	if err := b.cluster.Client.Delete(ctx, &v1alpha1.ServiceExport{ObjectMeta: objMeta("default", "inventory-ver2")}); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, time.Minute, harness.That(unresolved, func() string { return fmt.Sprintf("ResolvedRefs %+v", routeResolvedRefs()) }))
+	// The import's share now answers 503 (no targets): the spec's answer for an unresolved backend.
+	harness.Eventually(t, 30*time.Second, harness.That(func() bool { got := send(20); return got["inventory-ver2"] == 0 && got["inventory-ver1"] > 0 },
+		func() string { return fmt.Sprint(send(20)) }))
+	b.waitGone(t, &v1alpha1.ServiceExport{ObjectMeta: objMeta("default", "inventory-ver2")})
+
+	// Deleting everything in both clusters leaves nothing in Lattice and nothing stuck.
+	inA := []client.Object{
+		&gwv1.HTTPRoute{ObjectMeta: objMeta("default", "inventory")},
+		&v1alpha1.ServiceImport{ObjectMeta: objMeta("default", "inventory-ver2")},
+		&gwv1.Gateway{ObjectMeta: objMeta("default", "my-hotel")},
+		&gwv1.GatewayClass{ObjectMeta: objMeta("", "amazon-vpc-lattice")},
+		&appsv1.Deployment{ObjectMeta: objMeta("default", "inventory-ver1")},
+		&corev1.Service{ObjectMeta: objMeta("default", "inventory-ver1")},
+	}
+	inB := []client.Object{
+		&appsv1.Deployment{ObjectMeta: objMeta("default", "inventory-ver2")},
+		&corev1.Service{ObjectMeta: objMeta("default", "inventory-ver2")},
+	}
+	for c, objs := range map[*env][]client.Object{a: inA, b: inB} {
+		for _, obj := range objs {
+			if err := client.IgnoreNotFound(c.cluster.Client.Delete(ctx, obj)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a.waitGone(t, inA...)
+	b.waitGone(t, inB...)
+	harness.Eventually(t, 2*time.Minute, harness.That(func() bool { return total(a.latticeInventory()) == 0 },
+		func() string { return fmt.Sprint(a.latticeInventory()) }))
+}
+
+func exportCondition(se *v1alpha1.ServiceExport, typ v1alpha1.ServiceExportConditionType) string {
+	for _, c := range se.Status.Conditions {
+		if c.Type == typ {
+			return string(c.Status)
+		}
+	}
+	return ""
+}
