@@ -181,7 +181,8 @@ func TestMultiClusterExportImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	harness.Eventually(t, time.Minute, harness.That(unresolved, func() string { return fmt.Sprintf("ResolvedRefs %+v", routeResolvedRefs()) }))
-	// The import's share now answers 503 (no targets): the spec's answer for an unresolved backend.
+	// The import's share goes to the group without targets, which Local Lattice's data plane
+	// hands to the groups with targets: all requests reach A.
 	harness.Eventually(t, 30*time.Second, harness.That(func() bool { got := send(20); return got["inventory-ver2"] == 0 && got["inventory-ver1"] > 0 },
 		func() string { return fmt.Sprint(send(20)) }))
 	b.waitGone(t, &v1alpha1.ServiceExport{ObjectMeta: objMeta("default", "inventory-ver2")})
