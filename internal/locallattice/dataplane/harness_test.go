@@ -212,16 +212,21 @@ func fixed(code int32) store.RuleAction {
 const testPortOffset = 20000
 
 // startDataPlane runs a data plane on its own loopback address ip, so tests run in parallel.
-func startDataPlane(t *testing.T, src store.DataPlaneSource, ip string) *DataPlane {
+// Edits adjust the options before start.
+func startDataPlane(t *testing.T, src store.DataPlaneSource, ip string, edits ...func(*Options)) *DataPlane {
 	t.Helper()
-	dp, err := New(src, Options{
+	opts := Options{
 		DNSAddr:             ip + ":0",
 		DataPlaneAddr:       ip,
 		ListenerPortOffset:  testPortOffset,
 		DataDir:             t.TempDir(),
 		Dialer:              LoopbackOnlyDialer(t),
 		HealthCheckInterval: 50 * time.Millisecond,
-	}, testr.New(t))
+	}
+	for _, edit := range edits {
+		edit(&opts)
+	}
+	dp, err := New(src, opts, testr.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}

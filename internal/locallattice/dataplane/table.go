@@ -38,6 +38,7 @@ type route struct {
 	networkHeader string
 	rules         []*rule // ascending priority; the default rule is last
 	logs          []*logSink
+	auth          *routeAuth
 }
 
 type rule struct {
@@ -216,12 +217,13 @@ func (c *compiler) targetGroup(tg *store.TargetGroup) *targetGroup {
 func (c *compiler) service(svc *store.Service, listeners []*store.Listener, rules map[string][]*store.Rule) {
 	snARN, networkHeader := c.serviceNetwork(svc.ID)
 	logs := c.accessLogs(svc)
+	auth := c.auth(svc, snARN)
 	hosts := hostNames(svc)
 	for _, h := range hosts {
 		c.out.names[h] = struct{}{}
 	}
 	for _, l := range listeners {
-		rt := &route{service: svc, listener: l, serviceNetworkARN: snARN, networkHeader: networkHeader, logs: logs}
+		rt := &route{service: svc, listener: l, serviceNetworkARN: snARN, networkHeader: networkHeader, logs: logs, auth: auth}
 		rs := slices.Clone(rules[l.ID])
 		slices.SortFunc(rs, func(a, b *store.Rule) int { return cmp.Compare(a.Priority, b.Priority) })
 		if l.Protocol != "TLS_PASSTHROUGH" {

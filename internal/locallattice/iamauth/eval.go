@@ -11,8 +11,10 @@ const ActionInvoke = "vpc-lattice-svcs:Invoke"
 
 // Principal is an authenticated caller.
 type Principal struct {
-	ARN  string
-	Tags map[string]string
+	ARN string
+	// OrgID is the principal's AWS Organizations ID (aws:PrincipalOrgID), empty for none.
+	OrgID string
+	Tags  map[string]string
 }
 
 // Account is the account ID in the principal's ARN.
@@ -52,6 +54,8 @@ func (r *Request) value(key string) (string, bool) {
 		return r.Principal.Account(), true
 	case "aws:principaltype":
 		return principalType(r.Principal.ARN), true
+	case "aws:principalorgid":
+		return r.Principal.OrgID, r.Principal.OrgID != ""
 	}
 	if tag, ok := strings.CutPrefix(key, "aws:principaltag/"); ok {
 		for k, v := range r.Principal.Tags {
