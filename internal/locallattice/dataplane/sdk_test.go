@@ -30,33 +30,11 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 	startBackend(t, "inventory-ver2", "127.245.251.2:8090")
 	ver1b := startBackend(t, "inventory-ver1", "127.245.251.3:8090")
 
-	o := api.DefaultOptions()
-	o.Logger = testr.New(t)
-	o.DrainingDelay = time.Minute
-	srv, err := api.Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	lc := vpclattice.New(vpclattice.Options{Region: o.Region, BaseEndpoint: aws.String(srv.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")})
-
 	var dialMap DialMap
 	if err := dialMap.Set("10.244.0.0/16=127.245.0.0/16"); err != nil {
 		t.Fatal(err)
 	}
-	dp, err := New(srv.Store(), Options{DNSAddr: "127.0.52.20:0", DataPlaneAddr: "127.0.52.20", ListenerPortOffset: testPortOffset,
-		DataDir: t.TempDir(), DialMap: dialMap, Dialer: LoopbackOnlyDialer(t), HealthCheckInterval: 50 * time.Millisecond}, testr.New(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dp.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dp.Close)
+	lc, dp := startWithAPI(t, "127.0.52.20", func(o *Options) { o.DialMap = dialMap })
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -183,6 +161,26 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 	if lines := len(splitLines(data)); lines != n+5+40+40 {
 		t.Errorf("access log has %d lines, want %d", lines, n+5+40+40)
 	}
+}
+
+// startWithAPI runs the Local Lattice API and a data plane on ip reading its store, and returns
+// an SDK client for the API.
+func startWithAPI(t *testing.T, ip string, edits ...func(*Options)) (*vpclattice.Client, *DataPlane) {
+	t.Helper()
+	o := api.DefaultOptions()
+	o.Logger = testr.New(t)
+	o.DrainingDelay = time.Minute
+	srv, err := api.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	lc := vpclattice.New(vpclattice.Options{Region: o.Region, BaseEndpoint: aws.String(srv.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")})
+	return lc, startDataPlane(t, srv.Store(), ip, edits...)
 }
 
 // must unwraps an SDK call that has to succeed; a failure panics, failing the test with the
