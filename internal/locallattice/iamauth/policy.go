@@ -100,7 +100,7 @@ func parseStatement(b json.RawMessage) (Statement, error) {
 		st.Allow = true
 	case "Deny":
 	default:
-		return Statement{}, fmt.Errorf("Effect %q is neither Allow nor Deny", raw.Effect)
+		return Statement{}, fmt.Errorf("the Effect %q is neither Allow nor Deny", raw.Effect)
 	}
 	var err error
 	if st.Principals, err = parsePrincipal(raw.Principal); err != nil {
@@ -119,7 +119,7 @@ func parseStatement(b json.RawMessage) (Statement, error) {
 		return Statement{}, err
 	}
 	if st.Conditions, err = parseConditions(raw.Condition); err != nil {
-		return Statement{}, fmt.Errorf("Condition: %w", err)
+		return Statement{}, fmt.Errorf("in Condition: %w", err)
 	}
 	return st, nil
 }
@@ -137,7 +137,7 @@ func exclusiveLists(name string, pos, neg json.RawMessage, required bool) (p, n 
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := stringList(neg, &n); err != nil {
-		return nil, nil, fmt.Errorf("Not%s: %w", name, err)
+		return nil, nil, fmt.Errorf("in Not%s: %w", name, err)
 	}
 	return p, n, nil
 }
