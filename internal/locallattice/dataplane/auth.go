@@ -86,7 +86,9 @@ type authResult struct {
 
 // authorize authenticates a signed request and evaluates every AWS_IAM level's policy.
 func (dp *DataPlane) authorize(ra *routeAuth, port string, r *http.Request) authResult {
-	req := &iamauth.Request{Action: iamauth.ActionInvoke, Resource: ra.serviceARN + r.URL.Path, Keys: ra.keys(port, r)}
+	// The escaped path, as rules match it: a policy sees the path the router sees.
+	path := r.URL.EscapedPath()
+	req := &iamauth.Request{Action: iamauth.ActionInvoke, Resource: ra.serviceARN + path, Keys: ra.keys(port, path, r)}
 	res := authResult{user: "Anonymous"}
 	if iamauth.IsSigned(r) {
 		p, err := iamauth.Verify(r, ra.region, time.Now(), dp.principals.lookup)
@@ -107,10 +109,10 @@ func (dp *DataPlane) authorize(ra *routeAuth, port string, r *http.Request) auth
 }
 
 // keys are the condition keys of reference §3.6, lower case.
-func (ra *routeAuth) keys(port string, r *http.Request) map[string]string {
+func (ra *routeAuth) keys(port, path string, r *http.Request) map[string]string {
 	k := map[string]string{
 		"vpc-lattice-svcs:requestmethod":         r.Method,
-		"vpc-lattice-svcs:requestpath":           r.URL.Path,
+		"vpc-lattice-svcs:requestpath":           path,
 		"vpc-lattice-svcs:port":                  port,
 		"vpc-lattice-svcs:servicearn":            ra.serviceARN,
 		"vpc-lattice-svcs:servicenetworkarn":     ra.networkARN,

@@ -83,7 +83,7 @@ func TestIAMAuth(t *testing.T) {
 	forged := sign(me.AccessKeyID, "not-my-secret")
 	replayed := &http.Client{Transport: &signingClient{base: base.Transport, key: me.AccessKeyID, secret: me.SecretAccessKey,
 		now: func() time.Time { return time.Now().Add(-6 * time.Minute) }}}
-	url := "http://" + f.svc(svc).DNSEntry.DomainName + "/orders?id=7"
+	url := "http://" + f.svc(svc).DNSEntry.DomainName + "/orders/a%20b%2Fc?id=7&tag=x&tag=a%2Bb"
 
 	set := func(svcAuth, snAuth string, policies map[string]string) {
 		t.Helper()
@@ -135,7 +135,7 @@ func TestIAMAuth(t *testing.T) {
 	expect("allowed principal", signedMe, "GET", 200, meIdentity)
 	denied := expect("unsigned", base, "GET", 403, "")
 	if want := `{"__type":"AccessDeniedException","message":"User: anonymous is not authorized to perform: vpc-lattice-svcs:Invoke on resource: ` +
-		f.svc(svc).ARN + `/orders because no service-based policy allows the vpc-lattice-svcs:Invoke action"}`; denied.body != want {
+		f.svc(svc).ARN + `/orders/a%20b%2Fc because no service-based policy allows the vpc-lattice-svcs:Invoke action"}`; denied.body != want {
 		t.Errorf("403 body\n%s\nwant\n%s", denied.body, want)
 	}
 	expect("other principal", signedOther, "GET", 403, "")
