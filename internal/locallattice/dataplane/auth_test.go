@@ -174,18 +174,7 @@ func TestIAMAuth(t *testing.T) {
 	expect("NONE: a signed request passes without identity", signedMe, "GET", 200, "")
 
 	// The access log records who called and why a request was denied.
-	data, err := os.ReadFile(AccessLogPath(dp.opts.DataDir, logARN))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var entries []accessLogEntry
-	for _, line := range splitLines(data) {
-		var e accessLogEntry
-		if err := json.Unmarshal(line, &e); err != nil {
-			t.Fatal(err)
-		}
-		entries = append(entries, e)
-	}
+	entries := readAccessLog(t, AccessLogPath(dp.opts.DataDir, logARN))
 	if len(entries) < 6 {
 		t.Fatalf("%d access log entries", len(entries))
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -349,6 +350,24 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// readAccessLog decodes an access-log file, one entry per line.
+func readAccessLog(t *testing.T, path string) []accessLogEntry {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []accessLogEntry
+	for _, line := range splitLines(data) {
+		var e accessLogEntry
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("%s: %v in %q", path, err, line)
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func stringsReader(s string) io.Reader { return strings.NewReader(s) }

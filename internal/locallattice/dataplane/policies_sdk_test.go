@@ -2,9 +2,7 @@ package dataplane
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -106,16 +104,8 @@ func TestPoliciesThroughTheSDK(t *testing.T) {
 		t.Error("the traffic backend got no request")
 	}
 
-	data, err := os.ReadFile(AccessLogPath(dp.opts.DataDir, logARN))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var users []string
-	for _, line := range splitLines(data) {
-		var e accessLogEntry
-		if err := json.Unmarshal(line, &e); err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range readAccessLog(t, AccessLogPath(dp.opts.DataDir, logARN)) {
 		users = append(users, e.ResolvedUser+"|"+e.AuthDeniedReason)
 	}
 	want := []string{

@@ -240,23 +240,12 @@ func oneOrMany(b json.RawMessage, out *[]json.RawMessage) error {
 }
 
 // stringList reads a string or an array of strings.
-func stringList(b json.RawMessage, out *[]string) error {
-	var items []json.RawMessage
-	if err := oneOrMany(b, &items); err != nil {
-		return err
-	}
-	for _, it := range items {
-		var s string
-		if err := json.Unmarshal(it, &s); err != nil {
-			return fmt.Errorf("%s is not a string", it)
-		}
-		*out = append(*out, s)
-	}
-	return nil
-}
+func stringList(b json.RawMessage, out *[]string) error { return scalarList(b, out, false) }
 
 // conditionValues reads condition values: strings, booleans or numbers, alone or in an array.
-func conditionValues(b json.RawMessage, out *[]string) error {
+func conditionValues(b json.RawMessage, out *[]string) error { return scalarList(b, out, true) }
+
+func scalarList(b json.RawMessage, out *[]string, booleansAndNumbers bool) error {
 	var items []json.RawMessage
 	if err := oneOrMany(b, &items); err != nil {
 		return err
@@ -269,10 +258,11 @@ func conditionValues(b json.RawMessage, out *[]string) error {
 		switch v := v.(type) {
 		case string:
 			*out = append(*out, v)
-		case bool:
-			*out = append(*out, fmt.Sprint(v))
-		case float64:
-			*out = append(*out, string(it))
+		case bool, float64:
+			if !booleansAndNumbers {
+				return fmt.Errorf("%s is not a string", it)
+			}
+			*out = append(*out, string(bytes.TrimSpace(it)))
 		default:
 			return fmt.Errorf("%s is not a string, boolean or number", it)
 		}
