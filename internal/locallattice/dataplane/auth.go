@@ -39,11 +39,11 @@ func (c *compiler) auth(svc *store.Service, snARN string) *routeAuth {
 			}
 		}
 		if sn.AuthType == "AWS_IAM" {
-			ra.addLevel("network", c.policy(sn.ID))
+			c.addLevel(ra, "network", sn.ID)
 		}
 	}
 	if svc.AuthType == "AWS_IAM" {
-		ra.addLevel("service", c.policy(svc.ID))
+		c.addLevel(ra, "service", svc.ID)
 	}
 	if len(ra.levels) == 0 {
 		return nil
@@ -51,12 +51,13 @@ func (c *compiler) auth(svc *store.Service, snARN string) *routeAuth {
 	return ra
 }
 
-func (ra *routeAuth) addLevel(kind string, doc *string) {
+func (c *compiler) addLevel(ra *routeAuth, kind, resourceID string) {
 	l := iamauth.Level{Kind: kind}
-	if doc != nil {
+	if doc := c.policy(resourceID); doc != nil {
 		p, err := iamauth.Parse(*doc)
 		if err != nil {
 			ra.invalid += "; the " + kind + " auth policy is invalid: " + err.Error()
+			c.out.invalidPolicies[resourceID] = err.Error()
 		}
 		l.Policy = p
 	}

@@ -169,6 +169,9 @@ func TestIAMAuth(t *testing.T) {
 	expect("network level alone", signedMe, "GET", 200, meIdentity)
 	expect("network level alone, unsigned", base, "GET", 403, "")
 
+	set("AWS_IAM", "NONE", map[string]string{svc: `{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Condition":{"DateSoon":{"a":"b"}}}}`})
+	expect("a policy that does not parse denies", base, "GET", 403, "")
+
 	set("NONE", "NONE", map[string]string{svc: allowPolicy(me.ARN)})
 	expect("NONE restores open access", base, "GET", 200, "")
 	expect("NONE: a signed request passes without identity", signedMe, "GET", 200, "")
@@ -191,6 +194,9 @@ func TestIAMAuth(t *testing.T) {
 		if e.ResolvedUser != c.user || !strings.HasPrefix(e.AuthDeniedReason, c.reason) || (c.reason == "") != (e.AuthDeniedReason == "") {
 			t.Errorf("log entry %d: resolvedUser %q authDeniedReason %q, want %q %q…", i, e.ResolvedUser, e.AuthDeniedReason, c.user, c.reason)
 		}
+	}
+	if e := entries[len(entries)-3]; !strings.Contains(e.AuthDeniedReason, `the service auth policy is invalid: policy Statement[0]: in Condition: unknown operator "DateSoon"`) {
+		t.Errorf("invalid policy: authDeniedReason %q", e.AuthDeniedReason)
 	}
 	if last := entries[len(entries)-1]; last.ResolvedUser != "" || last.AuthDeniedReason != "" {
 		t.Errorf("authType NONE logged auth fields: %+v", last)

@@ -131,8 +131,14 @@ func (dp *DataPlane) reconcile() {
 	if snap == nil {
 		return
 	}
-	t := compile(snap, dp.table.Load(), dp.sinks.get)
+	prev := dp.table.Load()
+	t := compile(snap, prev, dp.sinks.get)
 	dp.table.Store(t)
+	for id, msg := range t.invalidPolicies {
+		if prev.invalidPolicies[id] != msg {
+			dp.log.Info("auth policy does not parse: requests it governs are denied", "resource", id, "error", msg)
+		}
+	}
 	for port := range t.ports {
 		if _, ok := dp.listeners[port]; ok {
 			continue

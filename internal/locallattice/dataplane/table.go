@@ -22,6 +22,9 @@ type table struct {
 	tgs map[string]*targetGroup
 	// counters carries round-robin positions across compilations, keyed by owner ID.
 	counters map[string]*atomic.Uint64
+	// invalidPolicies are the auth policies of AWS_IAM resources that do not parse, by
+	// resource ID: the API accepts any JSON, so the data plane is where they fail.
+	invalidPolicies map[string]string
 }
 
 // portRoutes are the services sharing one Lattice listener port, told apart by Host or SNI.
@@ -127,10 +130,11 @@ type compiler struct {
 
 func compile(snap *store.Snapshot, prev *table, sinks func(string) *logSink) *table {
 	c := &compiler{snap: snap, prev: prev, sinks: sinks, out: &table{
-		names:    map[string]struct{}{},
-		ports:    map[int32]*portRoutes{},
-		tgs:      map[string]*targetGroup{},
-		counters: map[string]*atomic.Uint64{},
+		names:           map[string]struct{}{},
+		ports:           map[int32]*portRoutes{},
+		tgs:             map[string]*targetGroup{},
+		counters:        map[string]*atomic.Uint64{},
+		invalidPolicies: map[string]string{},
 	}}
 	for i := range snap.TargetGroups {
 		tg := &snap.TargetGroups[i]
