@@ -64,7 +64,7 @@ func run(n int, latency time.Duration, tps float64, concurrency int) error {
 	if err != nil {
 		return err
 	}
-	d := deploy.New(client, deploy.Config{AccountID: account, ClusterName: cluster, VPCID: vpcID, Concurrency: concurrency}, logr.Discard())
+	d := deploy.New(client, deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID}, Concurrency: concurrency}, logr.Discard())
 	m, minimal := routes(n)
 	ctx := context.Background()
 
@@ -117,7 +117,7 @@ func run(n int, latency time.Duration, tps float64, concurrency int) error {
 	// A restarted controller: a fresh deployer discovers everything once.
 	srv.ResetCounts()
 	start = time.Now()
-	restarted := deploy.New(client, deploy.Config{AccountID: account, ClusterName: cluster, VPCID: vpcID, Concurrency: concurrency}, logr.Discard())
+	restarted := deploy.New(client, deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID}, Concurrency: concurrency}, logr.Discard())
 	if _, err := restarted.Apply(ctx, m); err != nil {
 		return err
 	}

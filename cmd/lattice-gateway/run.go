@@ -108,15 +108,14 @@ func (s *standalone) complete() error {
 	if l.ClusterName == "" {
 		l.ClusterName = standaloneCluster
 	}
-	if l.ClusterVPCID == "" {
-		l.ClusterVPCID = standaloneVPC
+	if l.VPCID == "" {
+		l.VPCID = standaloneVPC
 	}
 	return l.Validate()
 }
 
 func (s *standalone) translateConfig() translate.Config {
-	return translate.Config{AccountID: s.lattice.AccountID, ClusterName: s.lattice.ClusterName,
-		VPCID: s.lattice.ClusterVPCID, DefaultServiceNetwork: s.lattice.DefaultServiceNetwork,
+	return translate.Config{Owner: s.lattice.Owner, DefaultServiceNetwork: s.lattice.DefaultServiceNetwork,
 		GatewayAddresses: s.data.GatewayAddresses,
 		Quotas:           translate.Quotas{RulesPerListener: s.lattice.MaxRulesPerListener}}
 }
@@ -164,8 +163,7 @@ func (s *standalone) client(ctx context.Context, local bool) (*vpclattice.Client
 }
 
 func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deploy.Deployer {
-	return deploy.New(client, deploy.Config{AccountID: s.lattice.AccountID, ClusterName: s.lattice.ClusterName,
-		VPCID: s.lattice.ClusterVPCID, Region: s.lattice.Region}, log.WithName("deploy"))
+	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner, Region: s.lattice.Region}, log.WithName("deploy"))
 }
 
 func newRunCmd() *cobra.Command {

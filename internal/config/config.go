@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
 // Environment variables, as the upstream controller reads them.
@@ -44,10 +46,9 @@ const (
 // Lattice identifies this controller instance in AWS and says where the Lattice API is. Both the
 // in-cluster controller and `run` use it.
 type Lattice struct {
-	ClusterVPCID          string
+	// Owner is the account, cluster and cluster VPC (CLUSTER_VPC_ID) of the ManagedBy tag.
+	model.Owner
 	Region                string
-	AccountID             string
-	ClusterName           string
 	DefaultServiceNetwork string
 	// EnableServiceNetworkOverride associates every route with DefaultServiceNetwork, whatever
 	// its parent Gateway (upstream's conformance mode).
@@ -63,10 +64,21 @@ type Lattice struct {
 	MaxRulesPerListener int
 }
 
+// Defaults of --kube-api-qps and --kube-api-burst.
+const (
+	DefaultKubeAPIQPS   = 50
+	DefaultKubeAPIBurst = 100
+)
+
 // Controller is the configuration of `lattice-gateway controller`.
 type Controller struct {
 	Lattice
-	Kubeconfig              string
+	Kubeconfig string
+	// KubeAPIQPS and KubeAPIBurst bound the controller's Kubernetes client, whichever way its
+	// config was loaded (--kubeconfig, $KUBECONFIG or in-cluster); client-go's own default of 5 per
+	// second would make status writes the bottleneck of a large cluster.
+	KubeAPIQPS              float32
+	KubeAPIBurst            int
 	MetricsBindAddress      string
 	HealthProbeBindAddress  string
 	LeaderElect             bool
@@ -84,7 +96,7 @@ const LeaderElectionID = "amazon-vpc-lattice.io"
 // BindFlags registers the Lattice flags on fs. Defaults come from the environment (getenv, usually
 // os.Getenv), so a flag overrides its variable and an unset flag keeps it.
 func (l *Lattice) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
-	fs.StringVar(&l.ClusterVPCID, "cluster-vpc-id", getenv(EnvClusterVPCID), "VPC of the cluster's pods, target groups and service-network association (env "+EnvClusterVPCID+"; default from IMDS)")
+	fs.StringVar(&l.VPCID, "cluster-vpc-id", getenv(EnvClusterVPCID), "VPC of the cluster's pods, target groups and service-network association (env "+EnvClusterVPCID+"; default from IMDS)")
 	fs.StringVar(&l.Region, "region", getenv(EnvRegion), "AWS region (env "+EnvRegion+"; default from IMDS)")
 	fs.StringVar(&l.AccountID, "aws-account-id", getenv(EnvAccountID), "AWS account ID (env "+EnvAccountID+"; default from IMDS)")
 	fs.StringVar(&l.ClusterName, "cluster-name", getenv(EnvClusterName), "cluster name, part of the ManagedBy tag (env "+EnvClusterName+")")
@@ -102,6 +114,8 @@ func (l *Lattice) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
 func (c *Controller) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
 	c.Lattice.BindFlags(fs, getenv)
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)")
+	fs.Float32Var(&c.KubeAPIQPS, "kube-api-qps", DefaultKubeAPIQPS, "requests per second to the Kubernetes API server, on average")
+	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", DefaultKubeAPIBurst, "requests in a burst to the Kubernetes API server")
 	fs.StringVar(&c.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint (0 disables)")
 	fs.StringVar(&c.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables)")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "elect a leader among replicas; only the leader reconciles and writes")
@@ -142,9 +156,6 @@ func (l Lattice) GatewayAddresses() (netip.Prefix, error) {
 	return p, nil
 }
 
-// ManagedBy is the ownership tag value on every Lattice resource: <account>/<cluster>/<vpc>.
-func (l Lattice) ManagedBy() string { return l.AccountID + "/" + l.ClusterName + "/" + l.ClusterVPCID }
-
 // Complete fills unset account, region and VPC from IMDS and checks the result. IMDS is not
 // contacted when nothing is missing, so Local Lattice on a laptop needs no metadata service.
 // client may be nil (the default IMDS endpoint, or AWS_EC2_METADATA_SERVICE_ENDPOINT).
@@ -153,7 +164,7 @@ func (l *Lattice) Complete(ctx context.Context, client *imds.Client, log logr.Lo
 	if l.ClusterName == "" {
 		return l.Validate()
 	}
-	if l.ClusterVPCID == "" || l.Region == "" || l.AccountID == "" {
+	if l.VPCID == "" || l.Region == "" || l.AccountID == "" {
 		if client == nil {
 			client = imds.New(imds.Options{})
 		}
@@ -190,13 +201,13 @@ func (l *Lattice) discover(ctx context.Context, client *imds.Client, log logr.Lo
 			log.Info("discovered from IMDS", "accountID", l.AccountID)
 		}
 	}
-	if l.ClusterVPCID == "" {
+	if l.VPCID == "" {
 		vpc, err := discoverVPC(ctx, client)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("VPC ID: %w", err))
 		} else {
-			l.ClusterVPCID = vpc
-			log.Info("discovered from IMDS", "clusterVPCID", l.ClusterVPCID)
+			l.VPCID = vpc
+			log.Info("discovered from IMDS", "clusterVPCID", l.VPCID)
 		}
 	}
 	if len(errs) > 0 {
@@ -235,7 +246,7 @@ func metadata(ctx context.Context, client *imds.Client, path string) (string, er
 func (l Lattice) Validate() error {
 	var errs []error
 	for _, s := range []struct{ v, env, flag string }{
-		{l.ClusterVPCID, EnvClusterVPCID, "--cluster-vpc-id"},
+		{l.VPCID, EnvClusterVPCID, "--cluster-vpc-id"},
 		{l.Region, EnvRegion, "--region"},
 		{l.AccountID, EnvAccountID, "--aws-account-id"},
 		{l.ClusterName, EnvClusterName, "--cluster-name"},
@@ -247,8 +258,8 @@ func (l Lattice) Validate() error {
 	if l.AccountID != "" && !isAccountID(l.AccountID) {
 		errs = append(errs, fmt.Errorf("%s %q is not a 12-digit account ID", EnvAccountID, l.AccountID))
 	}
-	if l.ClusterVPCID != "" && !vpcIDPattern.MatchString(l.ClusterVPCID) {
-		errs = append(errs, fmt.Errorf("%s %q is not a VPC ID (vpc- and 8 or 17 hex digits)", EnvClusterVPCID, l.ClusterVPCID))
+	if l.VPCID != "" && !vpcIDPattern.MatchString(l.VPCID) {
+		errs = append(errs, fmt.Errorf("%s %q is not a VPC ID (vpc- and 8 or 17 hex digits)", EnvClusterVPCID, l.VPCID))
 	}
 	if l.LatticeEndpoint != "" {
 		u, err := url.Parse(l.LatticeEndpoint)

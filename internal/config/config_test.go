@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -32,7 +34,7 @@ func TestBindFlagsEnvAndFlagPrecedence(t *testing.T) {
 			env: map[string]string{EnvClusterVPCID: "vpc-1", EnvRegion: "us-west-2", EnvAccountID: "123456789012", EnvClusterName: "c",
 				EnvDefaultServiceNetwork: "sn", EnvEnableServiceNetworkOverride: "true", EnvLatticeEndpoint: "http://127.0.0.1:1", EnvLogLevel: "debug",
 				EnvResyncSeconds: "300"},
-			want: Controller{Lattice: Lattice{ClusterVPCID: "vpc-1", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c",
+			want: Controller{Lattice: Lattice{Owner: model.Owner{AccountID: "123456789012", ClusterName: "c", VPCID: "vpc-1"}, Region: "us-west-2",
 				DefaultServiceNetwork: "sn", EnableServiceNetworkOverride: true, LatticeEndpoint: "http://127.0.0.1:1", LogLevel: "debug"},
 				MetricsBindAddress: ":8080", HealthProbeBindAddress: ":8081", LeaderElectionID: LeaderElectionID, ResyncPeriod: 5 * time.Minute},
 		},
@@ -40,7 +42,7 @@ func TestBindFlagsEnvAndFlagPrecedence(t *testing.T) {
 			name: "flags win over environment",
 			env:  map[string]string{EnvRegion: "us-west-2", EnvClusterName: "from-env"},
 			args: []string{"--region=eu-west-1", "--leader-elect", "--resync-period=90s", "--leader-election-namespace=kube-system", "--metrics-bind-address=0", "--kubeconfig=/k"},
-			want: Controller{Lattice: Lattice{Region: "eu-west-1", ClusterName: "from-env", LogLevel: "info"}, Kubeconfig: "/k",
+			want: Controller{Lattice: Lattice{Region: "eu-west-1", Owner: model.Owner{ClusterName: "from-env"}, LogLevel: "info"}, Kubeconfig: "/k",
 				MetricsBindAddress: "0", HealthProbeBindAddress: ":8081", LeaderElect: true, LeaderElectionNamespace: "kube-system", LeaderElectionID: LeaderElectionID,
 				ResyncPeriod: 90 * time.Second},
 		},
@@ -61,7 +63,7 @@ func TestBindFlagsEnvAndFlagPrecedence(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	valid := Lattice{ClusterVPCID: "vpc-01234567", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c"}
+	valid := Lattice{Owner: model.Owner{AccountID: "123456789012", ClusterName: "c", VPCID: "vpc-01234567"}, Region: "us-west-2"}
 	tests := []struct {
 		name    string
 		mutate  func(*Lattice)
@@ -71,8 +73,8 @@ func TestValidate(t *testing.T) {
 		{name: "all missing", mutate: func(l *Lattice) { *l = Lattice{} },
 			wantErr: []string{"CLUSTER_VPC_ID is not set", "REGION is not set", "AWS_ACCOUNT_ID is not set", "CLUSTER_NAME is not set"}},
 		{name: "bad account", mutate: func(l *Lattice) { l.AccountID = "12ab" }, wantErr: []string{"not a 12-digit account ID"}},
-		{name: "bad VPC ID", mutate: func(l *Lattice) { l.ClusterVPCID = "vpc-smoke" }, wantErr: []string{`CLUSTER_VPC_ID "vpc-smoke" is not a VPC ID`}},
-		{name: "long VPC ID", mutate: func(l *Lattice) { l.ClusterVPCID = "vpc-0123456789abcdef0" }},
+		{name: "bad VPC ID", mutate: func(l *Lattice) { l.VPCID = "vpc-smoke" }, wantErr: []string{`CLUSTER_VPC_ID "vpc-smoke" is not a VPC ID`}},
+		{name: "long VPC ID", mutate: func(l *Lattice) { l.VPCID = "vpc-0123456789abcdef0" }},
 		{name: "bad endpoint", mutate: func(l *Lattice) { l.LatticeEndpoint = "127.0.0.1:8686" }, wantErr: []string{"not an http(s) URL"}},
 		{name: "bad log level", mutate: func(l *Lattice) { l.LogLevel = "verbose" }, wantErr: []string{"LOG_LEVEL"}},
 		{name: "override without default network", mutate: func(l *Lattice) { l.EnableServiceNetworkOverride = true },
@@ -141,19 +143,19 @@ func TestCompleteDiscoversFromIMDS(t *testing.T) {
 	}{
 		{
 			name: "everything given: IMDS not contacted",
-			in:   Lattice{ClusterVPCID: "vpc-01234567", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c", LatticeEndpoint: "http://127.0.0.1:8686"},
-			want: Lattice{ClusterVPCID: "vpc-01234567", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c", LatticeEndpoint: "http://127.0.0.1:8686"},
+			in:   Lattice{Owner: model.Owner{AccountID: "123456789012", ClusterName: "c", VPCID: "vpc-01234567"}, Region: "us-west-2", LatticeEndpoint: "http://127.0.0.1:8686"},
+			want: Lattice{Owner: model.Owner{AccountID: "123456789012", ClusterName: "c", VPCID: "vpc-01234567"}, Region: "us-west-2", LatticeEndpoint: "http://127.0.0.1:8686"},
 		},
 		{
 			name:      "missing values discovered",
-			in:        Lattice{ClusterName: "c"},
-			want:      Lattice{ClusterVPCID: "vpc-0abc1234", Region: "eu-central-1", AccountID: "210987654321", ClusterName: "c"},
+			in:        Lattice{Owner: model.Owner{ClusterName: "c"}},
+			want:      Lattice{Owner: model.Owner{AccountID: "210987654321", ClusterName: "c", VPCID: "vpc-0abc1234"}, Region: "eu-central-1"},
 			wantCalls: true,
 		},
 		{
 			name:      "only region missing",
-			in:        Lattice{ClusterVPCID: "vpc-01234567", AccountID: "123456789012", ClusterName: "c"},
-			want:      Lattice{ClusterVPCID: "vpc-01234567", Region: "eu-central-1", AccountID: "123456789012", ClusterName: "c"},
+			in:        Lattice{Owner: model.Owner{AccountID: "123456789012", ClusterName: "c", VPCID: "vpc-01234567"}},
+			want:      Lattice{Owner: model.Owner{AccountID: "123456789012", ClusterName: "c", VPCID: "vpc-01234567"}, Region: "eu-central-1"},
 			wantCalls: true,
 		},
 		{
@@ -163,7 +165,7 @@ func TestCompleteDiscoversFromIMDS(t *testing.T) {
 		},
 		{
 			name:      "IMDS unavailable",
-			in:        Lattice{ClusterName: "c"},
+			in:        Lattice{Owner: model.Owner{ClusterName: "c"}},
 			fail:      true,
 			wantCalls: true,
 			wantErr:   "set REGION, AWS_ACCOUNT_ID and CLUSTER_VPC_ID",
@@ -227,7 +229,7 @@ func TestAWSConfigUsesDummyCredentialsForLocalLattice(t *testing.T) {
 }
 
 func TestControllerValidate(t *testing.T) {
-	c := Controller{Lattice: Lattice{ClusterVPCID: "vpc-01234567", Region: "us-west-2", AccountID: "123456789012", ClusterName: "c"}}
+	c := Controller{Lattice: Lattice{Owner: model.Owner{AccountID: "123456789012", ClusterName: "c", VPCID: "vpc-01234567"}, Region: "us-west-2"}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

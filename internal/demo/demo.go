@@ -25,6 +25,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/examples/hotel"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
@@ -191,7 +192,7 @@ func apply(ctx context.Context, env Env, dir string, o Options) (<-chan *file.Re
 // traffic resolves the route's DNS name through Local Lattice DNS and sends the requests from
 // the source pod through the data plane, printing the answers and the split.
 func traffic(ctx context.Context, env Env, o Options, row *file.Row, source Pod, apps *Apps, backends []string) error {
-	fmt.Fprintf(o.Out, "\n%s DNS name (route annotation %s):\n  %s\n", o.To, file.AnnotationAssignedDomainName, row.DNSName)
+	fmt.Fprintf(o.Out, "\n%s DNS name (route annotation %s):\n  %s\n", o.To, status.AnnotationDomainName, row.DNSName)
 	ip, err := Resolve(ctx, env.DNSAddr, row.DNSName)
 	if err != nil {
 		return err

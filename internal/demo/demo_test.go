@@ -20,6 +20,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
@@ -86,9 +87,9 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := translate.Config{AccountID: "123456789012", ClusterName: "standalone", VPCID: "vpc-0123456789abcdef0"}
+	cfg := translate.Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "standalone", VPCID: "vpc-0123456789abcdef0"}}
 	env := Env{
-		Deployer:  deploy.New(client, deploy.Config{AccountID: cfg.AccountID, ClusterName: cfg.ClusterName, VPCID: cfg.VPCID, Region: "us-west-2"}, testr.New(t)),
+		Deployer:  deploy.New(client, deploy.Config{Owner: cfg.Owner, Region: "us-west-2"}, testr.New(t)),
 		Translate: cfg, DNSAddr: dp.DNSAddr(),
 		ListenerAddr: func(p int32) string { return "127.0.0.1:" + strconv.Itoa(int(p)+offset) },
 		Serving:      func(p int32) bool { _, ok := dp.ListenerAddr(p); return ok },

@@ -25,7 +25,7 @@ func BenchmarkSteadyStateApply1000Routes(b *testing.B) {
 	if err := srv.Start(""); err != nil {
 		b.Fatal(err)
 	}
-	d := deploy.New(newClient(b, srv, 3, nil), deploy.Config{AccountID: account, ClusterName: cluster, VPCID: vpcID}, logr.Discard())
+	d := deploy.New(newClient(b, srv, 3, nil), deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID}}, logr.Discard())
 	m := seed()
 	proto := m.Services[0]
 	m.Services = nil

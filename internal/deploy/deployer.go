@@ -26,7 +26,8 @@ import (
 
 // Config identifies the controller instance (its ManagedBy value) and tunes the deployer.
 type Config struct {
-	AccountID, ClusterName, VPCID, Region string
+	model.Owner
+	Region string
 	// Concurrency is how many services are deployed in parallel (default 8).
 	Concurrency int
 	// WaitTimeout bounds each wait for an asynchronous state change (default 5m).
@@ -34,9 +35,6 @@ type Config struct {
 	// WaitInitial is the first poll interval of such waits; it doubles up to 5s (default 200ms).
 	WaitInitial time.Duration
 }
-
-// ManagedBy is the ownership tag value: <account>/<cluster>/<vpc>, as upstream writes it.
-func (c Config) ManagedBy() string { return c.AccountID + "/" + c.ClusterName + "/" + c.VPCID }
 
 // Deployer applies models. Its methods may be called from several goroutines; calls are
 // serialised, because each of them reads and updates the same cache.

@@ -74,7 +74,7 @@ func newClient(t testing.TB, srv *api.Server, maxAttempts int, transport http.Ro
 }
 
 func newDeployer(t *testing.T, c *vpclattice.Client) *deploy.Deployer {
-	return deploy.New(c, deploy.Config{AccountID: account, ClusterName: cluster, VPCID: vpcID, Region: "us-west-2",
+	return deploy.New(c, deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID}, Region: "us-west-2",
 		WaitInitial: time.Millisecond, WaitTimeout: 10 * time.Second}, testr.New(t))
 }
 

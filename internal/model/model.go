@@ -7,6 +7,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 
 	"sigs.k8s.io/yaml"
 )
@@ -26,6 +27,9 @@ const (
 	TagProtocolVersion  = TagPrefix + "ProtocolVersion"
 	TagGatewayName      = TagPrefix + "GatewayName"
 	TagGatewayNamespace = TagPrefix + "GatewayNamespace"
+	// TagAccessLogPolicy is "<namespace>/<name>" of the AccessLogPolicy an access log
+	// subscription comes from.
+	TagAccessLogPolicy = TagPrefix + "AccessLogPolicy"
 )
 
 // TagHostnames lists a route's hostnames on its service, space-separated, a wildcard "*.x" written
@@ -49,6 +53,9 @@ const (
 
 	IPAddressTypeIPv4 = "IPV4"
 	IPAddressTypeIPv6 = "IPV6"
+
+	AuthTypeIAM  = "AWS_IAM"
+	AuthTypeNone = "NONE"
 
 	MatchExact    = "exact"
 	MatchPrefix   = "prefix"
@@ -94,8 +101,14 @@ type ServiceNetwork struct {
 	Name    string     `json:"name"`
 	Gateway GatewayKey `json:"gateway"`
 	// VPCAssociation, when set, associates the cluster VPC with this service network.
-	VPCAssociation *VPCAssociation   `json:"vpcAssociation,omitempty"`
-	Tags           map[string]string `json:"tags,omitempty"`
+	VPCAssociation *VPCAssociation `json:"vpcAssociation,omitempty"`
+	// VPCAssociationPolicy is the VpcAssociationPolicy that decided VPCAssociation, also when
+	// it asked for no association.
+	VPCAssociationPolicy   *PolicyKey              `json:"vpcAssociationPolicy,omitempty"`
+	AccessLogSubscriptions []AccessLogSubscription `json:"accessLogSubscriptions,omitempty"`
+	// Auth, when set, puts an auth policy and turns on IAM auth; nil means auth type NONE.
+	Auth *AuthPolicy       `json:"auth,omitempty"`
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // VPCAssociation is a service-network-to-VPC association.
@@ -119,7 +132,10 @@ type Service struct {
 	Tags         map[string]string `json:"tags,omitempty"`
 	// AllowTakeoverFrom is the route's allow-takeover-from annotation: the ManagedBy value of
 	// another controller whose existing Lattice service this one may take over.
-	AllowTakeoverFrom string `json:"allowTakeoverFrom,omitempty"`
+	AllowTakeoverFrom      string                  `json:"allowTakeoverFrom,omitempty"`
+	AccessLogSubscriptions []AccessLogSubscription `json:"accessLogSubscriptions,omitempty"`
+	// Auth, when set, puts an auth policy and turns on IAM auth; nil means auth type NONE.
+	Auth *AuthPolicy `json:"auth,omitempty"`
 }
 
 // Listener is a Lattice listener. Rules are sorted by Priority (ascending = evaluated first).
@@ -188,6 +204,8 @@ type TargetGroup struct {
 	HealthCheck     *HealthCheck      `json:"healthCheck,omitempty"`
 	Targets         []Target          `json:"targets,omitempty"` // sorted by IP then Port
 	Tags            map[string]string `json:"tags,omitempty"`
+	// Policy is the TargetGroupPolicy that set the protocol, version or health check.
+	Policy *PolicyKey `json:"policy,omitempty"`
 }
 
 // BackendKey is the Kubernetes Service (and port) a target group is built from.
@@ -197,7 +215,8 @@ type BackendKey struct {
 	Port      int32  `json:"port"`
 }
 
-// HealthCheck is a Lattice target-group health check configuration.
+// HealthCheck is a Lattice target-group health check configuration. Translate fills in Lattice's
+// defaults, so it equals what GetTargetGroup reports once applied.
 type HealthCheck struct {
 	Enabled                 bool   `json:"enabled"`
 	Protocol                string `json:"protocol,omitempty"`
@@ -215,6 +234,98 @@ type HealthCheck struct {
 type Target struct {
 	IP   string `json:"ip"`
 	Port int32  `json:"port"`
+}
+
+// PolicyKind names the policy kinds that change Lattice resources.
+type PolicyKind string
+
+const (
+	KindTargetGroupPolicy    PolicyKind = "TargetGroupPolicy"
+	KindVpcAssociationPolicy PolicyKind = "VpcAssociationPolicy"
+	KindAccessLogPolicy      PolicyKind = "AccessLogPolicy"
+	KindIAMAuthPolicy        PolicyKind = "IAMAuthPolicy"
+)
+
+// PolicyKey is the stable identity of a policy object. Every model element a policy changes
+// carries its key, so deploy results can be reported on the policy.
+type PolicyKey struct {
+	Kind      PolicyKind `json:"kind"`
+	Namespace string     `json:"namespace"`
+	Name      string     `json:"name"`
+}
+
+func (k PolicyKey) String() string { return fmt.Sprintf("%s/%s/%s", k.Kind, k.Namespace, k.Name) }
+
+// AccessLogSubscription sends the access logs of a service or service network to S3, CloudWatch
+// Logs or Firehose. Lists of them are sorted by DestinationARN.
+type AccessLogSubscription struct {
+	DestinationARN string            `json:"destinationARN"`
+	Policy         PolicyKey         `json:"policy"`
+	Tags           map[string]string `json:"tags,omitempty"`
+}
+
+// AuthPolicy is the auth type of a service or service network and its auth policy document.
+type AuthPolicy struct {
+	AuthType string `json:"authType"`
+	// Document is the IAM policy JSON, compacted (Lattice rejects newlines).
+	Document string    `json:"document"`
+	Policy   PolicyKey `json:"policy"`
+}
+
+// PolicyTargets are the Lattice resources of one policy, by the route or gateway they belong to,
+// so that the deploy result of those is the policy's Programmed condition.
+type PolicyTargets struct {
+	Routes   []RouteKey   `json:"routes,omitempty"`
+	Gateways []GatewayKey `json:"gateways,omitempty"`
+}
+
+// PolicyTargets lists, for every policy key m carries, the routes and gateways whose Lattice
+// resources it changes, each once, in model order.
+func (m *Model) PolicyTargets() map[PolicyKey]PolicyTargets {
+	out := map[PolicyKey]PolicyTargets{}
+	for _, sn := range m.ServiceNetworks {
+		keys := policyKeys(sn.AccessLogSubscriptions, sn.Auth)
+		if sn.VPCAssociationPolicy != nil {
+			keys = append(keys, *sn.VPCAssociationPolicy)
+		}
+		for _, k := range keys {
+			pt := out[k]
+			pt.Gateways = appendOnce(pt.Gateways, sn.Gateway)
+			out[k] = pt
+		}
+	}
+	for _, svc := range m.Services {
+		keys := policyKeys(svc.AccessLogSubscriptions, svc.Auth)
+		for _, tg := range svc.TargetGroups {
+			if tg.Policy != nil {
+				keys = append(keys, *tg.Policy)
+			}
+		}
+		for _, k := range keys {
+			pt := out[k]
+			pt.Routes = appendOnce(pt.Routes, svc.Route)
+			out[k] = pt
+		}
+	}
+	return out
+}
+
+func policyKeys(subs []AccessLogSubscription, auth *AuthPolicy) []PolicyKey {
+	var keys []PolicyKey
+	for _, als := range subs {
+		keys = append(keys, als.Policy)
+	}
+	if auth != nil {
+		keys = append(keys, auth.Policy)
+	}
+	return keys
+}
+
+func appendOnce[T comparable](s []T, v T) []T {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
 }
 
 // YAML renders v (a Model or any part of it) as YAML for golden files and plans.

@@ -175,12 +175,20 @@ func (t *translator) resolveBackend(r *routeState, ref gwv1.BackendObjectReferen
 			return model.TargetGroup{}, &backendError{gwv1.RouteReasonUnsupportedProtocol, fmt.Sprintf("backendRef %s: appProtocol %s: VPC Lattice does not support WebSocket", display, *sp.AppProtocol)}
 		}
 	}
+	defaultProtocol := protocol
+	protocol, version, hc, policy := t.targetGroupPolicy(r.key.Kind, ns, svc.Name, protocol, version)
+	label, identity := tgProtoLabel(protocol, version), []string{r.key.String(), ns, svc.Name, strconv.Itoa(int(sp.Port)), version}
+	if protocol != defaultProtocol {
+		// A protocol change needs a new target group: Lattice cannot update it in place.
+		label = sanitize(protocol) + "-" + label
+		identity = append(identity, protocol)
+	}
 	ipType, addrType := model.IPAddressTypeIPv4, discoveryv1.AddressTypeIPv4
 	if len(svc.Spec.IPFamilies) > 0 && svc.Spec.IPFamilies[0] == corev1.IPv6Protocol {
 		ipType, addrType = model.IPAddressTypeIPv6, discoveryv1.AddressTypeIPv6
 	}
 	tg := model.TargetGroup{
-		Name:            targetGroupName(ns, svc.Name, sp.Port, tgProtoLabel(protocol, version), r.key.String(), ns, svc.Name, strconv.Itoa(int(sp.Port)), version),
+		Name:            targetGroupName(ns, svc.Name, sp.Port, label, identity...),
 		Backend:         model.BackendKey{Namespace: ns, Name: svc.Name, Port: sp.Port},
 		Type:            model.TargetGroupTypeIP,
 		Port:            sp.Port,
@@ -188,8 +196,10 @@ func (t *translator) resolveBackend(r *routeState, ref gwv1.BackendObjectReferen
 		ProtocolVersion: version,
 		IPAddressType:   ipType,
 		VPCID:           t.cfg.VPCID,
+		HealthCheck:     hc,
 		Targets:         t.targets(svc, sp, addrType),
 		Tags:            t.targetGroupTags(r, ns, svc.Name, version),
+		Policy:          policy,
 	}
 	return tg, nil
 }

@@ -16,11 +16,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 )
 
 var decoder = func() runtime.Decoder {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gwv1.Install, gwv1beta1.Install} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gwv1.Install, gwv1beta1.Install, v1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			panic(fmt.Sprintf("build translate scheme: %v", err))
 		}
@@ -32,24 +34,32 @@ var decoder = func() runtime.Decoder {
 // by kubectl. Documents of other kinds are an error, so typos do not vanish silently.
 func ParseInput(data []byte) (*Input, error) {
 	in := &Input{}
+	if err := decodeDocuments(data, in.Add); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// decodeDocuments decodes each non-blank document of data and hands it to add.
+func decodeDocuments(data []byte, add func(runtime.Object) error) error {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for i := 1; ; i++ {
 		doc, err := reader.Read()
 		if errors.Is(err, io.EOF) {
-			return in, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read document %d: %w", i, err)
+			return fmt.Errorf("read document %d: %w", i, err)
 		}
 		if blank(doc) {
 			continue
 		}
 		obj, _, err := decoder.Decode(doc, nil, nil)
 		if err != nil {
-			return nil, fmt.Errorf("decode document %d: %w", i, err)
+			return fmt.Errorf("decode document %d: %w", i, err)
 		}
-		if err := in.Add(obj); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i, err)
+		if err := add(obj); err != nil {
+			return fmt.Errorf("document %d: %w", i, err)
 		}
 	}
 }
@@ -88,6 +98,16 @@ func (in *Input) Add(obj runtime.Object) error {
 		in.Services = append(in.Services, *o)
 	case *discoveryv1.EndpointSlice:
 		in.EndpointSlices = append(in.EndpointSlices, *o)
+	case *v1alpha1.ServiceExport:
+		in.ServiceExports = append(in.ServiceExports, *o)
+	case *v1alpha1.TargetGroupPolicy:
+		in.TargetGroupPolicies = append(in.TargetGroupPolicies, *o)
+	case *v1alpha1.VpcAssociationPolicy:
+		in.VpcAssociationPolicies = append(in.VpcAssociationPolicies, *o)
+	case *v1alpha1.AccessLogPolicy:
+		in.AccessLogPolicies = append(in.AccessLogPolicies, *o)
+	case *v1alpha1.IAMAuthPolicy:
+		in.IAMAuthPolicies = append(in.IAMAuthPolicies, *o)
 	default:
 		return fmt.Errorf("unsupported kind %s", obj.GetObjectKind().GroupVersionKind())
 	}

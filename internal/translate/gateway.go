@@ -10,13 +10,12 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
 )
 
 const (
-	reasonPending  = "Pending"
 	messageWaiting = "Waiting for VPC Lattice"
 	gatewayGroup   = gwv1.Group(gwv1.GroupName)
-	typeProgrammed = "Programmed" // the same condition type on Gateways, listeners and our route parents
 )
 
 // supportedFeatures is exactly what this translator implements; sorted by name as the spec asks.
@@ -73,7 +72,7 @@ func cond(typ string, ok bool, reason, msg string, gen int64) metav1.Condition {
 }
 
 func pending(gen int64) metav1.Condition {
-	return metav1.Condition{Type: typeProgrammed, Status: metav1.ConditionUnknown, Reason: reasonPending,
+	return metav1.Condition{Type: status.ConditionProgrammed, Status: metav1.ConditionUnknown, Reason: status.ReasonPending,
 		Message: messageWaiting, ObservedGeneration: gen}
 }
 
@@ -164,7 +163,7 @@ func (g *gatewayState) validate(class classState, secretPermitted func(ns, name 
 	}
 	programmed := pending(gen)
 	if !g.accepted {
-		programmed = cond(typeProgrammed, false, string(gwv1.GatewayReasonInvalid), "Gateway is not accepted", gen)
+		programmed = cond(status.ConditionProgrammed, false, string(gwv1.GatewayReasonInvalid), "Gateway is not accepted", gen)
 	}
 	g.status.Conditions = []metav1.Condition{cond(string(gwv1.GatewayConditionAccepted), g.accepted, reason, msg, gen), programmed}
 }
@@ -264,7 +263,7 @@ func (l *listenerState) validate(c conflict, secretPermitted func(ns, name strin
 	// A listener with some unsupported route kinds still serves the supported ones.
 	l.usable = accepted && c.reason == "" && certResolved && len(l.kinds) > 0
 	l.accepted = accepted
-	programmed := cond(typeProgrammed, false, string(gwv1.ListenerReasonInvalid), "listener is not valid", 0)
+	programmed := cond(status.ConditionProgrammed, false, string(gwv1.ListenerReasonInvalid), "listener is not valid", 0)
 	if l.usable {
 		programmed = pending(0)
 	}
@@ -314,7 +313,7 @@ func supportedKinds(l *gwv1.Listener) ([]gwv1.RouteGroupKind, []string) {
 // nameServiceNetworks gives each accepted Gateway its service network. Lattice names are unique
 // per account while Gateways are namespaced: the oldest Gateway keeps the plain name, later
 // namesakes get <name>-<namespace>. The VPC association goes to one service network only,
-// because a VPC can be associated with a single service network.
+// because a VPC can be associated with a single service network (see vpcServiceNetwork).
 func (t *translator) nameServiceNetworks(accepted []*gatewayState) {
 	sort.SliceStable(accepted, func(i, j int) bool { return olderGateway(accepted[i].gw, accepted[j].gw) })
 	taken := map[string]model.GatewayKey{}
@@ -329,22 +328,14 @@ func (t *translator) nameServiceNetworks(accepted []*gatewayState) {
 		taken[g.snName] = g.key
 	}
 
-	vpcSN := t.cfg.DefaultServiceNetwork
-	if vpcSN == "" && len(accepted) > 0 {
-		vpcSN = accepted[0].snName
-	}
+	vpcSN, why := t.vpcServiceNetwork(accepted)
 	var sns []model.ServiceNetwork
 	for _, g := range accepted {
 		sn := model.ServiceNetwork{Name: g.snName, Gateway: g.key, Tags: map[string]string{
 			model.TagManagedBy: t.managedBy, model.TagGatewayName: g.gw.Name, model.TagGatewayNamespace: g.gw.Namespace,
 		}}
-		if t.cfg.VPCID != "" {
-			if g.snName == vpcSN {
-				sn.VPCAssociation = &model.VPCAssociation{VPCID: t.cfg.VPCID}
-			} else {
-				g.notes = append(g.notes, fmt.Sprintf("VPC %s is associated with service network %s, not %s (a VPC can be associated with one service network only): clients in that VPC reach this Gateway's services if they are also associated with %s, or through a service-network VPC endpoint", t.cfg.VPCID, vpcSN, g.snName, vpcSN))
-			}
-		}
+		t.vpcAssociation(g, &sn, vpcSN, why)
+		sn.AccessLogSubscriptions, sn.Auth = t.accessLogsAndAuth(gatewayTarget(g.key))
 		sns = append(sns, sn)
 	}
 	if _, ok := taken[t.cfg.DefaultServiceNetwork]; t.cfg.DefaultServiceNetwork != "" && !ok {
@@ -359,13 +350,22 @@ func (t *translator) nameServiceNetworks(accepted []*gatewayState) {
 }
 
 func olderGateway(a, b *gwv1.Gateway) bool {
+	return older(&a.ObjectMeta, &b.ObjectMeta, "", "")
+}
+
+// older orders objects for "the oldest wins" rules: creation time, then namespace, name and kind,
+// so that equal timestamps still give one answer.
+func older(a, b *metav1.ObjectMeta, aKind, bKind string) bool {
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
 	}
 	if a.Namespace != b.Namespace {
 		return a.Namespace < b.Namespace
 	}
-	return a.Name < b.Name
+	if a.Name != b.Name {
+		return a.Name < b.Name
+	}
+	return aKind < bKind
 }
 
 // finishGateways writes listener statuses (with attachedRoutes, counted while routes were
@@ -378,8 +378,8 @@ func (t *translator) finishGateways() {
 			copy(conds, l.conds)
 			for i := range conds {
 				conds[i].ObservedGeneration = gen
-				if !g.accepted && conds[i].Type == typeProgrammed && conds[i].Reason == reasonPending {
-					conds[i] = cond(typeProgrammed, false, string(gwv1.ListenerReasonInvalid), "Gateway is not accepted", gen)
+				if !g.accepted && conds[i].Type == status.ConditionProgrammed && conds[i].Reason == status.ReasonPending {
+					conds[i] = cond(status.ConditionProgrammed, false, string(gwv1.ListenerReasonInvalid), "Gateway is not accepted", gen)
 				}
 			}
 			g.status.Listeners = append(g.status.Listeners, gwv1.ListenerStatus{

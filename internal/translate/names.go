@@ -11,6 +11,7 @@ import (
 const (
 	maxServiceNameLen        = 40
 	maxServiceNetworkNameLen = 63
+	maxTargetGroupNameLen    = 128
 	minNameLen               = 3
 	reservedServicePrefix    = "svc-"
 	hashLen                  = 8
@@ -94,10 +95,11 @@ func listenerName(port int32, protocol string) string {
 }
 
 // targetGroupName is k8s-<svcns>-<svc>-<port>-<proto>-<hash>; the hash covers the route too, since
-// a Lattice target group serves one service only. At most 4+50+1+50+1+5+1+5+1+8 = 126 characters.
+// a Lattice target group serves one service only. The readable part is cut so the name fits
+// Lattice's 128 characters; with a protocol label of up to 5 characters it never needs to be.
 func targetGroupName(svcNamespace, svcName string, port int32, proto string, identity ...string) string {
-	return fmt.Sprintf("k8s-%s-%s-%d-%s-%s", truncate(sanitize(svcNamespace), 50), truncate(sanitize(svcName), 50),
-		port, proto, shortHash(identity...))
+	readable := fmt.Sprintf("k8s-%s-%s-%d-%s", truncate(sanitize(svcNamespace), 50), truncate(sanitize(svcName), 50), port, proto)
+	return truncate(readable, maxTargetGroupNameLen-hashLen-1) + "-" + shortHash(identity...)
 }
 
 // validServiceNameOverride applies the Lattice service-name rules to a user-chosen name.

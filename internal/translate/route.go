@@ -118,14 +118,7 @@ func (t *translator) routeStatusMap(kind model.RouteKind) map[types.NamespacedNa
 // allowed kinds and namespaces, then hostname intersection.
 func (t *translator) attach(r *routeState) {
 	for _, ref := range r.parentRefs {
-		if (ref.Group != nil && *ref.Group != gatewayGroup) || (ref.Kind != nil && *ref.Kind != "Gateway") {
-			continue
-		}
-		ns := r.key.Namespace
-		if ref.Namespace != nil && *ref.Namespace != "" {
-			ns = string(*ref.Namespace)
-		}
-		gw, ok := t.gatewaysByKey[model.GatewayKey{Namespace: ns, Name: string(ref.Name)}]
+		gw, ok := t.parentGateway(r.key.Namespace, ref)
 		if !ok {
 			continue
 		}
@@ -137,6 +130,19 @@ func (t *translator) attach(r *routeState) {
 		}
 		t.attachListeners(r, p)
 	}
+}
+
+// parentGateway returns the Gateway of our class a route parentRef names, if any.
+func (t *translator) parentGateway(routeNamespace string, ref gwv1.ParentReference) (*gatewayState, bool) {
+	if (ref.Group != nil && *ref.Group != gatewayGroup) || (ref.Kind != nil && *ref.Kind != "Gateway") {
+		return nil, false
+	}
+	ns := routeNamespace
+	if ref.Namespace != nil && *ref.Namespace != "" {
+		ns = string(*ref.Namespace)
+	}
+	gw, ok := t.gatewaysByKey[model.GatewayKey{Namespace: ns, Name: string(ref.Name)}]
+	return gw, ok
 }
 
 func (t *translator) attachListeners(r *routeState, p *parentState) {
@@ -307,16 +313,7 @@ func (t *translator) nameServices(routes []*routeState) {
 }
 
 func olderRoute(a, b *routeState) bool {
-	if !a.meta.CreationTimestamp.Equal(&b.meta.CreationTimestamp) {
-		return a.meta.CreationTimestamp.Before(&b.meta.CreationTimestamp)
-	}
-	if a.key.Namespace != b.key.Namespace {
-		return a.key.Namespace < b.key.Namespace
-	}
-	if a.key.Name != b.key.Name {
-		return a.key.Name < b.key.Name
-	}
-	return a.key.Kind < b.key.Kind
+	return older(a.meta, b.meta, string(a.key.Kind), string(b.key.Kind))
 }
 
 func (r *routeState) reject(msg string) {

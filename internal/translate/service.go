@@ -48,6 +48,7 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 		}
 	}
 	svc.ServiceNetworks = sortedKeys(sns)
+	svc.AccessLogSubscriptions, svc.Auth = t.accessLogsAndAuth(routeTarget(r.key))
 	if v := hostnamesTag(r); v != "" {
 		svc.Tags[model.TagHostnames] = v
 	}

@@ -3,8 +3,8 @@
 //
 // Translate is pure: no I/O, no clock, no randomness. Equal inputs in any order give equal
 // outputs, so the deployer can diff models and the status writer can skip no-op updates.
-// Programmed conditions are left Pending here; the deployer fills them in with SetProgrammed
-// once Lattice has answered.
+// Programmed conditions are left Pending here, and transition times zero: the pipeline fills
+// them in from what Lattice answered (package status) and knows nothing of deploy here.
 package translate
 
 import (
@@ -14,11 +14,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
@@ -44,6 +44,12 @@ type Input struct {
 	Namespaces      []corev1.Namespace
 	Services        []corev1.Service
 	EndpointSlices  []discoveryv1.EndpointSlice
+	// ServiceExports are read only as TargetGroupPolicy targets.
+	ServiceExports         []v1alpha1.ServiceExport
+	TargetGroupPolicies    []v1alpha1.TargetGroupPolicy
+	VpcAssociationPolicies []v1alpha1.VpcAssociationPolicy
+	AccessLogPolicies      []v1alpha1.AccessLogPolicy
+	IAMAuthPolicies        []v1alpha1.IAMAuthPolicy
 }
 
 // Quotas are the Lattice limits Translate checks; zero fields take the Lattice defaults.
@@ -58,9 +64,8 @@ type Quotas struct {
 type Config struct {
 	// ControllerName selects the GatewayClasses we own; default DefaultControllerName.
 	ControllerName string
-	// AccountID, ClusterName and VPCID form the ManagedBy tag (account/cluster/vpc); VPCID is
-	// also the VPC of every target group and of the service-network VPC association.
-	AccountID, ClusterName, VPCID string
+	// Owner gives the ManagedBy tag and the VPC of target groups and the VPC association.
+	model.Owner
 	// DefaultServiceNetwork, when set, is the service network the cluster VPC is associated with.
 	DefaultServiceNetwork string
 	// GatewayAddresses, when valid, gives every accepted Gateway the status address
@@ -87,11 +92,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// ManagedBy is the ownership tag value: <account>/<cluster>/<vpc>, as upstream writes it.
-func (c Config) ManagedBy() string {
-	return c.AccountID + "/" + c.ClusterName + "/" + c.VPCID
-}
-
 // Output is the desired Lattice model plus the status of every object we own.
 type Output struct {
 	Model          model.Model
@@ -103,62 +103,9 @@ type Output struct {
 	HTTPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	GRPCRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	TLSRoutes  map[types.NamespacedName][]gwv1.RouteParentStatus
-}
-
-// RouteConditionProgrammed is set on every accepted route parent: whether Lattice accepted the
-// service built from the route. Gateway API defines no such route condition; upstream reported
-// deploy failures only as events, which users rarely see.
-const RouteConditionProgrammed = typeProgrammed
-
-// DeployResult is what the deployer learned from Lattice about one route or gateway.
-type DeployResult struct {
-	Programmed      bool
-	Reason, Message string
-}
-
-// SetProgrammed records deploy results in the statuses: the Programmed condition of each accepted
-// parent of the routes, and of the gateways and their usable listeners. Objects without a result
-// keep their Pending condition.
-func (o *Output) SetProgrammed(routes map[model.RouteKey]DeployResult, gateways map[model.GatewayKey]DeployResult) {
-	for kind, m := range map[model.RouteKind]map[types.NamespacedName][]gwv1.RouteParentStatus{
-		model.KindHTTPRoute: o.HTTPRoutes, model.KindGRPCRoute: o.GRPCRoutes, model.KindTLSRoute: o.TLSRoutes,
-	} {
-		for nn, parents := range m {
-			res, ok := routes[model.RouteKey{Kind: kind, Namespace: nn.Namespace, Name: nn.Name}]
-			if !ok {
-				continue
-			}
-			for i := range parents {
-				setProgrammed(parents[i].Conditions, res, "Programmed")
-			}
-		}
-	}
-	for nn, st := range o.Gateways {
-		res, ok := gateways[model.GatewayKey{Namespace: nn.Namespace, Name: nn.Name}]
-		if !ok {
-			continue
-		}
-		setProgrammed(st.Conditions, res, string(gwv1.GatewayReasonProgrammed))
-		for i := range st.Listeners {
-			setProgrammed(st.Listeners[i].Conditions, res, string(gwv1.ListenerReasonProgrammed))
-		}
-	}
-}
-
-// setProgrammed overwrites a Pending Programmed condition in place; conditions already decided by
-// Translate (False because the object is invalid) are left alone.
-func setProgrammed(conds []metav1.Condition, res DeployResult, okReason string) {
-	for i := range conds {
-		c := &conds[i]
-		if c.Type != typeProgrammed || c.Reason != reasonPending {
-			continue
-		}
-		if res.Programmed {
-			c.Status, c.Reason, c.Message = metav1.ConditionTrue, okReason, nonEmpty(res.Message, "Programmed in VPC Lattice")
-			continue
-		}
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, nonEmpty(res.Reason, string(gwv1.GatewayReasonInvalid)), res.Message
-	}
+	// Policies holds the status of every policy whose target is ours or missing; policies of
+	// targets owned by another controller have none.
+	Policies map[model.PolicyKey]v1alpha1.PolicyStatus
 }
 
 func nonEmpty(s, def string) string {
@@ -174,6 +121,7 @@ func Translate(in *Input, cfg Config) *Output {
 	t.gatewayClasses()
 	t.gateways()
 	t.routes()
+	t.policyStatuses()
 	return t.out
 }
 
@@ -194,14 +142,22 @@ func (o *Output) YAML() ([]byte, error) {
 		}
 		return out
 	}
-	b, err := model.YAML(map[string]any{
+	doc := map[string]any{
 		"model":          o.Model,
 		"gatewayClasses": o.GatewayClasses,
 		"gateways":       keyed(o.Gateways),
 		"httpRoutes":     keyed(o.HTTPRoutes),
 		"grpcRoutes":     keyed(o.GRPCRoutes),
 		"tlsRoutes":      keyed(o.TLSRoutes),
-	})
+	}
+	if len(o.Policies) > 0 {
+		policies := map[string]v1alpha1.PolicyStatus{}
+		for k, v := range o.Policies {
+			policies[k.String()] = v
+		}
+		doc["policies"] = policies
+	}
+	b, err := model.YAML(doc)
 	if err != nil {
 		return nil, fmt.Errorf("render translate output: %w", err)
 	}

@@ -5,17 +5,19 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/golden"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
-var testConfig = Config{AccountID: "123456789012", ClusterName: "test-cluster", VPCID: "vpc-0123456789abcdef0"}
+var testConfig = Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "test-cluster", VPCID: "vpc-0123456789abcdef0"}}
 
 const testdata = "testdata"
 
@@ -77,6 +79,11 @@ func TestDeterministic(t *testing.T) {
 			shuffle(rng, in.Namespaces)
 			shuffle(rng, in.Services)
 			shuffle(rng, in.EndpointSlices)
+			shuffle(rng, in.ServiceExports)
+			shuffle(rng, in.TargetGroupPolicies)
+			shuffle(rng, in.VpcAssociationPolicies)
+			shuffle(rng, in.AccessLogPolicies)
+			shuffle(rng, in.IAMAuthPolicies)
 			got, err := Translate(in, configFor(name)).YAML()
 			if err != nil {
 				t.Fatal(err)
@@ -90,60 +97,6 @@ func TestDeterministic(t *testing.T) {
 
 func shuffle[T any](rng *rand.Rand, s []T) {
 	rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
-}
-
-func TestSetProgrammed(t *testing.T) {
-	in, err := ParseInput(golden.Input(t, testdata, "gateway-https-listener-certificaterefs-unsupported"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed, err := ParseInput(golden.Input(t, testdata, "seed-my-hotel-inventory-and-rates"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.HTTPRoutes = append(in.HTTPRoutes, seed.HTTPRoutes...)
-	in.Services = append(in.Services, seed.Services...)
-	out := Translate(in, testConfig)
-	out.SetProgrammed(
-		map[model.RouteKey]DeployResult{
-			{Kind: model.KindHTTPRoute, Namespace: "default", Name: "inventory"}: {Programmed: true},
-			{Kind: model.KindHTTPRoute, Namespace: "default", Name: "rates"}:     {Reason: "LatticeError", Message: "ServiceQuotaExceededException"},
-		},
-		map[model.GatewayKey]DeployResult{{Namespace: "default", Name: "my-hotel"}: {Programmed: true}},
-	)
-	gw := out.Gateways[types.NamespacedName{Namespace: "default", Name: "my-hotel"}]
-	listener := func(name string) []metav1.Condition {
-		for _, l := range gw.Listeners {
-			if string(l.Name) == name {
-				return l.Conditions
-			}
-		}
-		return nil
-	}
-	route := func(name string) []metav1.Condition {
-		return out.HTTPRoutes[types.NamespacedName{Namespace: "default", Name: name}][0].Conditions
-	}
-	for _, tc := range []struct {
-		name           string
-		conds          []metav1.Condition
-		status, reason string
-	}{
-		{"route with success", route("inventory"), "True", "Programmed"},
-		{"route with Lattice error", route("rates"), "False", "LatticeError"},
-		{"route without result stays pending", route("parking"), "Unknown", "Pending"},
-		{"gateway", gw.Conditions, "True", "Programmed"},
-		{"usable listener", listener("http"), "True", "Programmed"},
-		{"invalid listener keeps its reason", listener("https"), "False", "Invalid"},
-	} {
-		c := apimeta.FindStatusCondition(tc.conds, RouteConditionProgrammed)
-		if c == nil {
-			t.Errorf("%s: no Programmed condition", tc.name)
-			continue
-		}
-		if string(c.Status) != tc.status || c.Reason != tc.reason {
-			t.Errorf("%s: Programmed = %s/%s, want %s/%s", tc.name, c.Status, c.Reason, tc.status, tc.reason)
-		}
-	}
 }
 
 // FuzzTranslate checks that no input, however malformed, makes Translate panic or produce an
@@ -172,8 +125,7 @@ func TestInputUnchanged(t *testing.T) {
 			t.Fatalf("%s: parse input: %v", name, err)
 		}
 		before := deepCopyInput(in)
-		out := Translate(in, configFor(name))
-		out.SetProgrammed(nil, nil)
+		Translate(in, configFor(name))
 		if !reflect.DeepEqual(before, in) {
 			t.Errorf("%s: Translate modified its input", name)
 		}
@@ -209,5 +161,66 @@ func deepCopyInput(in *Input) *Input {
 	for i := range in.EndpointSlices {
 		out.EndpointSlices = append(out.EndpointSlices, *in.EndpointSlices[i].DeepCopy())
 	}
+	for i := range in.ServiceExports {
+		out.ServiceExports = append(out.ServiceExports, *in.ServiceExports[i].DeepCopy())
+	}
+	for i := range in.TargetGroupPolicies {
+		out.TargetGroupPolicies = append(out.TargetGroupPolicies, *in.TargetGroupPolicies[i].DeepCopy())
+	}
+	for i := range in.VpcAssociationPolicies {
+		out.VpcAssociationPolicies = append(out.VpcAssociationPolicies, *in.VpcAssociationPolicies[i].DeepCopy())
+	}
+	for i := range in.AccessLogPolicies {
+		out.AccessLogPolicies = append(out.AccessLogPolicies, *in.AccessLogPolicies[i].DeepCopy())
+	}
+	for i := range in.IAMAuthPolicies {
+		out.IAMAuthPolicies = append(out.IAMAuthPolicies, *in.IAMAuthPolicies[i].DeepCopy())
+	}
 	return out
+}
+
+// TestPolicyTargetAppearsLater: policies whose targets do not exist yet are TargetNotFound and
+// change nothing; once the targets appear, the same policies are accepted and in the model.
+func TestPolicyTargetAppearsLater(t *testing.T) {
+	const name = "policy-target-appears-later"
+	full, err := ParseInput(golden.Input(t, testdata, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := deepCopyInput(full)
+	before.Services = slices.DeleteFunc(before.Services, func(s corev1.Service) bool { return s.Name == "review" })
+	before.HTTPRoutes = slices.DeleteFunc(before.HTTPRoutes, func(r gwv1.HTTPRoute) bool { return r.Name == "reviews" })
+	before.Gateways = slices.DeleteFunc(before.Gateways, func(g gwv1.Gateway) bool { return g.Name == "late" })
+
+	reasons := func(out *Output) map[string]string {
+		got := map[string]string{}
+		for k, st := range out.Policies {
+			if c := apimeta.FindStatusCondition(st.Conditions, typeAccepted); c != nil {
+				got[k.String()] = c.Reason
+			}
+		}
+		return got
+	}
+	out := Translate(before, testConfig)
+	if n := len(out.Model.PolicyTargets()); n != 0 {
+		t.Errorf("before the targets exist the model carries %d policies, want none", n)
+	}
+	for k, r := range reasons(out) {
+		if r != "TargetNotFound" {
+			t.Errorf("before: %s Accepted reason %s, want TargetNotFound", k, r)
+		}
+	}
+	out = Translate(full, testConfig)
+	got := reasons(out)
+	if len(got) != 4 {
+		t.Fatalf("after: %d policy statuses, want 4: %v", len(got), got)
+	}
+	for k, r := range got {
+		if r != "Accepted" {
+			t.Errorf("after: %s Accepted reason %s, want Accepted", k, r)
+		}
+	}
+	if n := len(out.Model.PolicyTargets()); n != 4 {
+		t.Errorf("after: the model carries %d policies, want 4", n)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
@@ -25,6 +26,7 @@ type translator struct {
 	services      map[types.NamespacedName]*corev1.Service
 	slices        map[types.NamespacedName][]*discoveryv1.EndpointSlice
 	grants        map[string][]*gwv1beta1.ReferenceGrant
+	policies      *policyIndex
 }
 
 func newTranslator(in *Input, cfg Config) *translator {
@@ -44,6 +46,7 @@ func newTranslator(in *Input, cfg Config) *translator {
 			HTTPRoutes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
 			GRPCRoutes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
 			TLSRoutes:      map[types.NamespacedName][]gwv1.RouteParentStatus{},
+			Policies:       map[model.PolicyKey]v1alpha1.PolicyStatus{},
 		},
 	}
 	for i := range in.Namespaces {
@@ -65,6 +68,7 @@ func newTranslator(in *Input, cfg Config) *translator {
 		g := &in.ReferenceGrants[i]
 		t.grants[g.Namespace] = append(t.grants[g.Namespace], g)
 	}
+	t.policies = t.indexPolicies()
 	return t
 }
 

@@ -42,6 +42,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
@@ -219,7 +220,7 @@ func startController(t *testing.T, c *cluster.Cluster, endpoint string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	cfg := config.Controller{
-		Lattice: config.Lattice{ClusterVPCID: vpcID, Region: region, AccountID: accountID, ClusterName: clusterName,
+		Lattice: config.Lattice{Owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}, Region: region,
 			LatticeEndpoint: endpoint, LogLevel: "info", GatewayAddressCIDR: gatewayAddresses,
 			MaxRulesPerListener: rulesPerListener},
 		Kubeconfig:         c.Kubeconfig,

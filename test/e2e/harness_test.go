@@ -33,6 +33,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
@@ -118,7 +119,7 @@ func (e *env) startController(t *testing.T, o controllerOpts) *controllerRun {
 		dcfg.WaitInitial = 20 * time.Millisecond
 	}
 	cfg := config.Controller{
-		Lattice: config.Lattice{ClusterVPCID: vpcID, Region: region, AccountID: accountID, ClusterName: clusterName,
+		Lattice: config.Lattice{Owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}, Region: region,
 			LatticeEndpoint: e.lattice.URL(), LogLevel: "info"},
 		Kubeconfig:         e.kubeconfig,
 		MetricsBindAddress: "0", HealthProbeBindAddress: "0",

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
 )
 
@@ -149,7 +149,7 @@ func TestInvalidInputs(t *testing.T) {
 			if got := isTrue(parentConds(r.Status.Parents, "my-hotel"), "Programmed", r.Generation); got != tt.programmed {
 				t.Errorf("Programmed = %v, want %v: %s", got, tt.programmed, describeConds(parentConds(r.Status.Parents, "my-hotel")))
 			}
-			if got := r.Annotations[kubernetes.AnnotationDomainName] != ""; got != tt.hasLatticeService {
+			if got := r.Annotations[status.AnnotationDomainName] != ""; got != tt.hasLatticeService {
 				t.Errorf("has Lattice DNS annotation = %v, want %v", got, tt.hasLatticeService)
 			}
 		})
@@ -169,7 +169,7 @@ func TestInvalidInputs(t *testing.T) {
 
 	// The valid routes are unaffected.
 	inventory := e.routeProgrammed(t, "default", "inventory", "my-hotel", time.Minute)
-	dnsName := inventory.Annotations[kubernetes.AnnotationDomainName]
+	dnsName := inventory.Annotations[status.AnnotationDomainName]
 	ips, err := cluster.ResolveDNS(dnsName, e.dp.DNSAddr())
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
 )
 
@@ -70,8 +71,8 @@ func TestSeedWalkthrough(t *testing.T) {
 	if !slices.Contains(gw.Finalizers, kubernetes.FinalizerGateway) || !slices.Contains(inventory.Finalizers, kubernetes.FinalizerHTTPRoute) {
 		t.Errorf("finalizers: gateway %v, route %v", gw.Finalizers, inventory.Finalizers)
 	}
-	dnsName := inventory.Annotations[kubernetes.AnnotationDomainName]
-	if dnsName == "" || inventory.Annotations[kubernetes.AnnotationServiceARN] == "" {
+	dnsName := inventory.Annotations[status.AnnotationDomainName]
+	if dnsName == "" || inventory.Annotations[status.AnnotationServiceARN] == "" {
 		t.Fatalf("route annotations = %v, want DNS name and service ARN", inventory.Annotations)
 	}
 
@@ -145,7 +146,7 @@ func TestSeedWalkthrough(t *testing.T) {
 	checkSplit(0.5)
 
 	for path, app := range map[string]string{"/parking": "parking", "/review": "review"} {
-		ratesDNS := e.routeProgrammed(t, "default", "rates", "my-hotel", time.Minute).Annotations[kubernetes.AnnotationDomainName]
+		ratesDNS := e.routeProgrammed(t, "default", "rates", "my-hotel", time.Minute).Annotations[status.AnnotationDomainName]
 		rips, err := cluster.ResolveDNS(ratesDNS, e.dp.DNSAddr())
 		if err != nil {
 			t.Fatal(err)

@@ -11,11 +11,12 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
-	"github.com/lattice-gateway/lattice-gateway/internal/translate"
+	"github.com/lattice-gateway/lattice-gateway/internal/pipeline"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
 )
 
 // Report is the outcome of one reconcile, what `run` shows the user.
@@ -78,14 +79,15 @@ func (r *Report) settled() bool {
 		return false
 	}
 	for _, row := range r.Rows {
-		if strings.HasPrefix(row.Status, translate.RouteConditionProgrammed+"=False") || row.Status == "Pending" {
+		if strings.HasPrefix(row.Status, status.ConditionProgrammed+"=False") || row.Status == "Pending" {
 			return false
 		}
 	}
 	return true
 }
 
-func rows(objs []Object, out *translate.Output, res *deploy.Result, listenerAddr func(int32) string) []Row {
+func rows(objs []Object, pass *pipeline.Pass, listenerAddr func(int32) string) []Row {
+	out, res := pass.Output, pass.Result
 	services := map[model.RouteKey]*model.Service{}
 	for i := range out.Model.Services {
 		services[out.Model.Services[i].Route] = &out.Model.Services[i]
@@ -97,7 +99,7 @@ func rows(objs []Object, out *translate.Output, res *deploy.Result, listenerAddr
 		var conds []metav1.Condition
 		switch o := o.(type) {
 		case *gwv1.Gateway:
-			if _, ours := out.Gateways[nsName(o)]; !ours {
+			if _, ours := out.Gateways[types.NamespacedName{Namespace: o.Namespace, Name: o.Name}]; !ours {
 				continue
 			}
 			row.Ready, row.Status, row.Message = summarize(o.Status.Conditions)
@@ -203,16 +205,16 @@ func parentConditions(ps []gwv1.RouteParentStatus) []metav1.Condition {
 
 // summarize reduces conditions to the word a user needs first: what is wrong, else whether
 // Lattice has it.
-func summarize(conds []metav1.Condition) (ready bool, status, message string) {
+func summarize(conds []metav1.Condition) (ready bool, word, message string) {
 	programmed := false
 	for _, c := range conds {
 		if c.Status != metav1.ConditionTrue {
-			if c.Type == translate.RouteConditionProgrammed && c.Reason == string(gwv1.GatewayReasonPending) {
+			if c.Type == status.ConditionProgrammed && c.Reason == status.ReasonPending {
 				return false, "Pending", c.Message
 			}
 			return false, c.Type + "=" + string(c.Status) + " " + c.Reason, c.Message
 		}
-		programmed = programmed || c.Type == translate.RouteConditionProgrammed
+		programmed = programmed || c.Type == status.ConditionProgrammed
 	}
 	if !programmed {
 		return false, "Pending", ""

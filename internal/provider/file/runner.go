@@ -13,16 +13,16 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/pipeline"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
 // Deployer is the part of *deploy.Deployer the runner uses.
 type Deployer interface {
-	Apply(ctx context.Context, m *model.Model) (*deploy.Result, error)
+	pipeline.Deployer
 	Plan(ctx context.Context, m *model.Model) (*deploy.Plan, error)
 	Refresh(ctx context.Context) error
 }
@@ -59,7 +59,8 @@ type Config struct {
 
 // Runner keeps VPC Lattice in line with a folder of manifests.
 type Runner struct {
-	cfg Config
+	cfg      Config
+	pipeline *pipeline.Pipeline
 	// objects remembers every object by key across reloads: the generation bookkeeping an API
 	// server would do, the last good version of objects whose file became unreadable, and the
 	// statuses already written (so transition times survive).
@@ -85,7 +86,7 @@ func New(cfg Config) *Runner {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Runner{cfg: cfg, objects: map[string]*tracked{}, problems: map[string]bool{}}
+	return &Runner{cfg: cfg, pipeline: pipeline.New(cfg.Translate, cfg.Deployer), objects: map[string]*tracked{}, problems: map[string]bool{}}
 }
 
 // Run reconciles once, then again after every change in the folder and after failures (with
@@ -155,21 +156,20 @@ func (r *Runner) Reconcile(ctx context.Context) *Report {
 	rep.Problems = snap.Problems
 	r.logProblems(snap.Problems)
 	objs := r.track(snap)
-	out := translate.Translate(Input(objs), r.cfg.Translate)
+	pass := r.pipeline.Translate(Input(objs))
 
 	if r.cfg.OnPlan != nil {
-		if p, err := r.cfg.Deployer.Plan(ctx, &out.Model); err == nil && p.Len() > 0 {
+		if p, err := r.cfg.Deployer.Plan(ctx, &pass.Output.Model); err == nil && p.Len() > 0 {
 			r.cfg.OnPlan(p)
 		}
 	}
-	res, err := r.cfg.Deployer.Apply(ctx, &out.Model)
-	if err != nil {
-		rep.Err = fmt.Errorf("apply to VPC Lattice: %w", err)
-		r.cfg.Log.Error(err, "apply to VPC Lattice")
+	r.pipeline.Deploy(ctx, pass)
+	if pass.Err != nil {
+		rep.Err = fmt.Errorf("apply to VPC Lattice: %w", pass.Err)
+		r.cfg.Log.Error(pass.Err, "apply to VPC Lattice")
 	}
-	out.SetProgrammed(programmed(&out.Model, res, err))
-	r.recordStatus(out, res)
-	rep.Rows = rows(objs, out, res, r.cfg.ListenerAddr)
+	r.recordStatus(pass)
+	rep.Rows = rows(objs, pass, r.cfg.ListenerAddr)
 	if r.cfg.StatusDir != "" {
 		if err := r.writeStatus(); err != nil {
 			rep.Err = errors.Join(rep.Err, err)
@@ -274,35 +274,6 @@ func specHash(o Object) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// programmed converts deploy results into what translate records in Programmed conditions. When
-// the apply failed as a whole, every route and gateway of the model reports that error as Pending:
-// it is retried.
-func programmed(m *model.Model, res *deploy.Result, err error) (map[model.RouteKey]translate.DeployResult, map[model.GatewayKey]translate.DeployResult) {
-	routes := map[model.RouteKey]translate.DeployResult{}
-	gateways := map[model.GatewayKey]translate.DeployResult{}
-	if res == nil {
-		failed := translate.DeployResult{Reason: string(gwv1.GatewayReasonPending), Message: fmt.Sprint(err)}
-		for _, svc := range m.Services {
-			routes[svc.Route] = failed
-		}
-		for _, sn := range m.ServiceNetworks {
-			gateways[sn.Gateway] = failed
-		}
-		return routes, gateways
-	}
-	for k, rr := range res.Routes {
-		routes[k] = translate.DeployResult{Programmed: rr.Programmed, Message: rr.Message}
-	}
-	for k, gr := range res.Gateways {
-		msg := gr.Message
-		if gr.Programmed && gr.ServiceNetworkARN != "" {
-			msg = "aws-service-network-arn: " + gr.ServiceNetworkARN
-		}
-		gateways[k] = translate.DeployResult{Programmed: gr.Programmed, Message: msg}
-	}
-	return routes, gateways
-}
-
 // Plan reads cfg.Dir, translates it and asks cfg.Deployer what applying it would do, changing
 // nothing. The report holds the manifest problems and the statuses Translate decided (routes and
 // gateways Translate rejects are not in the plan).
@@ -315,12 +286,12 @@ func Plan(ctx context.Context, cfg Config) (*deploy.Plan, *Report, error) {
 	}
 	rep.Problems = snap.Problems
 	objs := r.track(snap)
-	out := translate.Translate(Input(objs), r.cfg.Translate)
-	p, err := cfg.Deployer.Plan(ctx, &out.Model)
+	pass := r.pipeline.Translate(Input(objs))
+	p, err := cfg.Deployer.Plan(ctx, &pass.Output.Model)
 	if err != nil {
 		return nil, rep, fmt.Errorf("plan: %w", err)
 	}
-	r.recordStatus(out, nil)
-	rep.Rows = rows(objs, out, nil, nil)
+	r.recordStatus(pass)
+	rep.Rows = rows(objs, pass, nil)
 	return p, rep, nil
 }

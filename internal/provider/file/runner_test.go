@@ -18,6 +18,8 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
@@ -84,10 +86,10 @@ func localLattice(t *testing.T) (*api.Server, *deploy.Deployer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, deploy.New(client, deploy.Config{AccountID: "123456789012", ClusterName: "test", VPCID: "vpc-0123456789abcdef0", Region: "us-west-2"}, testr.New(t))
+	return srv, deploy.New(client, deploy.Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "test", VPCID: "vpc-0123456789abcdef0"}, Region: "us-west-2"}, testr.New(t))
 }
 
-var testTranslate = translate.Config{AccountID: "123456789012", ClusterName: "test", VPCID: "vpc-0123456789abcdef0"}
+var testTranslate = translate.Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "test", VPCID: "vpc-0123456789abcdef0"}}
 
 func readRoute(t *testing.T, statusDir string) *gwv1.HTTPRoute {
 	t.Helper()
@@ -144,7 +146,7 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("gateway row %+v", gw)
 			}
 			rt := readRoute(t, statusDir)
-			if rt.Annotations[AnnotationAssignedDomainName] != row.DNSName {
+			if rt.Annotations[status.AnnotationDomainName] != row.DNSName {
 				t.Errorf("annotations %v", rt.Annotations)
 			}
 			firstTransition = condition(rt, "Programmed").LastTransitionTime

@@ -6,114 +6,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
-	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/model"
-	"github.com/lattice-gateway/lattice-gateway/internal/translate"
+	"github.com/lattice-gateway/lattice-gateway/internal/pipeline"
 )
 
-// Route annotations the upstream controller writes; tools read a route's Lattice DNS name there.
-const (
-	AnnotationAssignedDomainName = "application-networking.k8s.aws/lattice-assigned-domain-name"
-	AnnotationServiceARN         = "application-networking.k8s.aws/lattice-service-arn"
-)
-
-// recordStatus stores the statuses of out (and the route annotations from res) in the tracked
-// objects, keeping the transition time of conditions whose status did not change.
-func (r *Runner) recordStatus(out *translate.Output, res *deploy.Result) {
-	now := metav1.NewTime(r.cfg.Now().Truncate(time.Second))
+// recordStatus merges the statuses and route annotations of the pass into the tracked objects.
+func (r *Runner) recordStatus(pass *pipeline.Pass) {
+	now := r.cfg.Now()
 	for _, t := range r.objects {
-		nn := nsName(t.obj)
-		switch o := t.obj.(type) {
-		case *gwv1.GatewayClass:
-			if st, ok := out.GatewayClasses[o.Name]; ok {
-				st.Conditions = stamp(o.Status.Conditions, st.Conditions, now)
-				o.Status = st
-			}
-		case *gwv1.Gateway:
-			if st, ok := out.Gateways[nn]; ok {
-				st.Conditions = stamp(o.Status.Conditions, st.Conditions, now)
-				for i := range st.Listeners {
-					st.Listeners[i].Conditions = stamp(listenerConditions(o.Status.Listeners, st.Listeners[i].Name), st.Listeners[i].Conditions, now)
-				}
-				o.Status = st
-			}
-		case *gwv1.HTTPRoute:
-			o.Status.Parents = stampParents(o.Status.Parents, out.HTTPRoutes[nn], now)
-			annotate(o, res, model.RouteKey{Kind: model.KindHTTPRoute, Namespace: nn.Namespace, Name: nn.Name})
-		case *gwv1.GRPCRoute:
-			o.Status.Parents = stampParents(o.Status.Parents, out.GRPCRoutes[nn], now)
-			annotate(o, res, model.RouteKey{Kind: model.KindGRPCRoute, Namespace: nn.Namespace, Name: nn.Name})
-		case *gwv1.TLSRoute:
-			o.Status.Parents = stampParents(o.Status.Parents, out.TLSRoutes[nn], now)
-			annotate(o, res, model.RouteKey{Kind: model.KindTLSRoute, Namespace: nn.Namespace, Name: nn.Name})
+		pass.SetStatus(t.obj, now)
+		if want, change := pass.Annotations(t.obj); change {
+			t.obj.SetAnnotations(want)
 		}
 	}
-}
-
-func nsName(o Object) types.NamespacedName {
-	return types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
-}
-
-// stamp sets LastTransitionTime on next: kept from prev when the status is unchanged, now
-// otherwise (Translate leaves it zero to stay deterministic).
-func stamp(prev, next []metav1.Condition, now metav1.Time) []metav1.Condition {
-	for i := range next {
-		next[i].LastTransitionTime = now
-		for _, p := range prev {
-			if p.Type == next[i].Type && p.Status == next[i].Status && !p.LastTransitionTime.IsZero() {
-				next[i].LastTransitionTime = p.LastTransitionTime
-			}
-		}
-	}
-	return next
-}
-
-func listenerConditions(ls []gwv1.ListenerStatus, name gwv1.SectionName) []metav1.Condition {
-	for _, l := range ls {
-		if l.Name == name {
-			return l.Conditions
-		}
-	}
-	return nil
-}
-
-func stampParents(prev, next []gwv1.RouteParentStatus, now metav1.Time) []gwv1.RouteParentStatus {
-	for i := range next {
-		var old []metav1.Condition
-		for _, p := range prev {
-			if reflect.DeepEqual(p.ParentRef, next[i].ParentRef) && p.ControllerName == next[i].ControllerName {
-				old = p.Conditions
-			}
-		}
-		next[i].Conditions = stamp(old, next[i].Conditions, now)
-	}
-	return next
-}
-
-func annotate(o Object, res *deploy.Result, key model.RouteKey) {
-	if res == nil {
-		return
-	}
-	rr, ok := res.Routes[key]
-	if !ok || rr.DNSName == "" {
-		return
-	}
-	a := o.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	a[AnnotationAssignedDomainName] = rr.DNSName
-	a[AnnotationServiceARN] = rr.ServiceARN
-	o.SetAnnotations(a)
 }
 
 func clearStatus(o Object) {

@@ -1,6 +1,6 @@
-// Package kubernetes is the Kubernetes provider: a controller-runtime controller that feeds the
-// informer cache to translate, applies the resulting model with deploy, and writes statuses,
-// annotations, finalizers and events back.
+// Package kubernetes is the Kubernetes provider: a controller-runtime controller that hands the
+// informer cache to a pipeline pass (translate, deploy, statuses) and writes what the pass decided
+// back: finalizers, annotations, statuses and events.
 //
 // Translation is a pure function of the whole world, so there is one reconcile key for
 // everything ("the world"): bursts of events coalesce in the workqueue into one translate and one
@@ -38,15 +38,14 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/pipeline"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
 // Deployer is the part of deploy.Deployer the controller uses.
 type Deployer interface {
-	Apply(ctx context.Context, m *model.Model) (*deploy.Result, error)
-	SyncTargets(ctx context.Context, m *model.Model, tgNames []string) (*deploy.Result, error)
+	pipeline.Deployer
 	Refresh(ctx context.Context) error
 }
 
@@ -74,7 +73,7 @@ var worldKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "wor
 type Controller struct {
 	client   client.Client
 	deployer Deployer
-	cfg      translate.Config
+	pipeline *pipeline.Pipeline
 	log      logr.Logger
 	events   events.EventRecorder
 	metrics  *metrics
@@ -82,10 +81,6 @@ type Controller struct {
 	// kick asks for a world pass from inside a targets pass, so that failures are retried (with
 	// backoff) under the one world key instead of once per Service.
 	kick chan event.GenericEvent
-
-	// last is the model of the last successful Apply. Only the reconciler (one worker) touches
-	// it, so it needs no lock.
-	last *model.Model
 
 	mu sync.Mutex
 	// seen records when each route generation was first observed, for the convergence histogram.
@@ -106,9 +101,6 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 	if o.Name == "" {
 		o.Name = "lattice-gateway"
 	}
-	if o.Translate.ControllerName == "" {
-		o.Translate.ControllerName = translate.DefaultControllerName
-	}
 	m, err := newMetrics(o.Registry)
 	if err != nil {
 		return nil, err
@@ -116,7 +108,8 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 	c := &Controller{
 		client:   mgr.GetClient(),
 		deployer: o.Deployer,
-		cfg:      o.Translate,
+		// Only the reconciler (one worker) runs passes, as the pipeline requires.
+		pipeline: pipeline.New(o.Translate, o.Deployer),
 		log:      o.Log,
 		events:   mgr.GetEventRecorder(o.Name),
 		metrics:  m,
@@ -224,11 +217,10 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 
 // observeGeneration remembers when a route generation was first seen.
 func (c *Controller) observeGeneration(obj client.Object) {
-	kind, ok := routeKind(obj)
+	key, ok := pipeline.RouteKey(obj)
 	if !ok {
 		return
 	}
-	key := model.RouteKey{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s, ok := c.seen[key]; !ok || s.generation != obj.GetGeneration() {
@@ -251,11 +243,11 @@ func (c *Controller) programmedRoute(key model.RouteKey, generation int64) {
 
 // forgetRoutes drops the convergence bookkeeping of routes that are gone or being deleted, so it
 // stays bounded by the number of live routes.
-func (c *Controller) forgetRoutes(s *snapshot) {
+func (c *Controller) forgetRoutes(pass *pipeline.Pass) {
 	keep := map[model.RouteKey]bool{}
-	for _, r := range s.routes() {
-		if r.obj.GetDeletionTimestamp() == nil {
-			keep[r.key] = true
+	for _, obj := range pass.Objects() {
+		if key, isRoute := pipeline.RouteKey(obj); isRoute && obj.GetDeletionTimestamp() == nil {
+			keep[key] = true
 		}
 	}
 	c.mu.Lock()
@@ -265,16 +257,4 @@ func (c *Controller) forgetRoutes(s *snapshot) {
 			delete(c.seen, k)
 		}
 	}
-}
-
-func routeKind(obj client.Object) (model.RouteKind, bool) {
-	switch obj.(type) {
-	case *gwv1.HTTPRoute:
-		return model.KindHTTPRoute, true
-	case *gwv1.GRPCRoute:
-		return model.KindGRPCRoute, true
-	case *gwv1.TLSRoute:
-		return model.KindTLSRoute, true
-	}
-	return "", false
 }

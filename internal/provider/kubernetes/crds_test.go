@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 )
 
@@ -27,8 +28,7 @@ func TestRunRefusesToStartWithoutGatewayAPICRDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := config.Controller{Lattice: config.Lattice{ClusterVPCID: "vpc-01234567", Region: "us-west-2", AccountID: "123456789012",
-		ClusterName: "c", LatticeEndpoint: "http://127.0.0.1:1"}, MetricsBindAddress: "0", HealthProbeBindAddress: "0"}
+	conf := config.Controller{Lattice: config.Lattice{Owner: model.Owner{AccountID: "123456789012", ClusterName: "c", VPCID: "vpc-01234567"}, Region: "us-west-2", LatticeEndpoint: "http://127.0.0.1:1"}, MetricsBindAddress: "0", HealthProbeBindAddress: "0"}
 	err = Run(context.Background(), RunOptions{Config: conf, Log: testr.New(t), RestConfig: cfg, Registry: prometheus.NewRegistry()})
 	if err == nil {
 		t.Fatal("Run started without Gateway API CRDs")

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/pipeline"
 )
 
 // Finalizer names of the upstream controller, so that objects it finalized are released by us
@@ -22,77 +21,29 @@ const (
 	FinalizerTLSRoute  = "tlsroute.k8s.aws/resources"
 )
 
-func routeFinalizer(k model.RouteKind) string {
-	switch k {
-	case model.KindGRPCRoute:
-		return FinalizerGRPCRoute
-	case model.KindTLSRoute:
-		return FinalizerTLSRoute
-	}
-	return FinalizerHTTPRoute
+// finalizerNames are the finalizers by kind; GatewayClasses get Gateway API's own.
+var finalizerNames = map[string]string{
+	"GatewayClass": gwv1.GatewayClassFinalizerGatewaysExist,
+	"Gateway":      FinalizerGateway,
+	"HTTPRoute":    FinalizerHTTPRoute,
+	"GRPCRoute":    FinalizerGRPCRoute,
+	"TLSRoute":     FinalizerTLSRoute,
 }
 
-// addFinalizers protects every live Gateway and route of ours before Apply creates Lattice
-// resources for it, so that deleting it always passes through us.
-func (c *Controller) addFinalizers(ctx context.Context, s *snapshot, own ownership) error {
+// setFinalizers carries out the pipeline's finalizer decisions.
+func (c *Controller) setFinalizers(ctx context.Context, decisions []pipeline.Finalizer) error {
 	var errs []error
-	for i := range s.gateways.Items {
-		gw := &s.gateways.Items[i]
-		if gw.DeletionTimestamp == nil && own.gateways[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] {
-			errs = append(errs, c.setFinalizer(ctx, "Gateway", gw, FinalizerGateway, true))
-		}
-	}
-	for _, r := range s.routes() {
-		if r.obj.GetDeletionTimestamp() == nil && own.ownsRoute(r) {
-			errs = append(errs, c.setFinalizer(ctx, string(r.key.Kind), r.obj, routeFinalizer(r.key.Kind), true))
-		}
+	for _, d := range decisions {
+		errs = append(errs, c.setFinalizer(ctx, d.Object, d.Hold))
 	}
 	return errors.Join(errs...)
 }
 
-// releaseFinalizers removes our finalizer from every Gateway and route that is being deleted or
-// is no longer ours. It runs only after an Apply without errors, that is, once Lattice holds
-// nothing for them any more. An object whose GatewayClass (or Gateway) vanished first is no
-// longer ours and is released too, so deleting in any order never leaves a finalizer behind
-// (upstream #115).
-func (c *Controller) releaseFinalizers(ctx context.Context, s *snapshot, own ownership) error {
-	var errs []error
-	for i := range s.gateways.Items {
-		gw := &s.gateways.Items[i]
-		if gw.DeletionTimestamp != nil || !own.gateways[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] {
-			errs = append(errs, c.setFinalizer(ctx, "Gateway", gw, FinalizerGateway, false))
-		}
-	}
-	for _, r := range s.routes() {
-		if r.obj.GetDeletionTimestamp() != nil || !own.ownsRoute(r) {
-			errs = append(errs, c.setFinalizer(ctx, string(r.key.Kind), r.obj, routeFinalizer(r.key.Kind), false))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// classFinalizers keeps the Gateway API's gateway-exists finalizer on each of our GatewayClasses
-// exactly while Gateways use it (counting Gateways being deleted, which still hold Lattice
-// resources).
-func (c *Controller) classFinalizers(ctx context.Context, s *snapshot, own ownership) error {
-	used := map[string]bool{}
-	for i := range s.gateways.Items {
-		used[string(s.gateways.Items[i].Spec.GatewayClassName)] = true
-	}
-	var errs []error
-	for name, cl := range own.classes {
-		// The API server refuses new finalizers on an object being deleted.
-		if used[name] && cl.DeletionTimestamp != nil {
-			continue
-		}
-		errs = append(errs, c.setFinalizer(ctx, "GatewayClass", cl, gwv1.GatewayClassFinalizerGatewaysExist, used[name]))
-	}
-	return errors.Join(errs...)
-}
-
-// setFinalizer adds or removes one finalizer with an optimistic-lock patch, so finalizers that
+// setFinalizer adds or removes our finalizer with an optimistic-lock patch, so finalizers that
 // others add concurrently are never lost. It does nothing when the object is already right.
-func (c *Controller) setFinalizer(ctx context.Context, kind string, obj client.Object, name string, present bool) error {
+func (c *Controller) setFinalizer(ctx context.Context, obj client.Object, present bool) error {
+	kind := pipeline.Kind(obj)
+	name := finalizerNames[kind]
 	if controllerutil.ContainsFinalizer(obj, name) == present {
 		return nil
 	}

@@ -58,7 +58,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	if c.EnableServiceNetworkOverride {
 		log.Info("ENABLE_SERVICE_NETWORK_OVERRIDE is not implemented yet; routes are associated with their parent Gateways' service networks")
 	}
-	restCfg, err := restConfig(o.RestConfig, c.Kubeconfig)
+	restCfg, err := restConfig(o.RestConfig, c.Kubeconfig, c.KubeAPIQPS, c.KubeAPIBurst)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	dcfg := o.Deploy
-	dcfg.AccountID, dcfg.ClusterName, dcfg.VPCID, dcfg.Region = c.AccountID, c.ClusterName, c.ClusterVPCID, c.Region
+	dcfg.Owner, dcfg.Region = c.Owner, c.Region
 	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
 
 	gatewayAddresses, err := c.GatewayAddresses()
@@ -110,7 +110,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	ctl, err := Setup(mgr, Options{
 		Translate: translate.Config{
-			AccountID: c.AccountID, ClusterName: c.ClusterName, VPCID: c.ClusterVPCID,
+			Owner:                 c.Owner,
 			DefaultServiceNetwork: c.DefaultServiceNetwork,
 			GatewayAddresses:      gatewayAddresses,
 			Quotas:                translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
@@ -146,20 +146,28 @@ func Run(ctx context.Context, o RunOptions) error {
 	return nil
 }
 
-func restConfig(cfg *rest.Config, kubeconfig string) (*rest.Config, error) {
-	if cfg != nil {
-		return cfg, nil
-	}
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+// restConfig loads the Kubernetes client config (cfg when given, else kubeconfig, then
+// $KUBECONFIG, in-cluster and ~/.kube/config) and gives it the same rate limits whichever source
+// it came from: clientcmd leaves them at client-go's 5 per second, controller-runtime's loader
+// raises them, and a controller must not be five times slower because of a flag.
+func restConfig(cfg *rest.Config, kubeconfig string, qps float32, burst int) (*rest.Config, error) {
+	if cfg == nil {
+		var err error
+		if kubeconfig != "" {
+			if cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
+				return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+			}
+		} else if cfg, err = ctrlconfig.GetConfig(); err != nil {
+			return nil, fmt.Errorf("find Kubernetes API server (use --kubeconfig or KUBECONFIG): %w", err)
 		}
-		return cfg, nil
+	} else {
+		cfg = rest.CopyConfig(cfg)
 	}
-	cfg, err := ctrlconfig.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("find Kubernetes API server (use --kubeconfig or KUBECONFIG): %w", err)
+	if qps > 0 {
+		cfg.QPS = qps
+	}
+	if burst > 0 {
+		cfg.Burst = burst
 	}
 	return cfg, nil
 }

@@ -1,4 +1,4 @@
-package kubernetes
+package pipeline
 
 import (
 	"testing"
@@ -6,21 +6,24 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
+const ours = gwv1.GatewayController(translate.DefaultControllerName)
+
 func TestOwnership(t *testing.T) {
-	s := &snapshot{}
-	s.classes.Items = []gwv1.GatewayClass{
-		{ObjectMeta: metav1.ObjectMeta{Name: "amazon-vpc-lattice"}, Spec: gwv1.GatewayClassSpec{ControllerName: ours}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "istio"}, Spec: gwv1.GatewayClassSpec{ControllerName: "istio.io/gateway-controller"}},
+	in := &translate.Input{
+		GatewayClasses: []gwv1.GatewayClass{
+			{ObjectMeta: metav1.ObjectMeta{Name: "amazon-vpc-lattice"}, Spec: gwv1.GatewayClassSpec{ControllerName: ours}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "istio"}, Spec: gwv1.GatewayClassSpec{ControllerName: "istio.io/gateway-controller"}},
+		},
+		Gateways: []gwv1.Gateway{
+			{ObjectMeta: metav1.ObjectMeta{Namespace: "infra", Name: "my-hotel"}, Spec: gwv1.GatewaySpec{GatewayClassName: "amazon-vpc-lattice"}},
+			{ObjectMeta: metav1.ObjectMeta{Namespace: "infra", Name: "mesh"}, Spec: gwv1.GatewaySpec{GatewayClassName: "istio"}},
+			{ObjectMeta: metav1.ObjectMeta{Namespace: "infra", Name: "orphan"}, Spec: gwv1.GatewaySpec{GatewayClassName: "deleted-class"}},
+		},
 	}
-	s.gateways.Items = []gwv1.Gateway{
-		{ObjectMeta: metav1.ObjectMeta{Namespace: "infra", Name: "my-hotel"}, Spec: gwv1.GatewaySpec{GatewayClassName: "amazon-vpc-lattice"}},
-		{ObjectMeta: metav1.ObjectMeta{Namespace: "infra", Name: "mesh"}, Spec: gwv1.GatewaySpec{GatewayClassName: "istio"}},
-		{ObjectMeta: metav1.ObjectMeta{Namespace: "infra", Name: "orphan"}, Spec: gwv1.GatewaySpec{GatewayClassName: "deleted-class"}},
-	}
-	own := s.ownership(string(ours))
+	own := newOwnership(in, string(ours))
 	ns := func(s string) *gwv1.Namespace { n := gwv1.Namespace(s); return &n }
 	group := func(s string) *gwv1.Group { g := gwv1.Group(s); return &g }
 	kind := func(s string) *gwv1.Kind { k := gwv1.Kind(s); return &k }
@@ -40,8 +43,9 @@ func TestOwnership(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := route{key: model.RouteKey{Kind: model.KindHTTPRoute, Namespace: tt.routeNS, Name: "r"}, parents: tt.parents}
-			if got := own.ownsRoute(r); got != tt.want {
+			r := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: tt.routeNS, Name: "r"},
+				Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: tt.parents}}}
+			if got := own.owns(r); got != tt.want {
 				t.Errorf("ownsRoute = %v, want %v", got, tt.want)
 			}
 		})

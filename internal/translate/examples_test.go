@@ -1,0 +1,58 @@
+package translate
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// TestPolicyExamples: examples/policies applied next to examples/hotel gives every policy
+// Accepted, and each lands in the model, so the documented examples stay copy-pasteable.
+func TestPolicyExamples(t *testing.T) {
+	in := &Input{}
+	for _, dir := range []string{"hotel", "policies"} {
+		files, err := filepath.Glob(filepath.Join("..", "..", "examples", dir, "*.yaml"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("examples/%s: %v (%d files)", dir, err, len(files))
+		}
+		for _, f := range files {
+			addManifests(t, in, f)
+		}
+	}
+	if n := len(in.TargetGroupPolicies) + len(in.VpcAssociationPolicies) + len(in.AccessLogPolicies) + len(in.IAMAuthPolicies); n != 5 {
+		t.Fatalf("examples/policies holds %d policies, want 5", n)
+	}
+	out := Translate(in, testConfig)
+	for k, st := range out.Policies {
+		if c := apimeta.FindStatusCondition(st.Conditions, typeAccepted); c == nil || c.Reason != "Accepted" {
+			t.Errorf("%s: Accepted condition %+v", k, c)
+		}
+	}
+	if n := len(out.Model.PolicyTargets()); n != 5 {
+		t.Errorf("the model carries %d of the 5 example policies", n)
+	}
+}
+
+// addManifests adds the documents of file that translate reads; Deployments and the like are
+// skipped, as the file provider does. The examples leave namespaces to kubectl: "default".
+func addManifests(t *testing.T, in *Input, file string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = decodeDocuments(data, func(obj runtime.Object) error {
+		if o, ok := obj.(metav1.Object); ok && o.GetNamespace() == "" {
+			o.SetNamespace("default")
+		}
+		_ = in.Add(obj)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+}
