@@ -23,11 +23,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
-	"github.com/go-logr/logr"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/iamauth"
@@ -62,28 +61,20 @@ func run(n, rounds int, ip string) error {
 	go func() {
 		_ = http.Serve(backend, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }))
 	}()
-	o := api.DefaultOptions()
-	srv, err := api.Open(o)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "iamauth-bench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	dp, err := dataplane.New(srv.Store(), dataplane.Options{DNSAddr: ip + ":0", DataPlaneAddr: ip, ListenerPortOffset: 8000, DataDir: dir}, logr.Discard())
+	o := api.DefaultOptions()
+	o.APIAddr, o.AdminAddr = "127.0.0.1:0", ""
+	ll, err := locallattice.Start(ctx, locallattice.Options{API: o,
+		DataPlane: &dataplane.Options{DNSAddr: ip + ":0", DataPlaneAddr: ip, ListenerPortOffset: 8000, DataDir: dir}})
 	if err != nil {
 		return err
 	}
-	if err := dp.Start(ctx); err != nil {
-		return err
-	}
-	defer dp.Close()
+	defer ll.Close()
+	dp := ll.DataPlane
 	me := dp.Principal()
 	allowMe := `{"Statement":[{"Effect":"Allow","Principal":{"AWS":["` + me.ARN + `"]},"Action":"vpc-lattice-svcs:Invoke","Resource":"*",
 		"Condition":{"StringEquals":{"vpc-lattice-svcs:RequestMethod":["GET","POST"]}}}]}`
@@ -93,8 +84,7 @@ func run(n, rounds int, ip string) error {
 		{name: "iam-anonymous", auth: types.AuthTypeAwsIam, policy: allowAnyone},
 		{name: "iam-sigv4", auth: types.AuthTypeAwsIam, policy: allowMe, signed: true},
 	}
-	c := vpclattice.New(vpclattice.Options{Region: o.Region, BaseEndpoint: aws.String(srv.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")})
+	c := ll.NewClient()
 	if err := configure(ctx, c, backend.Addr().(*net.TCPAddr), services); err != nil {
 		return err
 	}
