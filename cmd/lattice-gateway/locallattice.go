@@ -7,6 +7,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/console"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 )
 
@@ -42,7 +43,9 @@ func startLocalLattice(ctx context.Context, o api.Options, data *dataplane.Optio
 			return nil, fmt.Errorf("start Local Lattice data plane: %w", err)
 		}
 		ll.dp = dp
+		srv.MetricsRegistry().MustRegister(dp.Metrics())
 	}
+	srv.HandleAdmin(console.Path, console.Handler(srv.Store(), ll.traffic()))
 	return ll, nil
 }
 
@@ -57,6 +60,14 @@ func startDataPlane(ctx context.Context, srv *api.Server, o dataplane.Options, l
 		return nil, err
 	}
 	return dp, nil
+}
+
+// traffic is the data plane's traffic record for the console, nil without a data plane.
+func (ll *localLattice) traffic() console.Traffic {
+	if ll.dp == nil {
+		return nil
+	}
+	return ll.dp
 }
 
 // Close stops the data plane, then the API (which persists the state file).
