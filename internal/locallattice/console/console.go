@@ -90,11 +90,11 @@ func (c *console) snapshot() *store.Snapshot {
 
 type network struct {
 	store.ServiceNetwork
-	VPCs            []store.ServiceNetworkVpcAssociation `json:"vpcAssociations"`
-	Services        []string                             `json:"services"`
-	AuthPolicy      string                               `json:"authPolicy,omitempty"`
-	AccessLogs      []store.AccessLogSubscription        `json:"accessLogSubscriptions"`
-	ServiceCount    int                                  `json:"serviceCount"`
+	VPCs         []store.ServiceNetworkVpcAssociation `json:"vpcAssociations"`
+	Services     []string                             `json:"services"`
+	AuthPolicy   string                               `json:"authPolicy,omitempty"`
+	AccessLogs   []store.AccessLogSubscription        `json:"accessLogSubscriptions"`
+	ServiceCount int                                  `json:"serviceCount"`
 }
 
 func (c *console) networks(w http.ResponseWriter, _ *http.Request) {

@@ -45,7 +45,9 @@ func TestThousandServices(t *testing.T) {
 	}
 	var detail struct {
 		Name      string
-		Listeners []struct{ Rules []struct{ Forward []struct{ Percent int } } }
+		Listeners []struct {
+			Rules []struct{ Forward []struct{ Percent int } }
+		}
 	}
 	get(fmt.Sprintf("api/services/%s", page.Items[0].ID), &detail)
 	if detail.Name != "svc-0120" || len(detail.Listeners) != 1 || len(detail.Listeners[0].Rules) != 6 || detail.Listeners[0].Rules[5].Forward[0].Percent != 50 {

@@ -53,21 +53,21 @@ func TestMetricsCountTraffic(t *testing.T) {
 	reg.MustRegister(dp.Metrics())
 	got := gather(t, reg)
 	want := map[string]float64{
-		`lattice_request_count_total{listener="http",service="inventory",target_group="inventory-ver1"}`:                             50,
-		`lattice_request_count_total{listener="http",service="inventory",target_group="inventory-ver2"}`:                             50,
-		`lattice_request_count_total{listener="http",service="inventory",target_group=""}`:                                           5,
-		`lattice_request_count_total{listener="http",service="broken",target_group="dead"}`:                                          10,
-		`lattice_http_code_count_total{code_class="2XX",listener="http",service="inventory",target_group="inventory-ver1"}`:          50,
-		`lattice_http_code_count_total{code_class="2XX",listener="http",service="inventory",target_group="inventory-ver2"}`:          50,
-		`lattice_http_code_count_total{code_class="4XX",listener="http",service="inventory",target_group=""}`:                        5,
-		`lattice_http_code_count_total{code_class="5XX",listener="http",service="broken",target_group="dead"}`:                       10,
-		`lattice_http_code_target_count_total{code_class="2XX",listener="http",service="inventory",target_group="inventory-ver1"}`:   50,
-		`lattice_http_code_target_count_total{code_class="2XX",listener="http",service="inventory",target_group="inventory-ver2"}`:   50,
-		`lattice_request_time_seconds_count{listener="http",service="inventory",target_group="inventory-ver1"}`:                      50,
-		`lattice_request_time_seconds_count{listener="http",service="broken",target_group="dead"}`:                                   10,
-		`lattice_active_connection_count{listener="http",service="inventory"}`:                                                       0,
-		`lattice_healthy_target_count{target_group="inventory-ver1"}`:                                                                1,
-		`lattice_unhealthy_target_count{target_group="inventory-ver1"}`:                                                              0,
+		`lattice_request_count_total{listener="http",service="inventory",target_group="inventory-ver1"}`:                           50,
+		`lattice_request_count_total{listener="http",service="inventory",target_group="inventory-ver2"}`:                           50,
+		`lattice_request_count_total{listener="http",service="inventory",target_group=""}`:                                         5,
+		`lattice_request_count_total{listener="http",service="broken",target_group="dead"}`:                                        10,
+		`lattice_http_code_count_total{code_class="2XX",listener="http",service="inventory",target_group="inventory-ver1"}`:        50,
+		`lattice_http_code_count_total{code_class="2XX",listener="http",service="inventory",target_group="inventory-ver2"}`:        50,
+		`lattice_http_code_count_total{code_class="4XX",listener="http",service="inventory",target_group=""}`:                      5,
+		`lattice_http_code_count_total{code_class="5XX",listener="http",service="broken",target_group="dead"}`:                     10,
+		`lattice_http_code_target_count_total{code_class="2XX",listener="http",service="inventory",target_group="inventory-ver1"}`: 50,
+		`lattice_http_code_target_count_total{code_class="2XX",listener="http",service="inventory",target_group="inventory-ver2"}`: 50,
+		`lattice_request_time_seconds_count{listener="http",service="inventory",target_group="inventory-ver1"}`:                    50,
+		`lattice_request_time_seconds_count{listener="http",service="broken",target_group="dead"}`:                                 10,
+		`lattice_active_connection_count{listener="http",service="inventory"}`:                                                     0,
+		`lattice_healthy_target_count{target_group="inventory-ver1"}`:                                                              1,
+		`lattice_unhealthy_target_count{target_group="inventory-ver1"}`:                                                            0,
 	}
 	for k, v := range want {
 		if got[k] != v {
