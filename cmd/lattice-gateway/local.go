@@ -41,6 +41,9 @@ that routes HTTP, HTTPS, gRPC and TLS passthrough traffic to the registered targ
 			fmt.Fprint(cmd.OutOrStdout(), ll.api.Instructions())
 			fmt.Fprintf(cmd.OutOrStdout(), "DNS on %s (udp/tcp); data plane on %s, Lattice port P served on P+%d; CA for HTTPS listeners: %s\n",
 				ll.dp.DNSAddr(), data.DataPlaneAddr, data.ListenerPortOffset, ll.dp.CAPath())
+			if u := ll.consoleURL(); u != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "Web console: %s\n", u)
+			}
 			<-ctx.Done()
 			return nil
 		},

@@ -70,6 +70,14 @@ func (ll *localLattice) traffic() console.Traffic {
 	return ll.dp
 }
 
+// consoleURL is the web console's address, "" without an admin endpoint.
+func (ll *localLattice) consoleURL() string {
+	if addr := ll.api.AdminAddr(); addr != "" {
+		return "http://" + addr + console.Path
+	}
+	return ""
+}
+
 // Close stops the data plane, then the API (which persists the state file).
 func (ll *localLattice) Close() {
 	if ll.dp != nil {
