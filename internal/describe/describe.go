@@ -223,7 +223,7 @@ func (r *Report) gateway(objs *Objects, lat *Lattice) {
 	}
 	gw := &objs.Gateways[i]
 	r.Found = true
-	r.Conditions = conditions("", gw.Status.Conditions)
+	r.Conditions = conditions("gateway", gw.Status.Conditions)
 	for _, l := range gw.Status.Listeners {
 		r.Conditions = append(r.Conditions, conditions("listener "+string(l.Name), l.Conditions)...)
 	}

@@ -1,6 +1,7 @@
 package describe
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,7 +39,8 @@ func Write(w io.Writer, r *Report, format string) error {
 }
 
 func writeText(out io.Writer, r *Report) error {
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	var buf bytes.Buffer
+	w := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("%s", r.Object)
 	if !r.Found {
@@ -57,7 +59,7 @@ func writeText(out io.Writer, r *Report) error {
 			for _, c := range pol.Conditions {
 				cs = append(cs, c.Type+"="+c.Status)
 			}
-			p("  %s %s\t%s", pol.Kind, pol.Name, strings.Join(cs, " "))
+			p("  %s %s  %s", pol.Kind, pol.Name, strings.Join(cs, " "))
 		}
 	}
 	if len(r.Routes) > 0 {
@@ -67,7 +69,7 @@ func writeText(out io.Writer, r *Report) error {
 		}
 	}
 	if sn := r.ServiceNetwork; sn != nil {
-		p("Lattice service network %s\t%s\t%s", sn.Name, sn.ID, sn.ARN)
+		p("Lattice service network %s  %s  %s", sn.Name, sn.ID, sn.ARN)
 		for _, v := range sn.VPCs {
 			p("  VPC %s", v)
 		}
@@ -76,7 +78,7 @@ func writeText(out io.Writer, r *Report) error {
 		}
 	}
 	for _, s := range r.Services {
-		p("Lattice service %s\t%s\t%s", s.Name, s.ID, s.Status)
+		p("Lattice service %s  %s  %s", s.Name, s.ID, s.Status)
 		p("  ARN %s", s.ARN)
 		p("  DNS %s", s.DNSName)
 		for _, n := range s.Networks {
@@ -89,14 +91,14 @@ func writeText(out io.Writer, r *Report) error {
 			p("  access logs to %s", d)
 		}
 		for _, l := range s.Listeners {
-			p("  listener %s %s:%d\t%s", l.Name, l.Protocol, l.Port, l.ID)
+			p("  listener %s %s:%d  %s", l.Name, l.Protocol, l.Port, l.ID)
 			for _, ru := range l.Rules {
 				p("    %s\t%s\t%s\t-> %s", ru.Priority, ru.Name, ru.Match, ru.Action)
 			}
 		}
 	}
 	for _, tg := range r.TargetGroups {
-		p("Target group %s\t%s\t%s", tg.Name, tg.ID, tg.Status)
+		p("Target group %s  %s  %s", tg.Name, tg.ID, tg.Status)
 		if len(tg.Targets) == 0 {
 			p("  (no targets)")
 		}
@@ -112,7 +114,16 @@ func writeText(out io.Writer, r *Report) error {
 	} else if r.Found {
 		p("No problems found.")
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	// Empty last cells leave padding behind; trailing blanks only get in the way of copy and paste.
+	for line := range strings.Lines(buf.String()) {
+		if _, err := io.WriteString(out, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
