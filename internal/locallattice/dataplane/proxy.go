@@ -101,6 +101,9 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
+	obs := dp.metrics.begin(rt, w, r, start)
+	w = &obs.w
+	defer obs.end()
 	if want := requestListenerProtocol(r); rt.listener.Protocol != want {
 		http.Error(w, "this is a "+rt.listener.Protocol+" listener, not "+want, http.StatusBadRequest)
 		return
@@ -110,6 +113,7 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 			ru = rt.rules[i]
 		}
 	}
+	obs.ru = ru
 	var entry *accessLogEntry
 	if len(rt.logs) > 0 {
 		e := rt.baseEntry(start, r.RemoteAddr)
@@ -165,12 +169,14 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 	if entry != nil {
 		entry.TargetIPPort = t.hostPort
 	}
+	obs.forward(ft.tg, t)
 	fh := &forwardHeaders{port: portStr, proto: "http", target: ft.header, network: rt.networkHeader, identity: identity}
 	if r.TLS != nil {
 		fh.proto = "https"
 	}
 	fh.clientIP, _, _ = net.SplitHostPort(r.RemoteAddr)
 	fail := func(w http.ResponseWriter, r *http.Request, err error) {
+		obs.failed()
 		if entry != nil {
 			entry.FailureReason = err.Error()
 		}
