@@ -171,7 +171,7 @@ func (t *translator) exportTargetGroup(se *v1alpha1.ServiceExport, svc *corev1.S
 		}
 	}
 	if sp == nil {
-		return model.TargetGroup{}, fmt.Errorf("Service %s/%s has no TCP port %d", svc.Namespace, svc.Name, ep.Port)
+		return model.TargetGroup{}, fmt.Errorf("port %d: the Service %s/%s has no such TCP port", ep.Port, svc.Namespace, svc.Name)
 	}
 	protocol, version := tgProtocol(kind)
 	if kind == model.KindHTTPRoute && sp.AppProtocol != nil && *sp.AppProtocol == "kubernetes.io/h2c" {

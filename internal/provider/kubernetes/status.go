@@ -48,7 +48,9 @@ func (c *Controller) updateStatus(ctx context.Context, cur, next client.Object) 
 	if _, ok := next.(*v1alpha1.ServiceExport); ok {
 		// Upstream's ServiceExport CRD, which ours keeps, has no status subresource: the status
 		// is written with the object (optimistically locked by its resourceVersion).
-		write = func(ctx context.Context, obj client.Object, _ ...client.SubResourceUpdateOption) error { return c.client.Update(ctx, obj) }
+		write = func(ctx context.Context, obj client.Object, _ ...client.SubResourceUpdateOption) error {
+			return c.client.Update(ctx, obj)
+		}
 	}
 	if err := write(ctx, next); err != nil {
 		if client.IgnoreNotFound(err) == nil {
