@@ -436,13 +436,17 @@ func (x *differ) serviceDeletion(st *svcState) *sequence {
 }
 
 func (x *differ) targetGroupDeletion(st *tgState) *sequence {
-	s := &sequence{}
+	return x.drainAndDelete(&sequence{}, st, opDeleteTargetGroup(st.name))
+}
+
+// drainAndDelete adds to s the deregistration of a target group's targets, then del.
+func (x *differ) drainAndDelete(s *sequence, st *tgState, del Op) *sequence {
 	if !st.targetsKnown {
 		x.need(read{kind: readTargets, name: st.name})
 		return s
 	}
 	s.add(targetOps(st.name, nil, st.targets)...)
-	s.add(opDeleteTargetGroup(st.name))
+	s.add(del)
 	return s
 }
 

@@ -59,11 +59,5 @@ func (x *differ) exportDeletion(st *tgState, key model.ExportKey) *sequence {
 	if st.tags[model.TagExportDeleted] != "true" {
 		s.add(opTagResource("target group "+st.name, st.arn, map[string]string{model.TagExportDeleted: "true"}, taggedTargetGroup, st.name))
 	}
-	if !st.targetsKnown {
-		x.need(read{kind: readTargets, name: st.name})
-		return s
-	}
-	s.add(targetOps(st.name, nil, st.targets)...)
-	s.add(opDeleteExportedTargetGroup(st.name))
-	return s
+	return x.drainAndDelete(s, st, opDeleteExportedTargetGroup(st.name))
 }

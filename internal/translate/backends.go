@@ -200,25 +200,29 @@ func (t *translator) resolveBackend(r *routeState, ref gwv1.BackendObjectReferen
 		label = sanitize(protocol) + "-" + label
 		identity = append(identity, protocol)
 	}
+	tg := t.ipTargetGroup(svc, sp, protocol, version)
+	tg.Name = targetGroupName(ns, svc.Name, sp.Port, label, identity...)
+	tg.HealthCheck, tg.Tags, tg.Policy = hc, t.targetGroupTags(r, ns, svc.Name, version), policy
+	return tg, nil
+}
+
+// ipTargetGroup is the IP target group of a Service port in the cluster VPC, addressed like the
+// Service's IP family, with the port's ready endpoints as targets; the caller names and tags it.
+func (t *translator) ipTargetGroup(svc *corev1.Service, sp *corev1.ServicePort, protocol, version string) model.TargetGroup {
 	ipType, addrType := model.IPAddressTypeIPv4, discoveryv1.AddressTypeIPv4
 	if len(svc.Spec.IPFamilies) > 0 && svc.Spec.IPFamilies[0] == corev1.IPv6Protocol {
 		ipType, addrType = model.IPAddressTypeIPv6, discoveryv1.AddressTypeIPv6
 	}
-	tg := model.TargetGroup{
-		Name:            targetGroupName(ns, svc.Name, sp.Port, label, identity...),
-		Backend:         model.BackendKey{Namespace: ns, Name: svc.Name, Port: sp.Port},
+	return model.TargetGroup{
+		Backend:         model.BackendKey{Namespace: svc.Namespace, Name: svc.Name, Port: sp.Port},
 		Type:            model.TargetGroupTypeIP,
 		Port:            sp.Port,
 		Protocol:        protocol,
 		ProtocolVersion: version,
 		IPAddressType:   ipType,
 		VPCID:           t.cfg.VPCID,
-		HealthCheck:     hc,
 		Targets:         t.targets(svc, sp, addrType),
-		Tags:            t.targetGroupTags(r, ns, svc.Name, version),
-		Policy:          policy,
 	}
-	return tg, nil
 }
 
 // backendDisplay names a backendRef in messages; formatted only when a message is built.

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
@@ -185,10 +184,6 @@ func (t *translator) exportTargetGroup(se *v1alpha1.ServiceExport, svc *corev1.S
 		label = sanitize(protocol) + "-" + label
 		identity = append(identity, protocol)
 	}
-	ipType, addrType := model.IPAddressTypeIPv4, discoveryv1.AddressTypeIPv4
-	if len(svc.Spec.IPFamilies) > 0 && svc.Spec.IPFamilies[0] == corev1.IPv6Protocol {
-		ipType, addrType = model.IPAddressTypeIPv6, discoveryv1.AddressTypeIPv6
-	}
 	tags := map[string]string{
 		model.TagManagedBy:        t.managedBy,
 		model.TagClusterName:      t.cfg.ClusterName,
@@ -200,18 +195,8 @@ func (t *translator) exportTargetGroup(se *v1alpha1.ServiceExport, svc *corev1.S
 	if version != "" {
 		tags[model.TagProtocolVersion] = version
 	}
-	return model.TargetGroup{
-		Name:            targetGroupName(se.Namespace, se.Name, ep.Port, label, identity...),
-		Backend:         model.BackendKey{Namespace: svc.Namespace, Name: svc.Name, Port: sp.Port},
-		Type:            model.TargetGroupTypeIP,
-		Port:            sp.Port,
-		Protocol:        protocol,
-		ProtocolVersion: version,
-		IPAddressType:   ipType,
-		VPCID:           t.cfg.VPCID,
-		HealthCheck:     hc,
-		Targets:         t.targets(svc, sp, addrType),
-		Tags:            tags,
-		Policy:          policy,
-	}, nil
+	tg := t.ipTargetGroup(svc, sp, protocol, version)
+	tg.Name = targetGroupName(se.Namespace, se.Name, ep.Port, label, identity...)
+	tg.HealthCheck, tg.Tags, tg.Policy = hc, tags, policy
+	return tg, nil
 }
