@@ -67,9 +67,9 @@ func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
 			p.staleTargetGroups = append(p.staleTargetGroups, x.targetGroupDeletion(st))
 		}
 	}
-	for _, name := range obs.serviceNetworks.keys(func(s *snState) bool { return x.owned(s.tags) }) {
+	for _, name := range obs.serviceNetworks.keys(func(s *snState) bool { return x.owned(s.tags) || s.vpcAssoc != nil }) {
 		if !wantSN[name] {
-			p.staleServiceNetworks = append(p.staleServiceNetworks, x.serviceNetworkDeletion(obs.serviceNetworks.get(name)))
+			p.staleServiceNetworks = append(p.staleServiceNetworks, x.leaveServiceNetwork(obs.serviceNetworks.get(name)))
 		}
 	}
 	return p, x.reads

@@ -304,10 +304,7 @@ func (c deleteServiceNetwork) run(ctx context.Context, d *Deployer) error {
 	if sn == nil {
 		return nil
 	}
-	return d.remove(ctx, "service network "+sn.name, serviceNetworkIdentity(sn.name), func(ctx context.Context) error {
-		_, err := d.client.DeleteServiceNetwork(ctx, &vpclattice.DeleteServiceNetworkInput{ServiceNetworkIdentifier: aws.String(sn.id)})
-		return err
-	}, func() { d.state.serviceNetworks.remove(sn.name) })
+	return d.deleteOrRelease(ctx, sn)
 }
 
 // Target groups and targets.

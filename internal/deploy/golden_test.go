@@ -220,6 +220,8 @@ func describeRead(r read, obs *observed) string {
 	case readAssociationTags:
 		sn := obs.serviceNetworkByID(r.snID)
 		return "tags of the association of service " + r.name + " with service network " + sn.name
+	case readServiceNetworkTags:
+		return "tags of service network " + r.name + " (released by its owner?)"
 	case readImport:
 		return "exports of ServiceImport " + r.imp.Import + " (" + r.imp.Key() + ")"
 	}

@@ -141,3 +141,44 @@ func TestExportImportAcrossClusters(t *testing.T) {
 		t.Fatal("the exported target group is still there")
 	}
 }
+
+// TestSharedServiceNetworkReleased: two clusters whose Gateways share the service network
+// my-hotel (A created it, B joined with its VPC). Whichever leaves first, nothing fails and
+// nothing is left behind once both have left: the owner leaving first releases the network, the
+// last one deletes it.
+func TestSharedServiceNetworkReleased(t *testing.T) {
+	ownerB := model.Owner{AccountID: account, ClusterName: "cluster-b", VPCID: "vpc-0bbbbbbbbbbbbbbbb"}
+	joinB := &model.Model{ServiceNetworks: []model.ServiceNetwork{{Name: "my-hotel", Gateway: model.GatewayKey{Namespace: "default", Name: "my-hotel"},
+		VPCAssociation: &model.VPCAssociation{VPCID: ownerB.VPCID}, Tags: map[string]string{model.TagManagedBy: ownerB.ManagedBy()}}}}
+	for _, ownerFirst := range []bool{true, false} {
+		t.Run(map[bool]string{true: "owner leaves first", false: "joiner leaves first"}[ownerFirst], func(t *testing.T) {
+			ctx := context.Background()
+			srv := startLattice(t, api.Faults{})
+			a := clusterDeployer(t, srv, model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID})
+			b := clusterDeployer(t, srv, ownerB)
+			if _, err := a.Apply(ctx, seed()); err != nil {
+				t.Fatal(err)
+			}
+			res, err := b.Apply(ctx, joinB)
+			if err != nil || !res.Gateways[joinB.ServiceNetworks[0].Gateway].Programmed {
+				t.Fatalf("B joins: %v %+v", err, res)
+			}
+			first, second := a, b
+			if !ownerFirst {
+				first, second = b, a
+			}
+			if _, err := first.Apply(ctx, &model.Model{}); err != nil {
+				t.Fatalf("first to leave: %v", err)
+			}
+			if snap := srv.Store().Snapshot(); len(snap.ServiceNetworks) != 1 || len(snap.VPCAssociations) != 1 {
+				t.Fatalf("after the first left, the other still uses the network: %v", describe(snap))
+			}
+			if _, err := second.Apply(ctx, &model.Model{}); err != nil {
+				t.Fatalf("last to leave: %v", err)
+			}
+			if left := describe(srv.Store().Snapshot()); len(left) != 0 {
+				t.Fatalf("left behind: %v", left)
+			}
+		})
+	}
+}

@@ -35,6 +35,8 @@ const (
 	readAssociationTags
 	// readImport resolves an import reference (see imports.go).
 	readImport
+	// readServiceNetworkTags reads a service network's tags again (see shared.go).
+	readServiceNetworkTags
 )
 
 // read is one fact a diff needs: of the service, target group or service network name, and for
@@ -175,6 +177,8 @@ func (d *Deployer) load(ctx context.Context, r read) error {
 		return d.loadAssociationTags(ctx, d.state.services.get(r.name).assocs[r.snID])
 	case readImport:
 		return d.resolveImport(ctx, r.imp)
+	case readServiceNetworkTags:
+		return d.rereadServiceNetworkTags(ctx, d.state.serviceNetworks.get(r.name))
 	}
 	return fmt.Errorf("unknown read %d", r.kind)
 }

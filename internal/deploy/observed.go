@@ -18,6 +18,8 @@ type snState struct {
 	tags          map[string]string
 	// vpcAssoc is the association of the cluster VPC with this service network, if any.
 	vpcAssoc *assocState
+	// tagsReread is set once the tags were read again after discovery (see shared.go).
+	tagsReread bool
 }
 
 type assocState struct {
