@@ -87,6 +87,9 @@ type Result struct {
 	// Exports holds every export of the model, and every export whose target groups are being
 	// withdrawn (Deleted).
 	Exports map[model.ExportKey]ExportResult
+	// Withdrawals are the routes and Gateways gone from the model whose Lattice resources are
+	// not all deleted yet.
+	Withdrawals Withdrawals
 	// ImportRefresh, when positive, is when the import resolutions this Apply used go stale: a
 	// provider runs a pass then, so that imports follow the exports of other clusters.
 	ImportRefresh time.Duration
@@ -202,7 +205,7 @@ func (d *Deployer) settle(ctx context.Context, diff func() (*Plan, []read)) (*Pl
 
 func (d *Deployer) result(m *model.Model, p *Plan, failures map[statusKey]string) *Result {
 	res := &Result{Routes: map[model.RouteKey]RouteResult{}, Gateways: map[model.GatewayKey]GatewayResult{}, Exports: map[model.ExportKey]ExportResult{},
-		ImportRefresh: d.importRefresh(time.Now())}
+		ImportRefresh: d.importRefresh(time.Now()), Withdrawals: withdrawals(m, failures)}
 	for _, s := range p.exports {
 		res.Exports[s.status.export] = exportResult(s, failures)
 	}

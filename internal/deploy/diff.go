@@ -423,7 +423,7 @@ func (x *differ) rules(s *sequence, svcName string, l model.Listener, ls *listen
 // serviceDeletion removes a service no model wants: associations first (Lattice refuses to
 // delete an associated service), then the service, which takes its listeners and rules along.
 func (x *differ) serviceDeletion(st *svcState) *sequence {
-	s := &sequence{}
+	s := &sequence{status: withdrawnService(st.tags)}
 	if !st.childrenKnown && st.assocs == nil {
 		x.need(read{kind: readAssociations, name: st.name})
 		return s
@@ -436,7 +436,7 @@ func (x *differ) serviceDeletion(st *svcState) *sequence {
 }
 
 func (x *differ) targetGroupDeletion(st *tgState) *sequence {
-	return x.drainAndDelete(&sequence{}, st, opDeleteTargetGroup(st.name))
+	return x.drainAndDelete(&sequence{status: withdrawnTargetGroup(st.tags)}, st, opDeleteTargetGroup(st.name))
 }
 
 // drainAndDelete adds to s the deregistration of a target group's targets, then del.
@@ -451,7 +451,7 @@ func (x *differ) drainAndDelete(s *sequence, st *tgState, del Op) *sequence {
 }
 
 func (x *differ) serviceNetworkDeletion(st *snState) *sequence {
-	s := &sequence{}
+	s := &sequence{status: withdrawnGateway(st.tags)}
 	if st.vpcAssoc != nil {
 		s.add(opDeleteVPCAssociation(st.name, x.cfg.VPCID))
 	}

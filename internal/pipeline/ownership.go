@@ -5,6 +5,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
@@ -93,8 +94,9 @@ func (p *Pass) Protect() []Finalizer {
 }
 
 // Release are the finalizer decisions to carry out after Deploy: every Gateway and route that is
-// being deleted or is no longer ours lets go. Only after an Apply without errors, that is, once
-// Lattice holds nothing for them any more; otherwise none. An object whose GatewayClass (or
+// being deleted or is no longer ours lets go once Lattice holds nothing for it any more, that is,
+// unless the deletion of its own resources failed (Result.Withdrawals) or Apply failed in a way
+// that concerns no object in particular (Err), after which none. An object whose GatewayClass (or
 // Gateway) vanished first is no longer ours and is released too, so deleting in any order never
 // leaves a finalizer behind (upstream #115).
 func (p *Pass) Release() []Finalizer {
@@ -106,11 +108,22 @@ func (p *Pass) Release() []Finalizer {
 		return out
 	}
 	for _, obj := range p.gatewaysAndRoutes() {
-		if obj.GetDeletionTimestamp() != nil || !p.own.owns(obj) {
+		if (obj.GetDeletionTimestamp() != nil || !p.own.owns(obj)) && !p.withdrawing(obj) {
 			out = append(out, Finalizer{Object: obj})
 		}
 	}
 	return out
+}
+
+// withdrawing says whether the deletion of a route's or Gateway's Lattice resources failed.
+func (p *Pass) withdrawing(obj client.Object) bool {
+	w := p.Result.Withdrawals
+	if key, isRoute := RouteKey(obj); isRoute {
+		_, failed := w.Routes[key]
+		return failed
+	}
+	_, failed := w.Gateways[model.GatewayKey{Namespace: obj.GetNamespace(), Name: obj.GetName()}]
+	return failed
 }
 
 func (p *Pass) gatewaysAndRoutes() []client.Object {

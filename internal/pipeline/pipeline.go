@@ -104,9 +104,16 @@ func (p *Pipeline) Deploy(ctx context.Context, pass *Pass) {
 	}
 }
 
-// Unprogrammed counts the routes and gateways of the model that Lattice has not programmed: a
-// provider retries while it is positive.
-func (p *Pass) Unprogrammed() int { return p.outcomes.failed() + failedExports(p.Result) }
+// Unprogrammed counts the routes, gateways and exports of the model that Lattice has not
+// programmed, and those gone from it whose resources are not deleted yet: a provider retries
+// while it is positive.
+func (p *Pass) Unprogrammed() int {
+	n := p.outcomes.failed() + failedExports(p.Result)
+	if p.Result != nil {
+		n += len(p.Result.Withdrawals.Routes) + len(p.Result.Withdrawals.Gateways)
+	}
+	return n
+}
 
 // RefreshAfter, when positive, is when the pass should run again although nothing changed in
 // the cluster: the imports it resolved may have changed in other clusters by then.

@@ -243,6 +243,21 @@ func TestPass(t *testing.T) {
 			release: []string{"release Gateway my-hotel"},
 		},
 		{
+			name: "a failed deletion holds only the finalizer of its object",
+			mutate: func(in *translate.Input) {
+				deleting(&in.HTTPRoutes[0])
+				deleting(&in.Gateways[0])
+			},
+			deploy: func(m *model.Model) (*deploy.Result, error) {
+				res, err := programmed("")(m)
+				res.Withdrawals.Gateways = map[model.GatewayKey]string{{Namespace: "default", Name: "my-hotel"}: "DeleteServiceNetwork service network my-hotel: ConflictException"}
+				return res, err
+			},
+			protect:      []string{"hold GatewayClass amazon-vpc-lattice"},
+			release:      []string{"release HTTPRoute inventory"},
+			unprogrammed: 1,
+		},
+		{
 			name:    "class without Gateways lets its finalizer go",
 			mutate:  func(in *translate.Input) { in.Gateways = nil },
 			deploy:  programmed(""),
