@@ -75,8 +75,9 @@ spec:
 // TestMultiClusterExportImport: two API servers with their own Pod ranges, two controllers with
 // their own cluster name and VPC, one Local Lattice. B exports inventory-ver2, A's route imports
 // it; 1,000 requests split within ±5 points of 50/50 across the clusters; deleting the export
-// moves all traffic to A's backend and the route says why; deleting everything in both clusters
-// leaves nothing in Lattice and no object stuck on a finalizer.
+// moves all traffic to A's backend and the route says why; both clusters have a Gateway my-hotel,
+// so they share one service network, and deleting everything in both clusters leaves nothing in
+// Lattice and no object stuck on a finalizer.
 func TestMultiClusterExportImport(t *testing.T) {
 	a := startEnv(t, "127.0.68.1")
 	a.owner.ClusterName = "cluster-a"
@@ -100,7 +101,8 @@ func TestMultiClusterExportImport(t *testing.T) {
 	if err := a.cluster.Apply(ctx, read("gatewayclass.yaml")+"\n---\n"+read("my-hotel-gateway.yaml")+"\n---\n"+read("inventory-ver1.yaml")+"\n---\n"+importManifests); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.cluster.Apply(ctx, read("inventory-ver2.yaml")); err != nil {
+	// B has a Gateway my-hotel too: both clusters share one service network, each with its VPC.
+	if err := b.cluster.Apply(ctx, read("gatewayclass.yaml")+"\n---\n"+read("my-hotel-gateway.yaml")+"\n---\n"+read("inventory-ver2.yaml")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -197,6 +199,8 @@ func TestMultiClusterExportImport(t *testing.T) {
 		&corev1.Service{ObjectMeta: objMeta("default", "inventory-ver1")},
 	}
 	inB := []client.Object{
+		&gwv1.Gateway{ObjectMeta: objMeta("default", "my-hotel")},
+		&gwv1.GatewayClass{ObjectMeta: objMeta("", "amazon-vpc-lattice")},
 		&appsv1.Deployment{ObjectMeta: objMeta("default", "inventory-ver2")},
 		&corev1.Service{ObjectMeta: objMeta("default", "inventory-ver2")},
 	}
