@@ -7,8 +7,10 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
@@ -174,7 +177,8 @@ func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deplo
 
 func newRunCmd() *cobra.Command {
 	var s standalone
-	var dir, statusDir string
+	var dirs []string
+	var statusDir string
 	var resync time.Duration
 	cmd := &cobra.Command{
 		Use:   "run -f DIR",
@@ -189,7 +193,11 @@ Without --lattice-endpoint, Local Lattice runs in-process (API, DNS and data pla
 "lattice-gateway local"); the data plane serves Lattice port P on P+--listener-port-offset.
 With --lattice-endpoint it talks to that endpoint: an external Local Lattice, or real AWS with the
 SDK's default credentials. Ctrl-C stops; Lattice resources stay, and with --state-file a restart
-resumes where it stopped.`,
+resumes where it stopped.
+
+Several -f folders are several clusters sharing one Lattice (multi-cluster: a ServiceExport in one
+folder is a ServiceImport backend in another): -f [CLUSTER=]DIR, each cluster named CLUSTER or
+after its folder, in a VPC of its own, statuses under --status-dir/CLUSTER.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := s.complete(); err != nil {
@@ -197,10 +205,14 @@ resumes where it stopped.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runStandalone(ctx, &s, file.Config{Dir: dir, StatusDir: statusDir, ResyncPeriod: resync}, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			folders, err := parseFolders(dirs, s.lattice.Owner)
+			if err != nil {
+				return err
+			}
+			return runStandalone(ctx, &s, folders, file.Config{StatusDir: statusDir, ResyncPeriod: resync}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().StringVarP(&dir, "filename", "f", "", "folder of manifests (read recursively, watched)")
+	cmd.Flags().StringArrayVarP(&dirs, "filename", "f", nil, "folder of manifests (read recursively, watched); repeat as -f [CLUSTER=]DIR for several clusters")
 	cmd.Flags().StringVar(&statusDir, "status-dir", "", "folder to write every Gateway API object to, with its status")
 	cmd.Flags().DurationVar(&resync, "resync-period", 0, "re-read owned Lattice state this often and repair drift; 0 disables")
 	_ = cmd.MarkFlagRequired("filename")
@@ -208,10 +220,13 @@ resumes where it stopped.`,
 	return cmd
 }
 
-// runStandalone runs the file provider with cfg's folder options until ctx ends.
-func runStandalone(ctx context.Context, s *standalone, cfg file.Config, out, errOut io.Writer) error {
-	if st, err := os.Stat(cfg.Dir); err != nil || !st.IsDir() {
-		return fmt.Errorf("-f %s: not a folder", cfg.Dir)
+// runStandalone runs the file provider on every folder, each the cluster it stands for, with cfg's
+// options, until ctx ends.
+func runStandalone(ctx context.Context, s *standalone, folders []folderCluster, cfg file.Config, out, errOut io.Writer) error {
+	for _, f := range folders {
+		if st, err := os.Stat(f.dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("-f %s: not a folder", f.dir)
+		}
 	}
 	log := s.logger(errOut)
 	if s.lattice.EnableServiceNetworkOverride {
@@ -236,24 +251,44 @@ func runStandalone(ctx context.Context, s *standalone, cfg file.Config, out, err
 	if err != nil {
 		return err
 	}
-	cfg.Translate, cfg.Deployer, cfg.ListenerAddr, cfg.Log = s.translateConfig(), s.deployer(client, log), listenerAddr, log.WithName("run")
-	last := ""
-	cfg.OnPlan = func(p *deploy.Plan) {
-		fmt.Fprintf(out, "--- applying %d change(s)\n", p.Len())
-		for _, op := range p.Ops() {
-			fmt.Fprintf(out, "  %s\n", op)
+	var mu sync.Mutex // one cluster's report at a time on out
+	g, gctx := errgroup.WithContext(ctx)
+	for _, f := range folders {
+		c := cfg
+		prefix := ""
+		if len(folders) > 1 {
+			prefix = "[" + f.owner.ClusterName + "] "
+			if c.StatusDir != "" {
+				c.StatusDir = filepath.Join(c.StatusDir, f.owner.ClusterName)
+			}
+			fmt.Fprintf(out, "cluster %s: folder %s, ManagedBy %s\n", f.owner.ClusterName, f.dir, f.owner.ManagedBy())
 		}
-	}
-	cfg.OnReport = func(rep *file.Report) {
-		var b strings.Builder
-		file.WriteTable(&b, rep)
-		if b.String() != last {
-			last = b.String()
-			fmt.Fprintf(out, "--- %s\n%s\n", rep.At.Format("15:04:05"), last)
+		c.Dir, c.Translate, c.ListenerAddr = f.dir, s.translateConfig(), listenerAddr
+		c.Translate.Owner = f.owner
+		c.Deployer = deploy.New(client, deploy.Config{Owner: f.owner, Tagging: s.tagging}, log.WithName("deploy").WithValues("cluster", f.owner.ClusterName))
+		c.Log = log.WithName("run").WithValues("cluster", f.owner.ClusterName)
+		last := ""
+		c.OnPlan = func(p *deploy.Plan) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(out, "--- %sapplying %d change(s)\n", prefix, p.Len())
+			for _, op := range p.Ops() {
+				fmt.Fprintf(out, "  %s\n", op)
+			}
 		}
+		c.OnReport = func(rep *file.Report) {
+			var b strings.Builder
+			file.WriteTable(&b, rep)
+			mu.Lock()
+			defer mu.Unlock()
+			if b.String() != last {
+				last = b.String()
+				fmt.Fprintf(out, "--- %s%s\n%s\n", prefix, rep.At.Format("15:04:05"), last)
+			}
+		}
+		g.Go(func() error { return file.New(c).Run(gctx) })
 	}
-	r := file.New(cfg)
-	if err := r.Run(ctx); err != nil {
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	switch {

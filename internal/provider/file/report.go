@@ -27,6 +27,9 @@ type Report struct {
 	Problems []Problem
 	// Err is a failure of the whole pass (folder unreadable, Lattice unreachable); it is retried.
 	Err error
+	// RefreshAfter, when positive, asks for another pass then although nothing changed: the
+	// ServiceImports it resolved may have changed in other clusters.
+	RefreshAfter time.Duration
 }
 
 // Row is the state of one Gateway or route.

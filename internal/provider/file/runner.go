@@ -89,8 +89,8 @@ func New(cfg Config) *Runner {
 	return &Runner{cfg: cfg, pipeline: pipeline.New(cfg.Translate, cfg.Deployer), objects: map[string]*tracked{}, problems: map[string]bool{}}
 }
 
-// Run reconciles once, then again after every change in the folder and after failures (with
-// backoff), until ctx ends. It returns nil when ctx ends; Lattice resources are left in place,
+// Run reconciles once, then again after every change in the folder, after failures (with
+// backoff) and when import resolutions go stale, until ctx ends. It returns nil when ctx ends; Lattice resources are left in place,
 // so a restart (with Local Lattice's --state-file) resumes where it stopped.
 func (r *Runner) Run(ctx context.Context) error {
 	w, err := newWatcher(r.cfg.Dir, r.cfg.Debounce, r.cfg.Log, r.skip()...)
@@ -113,6 +113,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			return nil
 		}
 		retry = nil
+		var refresh <-chan time.Time
+		if rep.RefreshAfter > 0 {
+			refresh = time.After(rep.RefreshAfter)
+		}
 		if rep.Err != nil || !rep.settled() {
 			retry = time.After(delay)
 			delay = min(2*delay, 30*time.Second)
@@ -125,6 +129,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-changed:
 			delay = r.cfg.RetryInitial
 		case <-retry:
+		case <-refresh:
 		case <-resync:
 			if err := r.cfg.Deployer.Refresh(ctx); err != nil {
 				r.cfg.Log.Error(err, "re-read Lattice state")
@@ -169,6 +174,7 @@ func (r *Runner) Reconcile(ctx context.Context) *Report {
 		r.cfg.Log.Error(pass.Err, "apply to VPC Lattice")
 	}
 	r.recordStatus(pass)
+	rep.RefreshAfter = pass.RefreshAfter()
 	rep.Rows = rows(objs, pass, r.cfg.ListenerAddr)
 	if r.cfg.StatusDir != "" {
 		if err := r.writeStatus(); err != nil {
