@@ -334,7 +334,7 @@ func (c createTargetGroup) run(ctx context.Context, d *Deployer) error {
 	st := &tgState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), name: tg.Name, status: string(out.Status),
 		typ: tg.Type, protocol: tg.Protocol, protocolVersion: tg.ProtocolVersion, ipAddressType: tg.IPAddressType,
 		vpcID: tg.VPCID, port: tg.Port, tags: mergeTags(nil, tg.Tags), targets: map[model.Target]bool{}, targetsKnown: true,
-		healthCheck: tg.HealthCheck, healthCheckKnown: tg.HealthCheck != nil}
+		healthCheck: fromHealthCheck(toHealthCheck(tg.HealthCheck), tg.ProtocolVersion), healthCheckKnown: true}
 	d.state.targetGroups.set(tg.Name, st)
 	if out.Status == types.TargetGroupStatusActive {
 		return nil

@@ -102,7 +102,7 @@ type updateSecurityGroups struct {
 
 func opUpdateSecurityGroups(sn, vpcID string, sgs []string) Op {
 	return Op{Action: "UpdateServiceNetworkVpcAssociation", Resource: "service network " + sn + " ↔ " + vpcID,
-		Detail: "security groups " + strings.Join(sgs, ","), call: updateSecurityGroups{sn, sgs}}
+		Detail: securityGroupsDetail(sgs), call: updateSecurityGroups{sn, sgs}}
 }
 
 type putAuthPolicy struct {
@@ -461,4 +461,18 @@ func createdAuth(want *model.AuthPolicy) authState {
 		return authState{known: true, authType: model.AuthTypeNone}
 	}
 	return authState{known: true, authType: want.AuthType}
+}
+
+func authDetail(a *model.AuthPolicy) string {
+	if a == nil {
+		return ""
+	}
+	return "authType " + a.AuthType
+}
+
+func securityGroupsDetail(sgs []string) string {
+	if len(sgs) == 0 {
+		return ""
+	}
+	return "security groups " + strings.Join(sgs, ",")
 }
