@@ -26,7 +26,10 @@ func TestProtocolVersionSwitchUnderTraffic(t *testing.T) {
 	srv := startLattice(t, api.Faults{})
 	dp := startDataPlane(t, srv)
 	backend := startBackend(t)
-	d := newDeployer(t, newClient(t, srv, 3, nil))
+	// Each Lattice call takes 20ms, as against AWS, so that many requests run during the switch.
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	d := newDeployer(t, newClient(t, srv, 3, slowTransport{tr, 20 * time.Millisecond}))
 	ctx := context.Background()
 
 	m := seed()
@@ -120,6 +123,9 @@ func TestProtocolVersionSwitchUnderTraffic(t *testing.T) {
 	if g.Name != "parking-http2" {
 		t.Fatalf("target group %s", g.Name)
 	}
+	if sentDuring < 10 {
+		t.Fatalf("only %d requests started during the switch", sentDuring)
+	}
 }
 
 func startDataPlane(t *testing.T, srv *api.Server) *dataplane.DataPlane {
@@ -203,6 +209,16 @@ func send(addr, host string) error {
 		return &statusError{resp.StatusCode}
 	}
 	return nil
+}
+
+type slowTransport struct {
+	next  http.RoundTripper
+	delay time.Duration
+}
+
+func (s slowTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	time.Sleep(s.delay)
+	return s.next.RoundTrip(r)
 }
 
 type statusError struct{ code int }
