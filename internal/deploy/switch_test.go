@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
-
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
@@ -23,8 +23,15 @@ import (
 // one) while clients keep sending requests through Local Lattice's data plane: none fails, and
 // the backend ends up receiving HTTP/2.
 func TestProtocolVersionSwitchUnderTraffic(t *testing.T) {
-	srv := startLattice(t, api.Faults{})
-	dp := startDataPlane(t, srv)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offset := l.Addr().(*net.TCPAddr).Port - 80 // listener port 80 served on a port free just now
+	_ = l.Close()
+	ll := locallatticetest.Start(t, locallattice.Options{API: api.Options{AccountID: account}, Logger: locallatticetest.Silent,
+		DataPlane: &dataplane.Options{ListenerPortOffset: offset}})
+	srv, dp := ll.API, ll.DataPlane
 	backend := startBackend(t)
 	// Each Lattice call takes 20ms, as against AWS, so that many requests run during the switch.
 	tr := &http.Transport{}
@@ -125,31 +132,6 @@ func TestProtocolVersionSwitchUnderTraffic(t *testing.T) {
 	}
 	if sentDuring < 10 {
 		t.Fatalf("only %d requests started during the switch", sentDuring)
-	}
-}
-
-func startDataPlane(t *testing.T, srv *api.Server) *dataplane.DataPlane {
-	t.Helper()
-	for attempt := 0; ; attempt++ { // the listener port picked may be taken meanwhile: try again
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		offset := l.Addr().(*net.TCPAddr).Port - 80
-		_ = l.Close()
-		dp, err := dataplane.New(srv.Store(), dataplane.Options{DNSAddr: "127.0.0.1:0", ListenerPortOffset: offset,
-			DataDir: t.TempDir(), Dialer: dataplane.LoopbackOnlyDialer(t), HealthCheckInterval: 100 * time.Millisecond}, testr.New(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err = dp.Start(context.Background()); err == nil {
-			t.Cleanup(dp.Close)
-			return dp
-		}
-		dp.Close()
-		if attempt == 2 {
-			t.Fatal(err)
-		}
 	}
 }
 
