@@ -250,8 +250,11 @@ func (c createAccessLog) run(ctx context.Context, d *Deployer) error {
 		return fmt.Errorf("%s does not exist", c.h)
 	}
 	policy := policyDisplay(c.sub.Policy)
+	// Discovery recognises our subscriptions by these two tags, whatever else the model adds.
+	tags := mergeTags(mergeTags(nil, c.sub.Tags), d.cfg.ownTags())
+	tags[model.TagAccessLogPolicy] = policy
 	in := &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: aws.String(id),
-		DestinationArn: aws.String(c.sub.DestinationARN), Tags: c.sub.Tags}
+		DestinationArn: aws.String(c.sub.DestinationARN), Tags: tags}
 	in.ClientToken = d.clientToken(accessLogIdentity(id, policy, destinationKind(c.sub.DestinationARN)), in)
 	out, err := d.client.CreateAccessLogSubscription(ctx, in)
 	if err != nil {
@@ -285,17 +288,23 @@ func (c updateAccessLog) run(ctx context.Context, d *Deployer) error {
 }
 
 func (c deleteAccessLog) run(ctx context.Context, d *Deployer) error {
-	_, _, logs, ok := d.holderState(c.h)
+	id, _, logs, ok := d.holderState(c.h)
 	if !ok {
 		return nil
 	}
-	_, err := d.client.DeleteAccessLogSubscription(ctx, &vpclattice.DeleteAccessLogSubscriptionInput{
-		AccessLogSubscriptionIdentifier: aws.String(c.id)})
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("delete access log subscription %s of %s: %w", c.id, c.h, err)
+	i := slices.IndexFunc(logs.subs, func(s *accessLogSub) bool { return s.id == c.id })
+	if i < 0 {
+		return nil
 	}
-	logs.subs = slices.DeleteFunc(logs.subs, func(s *accessLogSub) bool { return s.id == c.id })
-	return nil
+	sub := logs.subs[i]
+	// Through remove, so that a later subscription of the same policy and kind gets a fresh
+	// client token instead of the answer naming this one.
+	return d.remove(ctx, "access log subscription "+c.id+" of "+c.h.String(), accessLogIdentity(id, sub.policy, destinationKind(sub.destination)),
+		func(ctx context.Context) error {
+			_, err := d.client.DeleteAccessLogSubscription(ctx, &vpclattice.DeleteAccessLogSubscriptionInput{
+				AccessLogSubscriptionIdentifier: aws.String(c.id)})
+			return err
+		}, func() { logs.subs = slices.DeleteFunc(logs.subs, func(s *accessLogSub) bool { return s.id == c.id }) })
 }
 
 // forgetHolderIfGone handles NotFound on a service or service network.

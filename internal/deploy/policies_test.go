@@ -91,6 +91,12 @@ var policySteps = []step{
 	{"access log removed", func(m *model.Model) {
 		svc(m, "rates").AccessLogSubscriptions = nil
 	}, map[string]int64{"DeleteAccessLogSubscription": 1}},
+	{"access log added again", func(m *model.Model) {
+		svc(m, "rates").AccessLogSubscriptions = []model.AccessLogSubscription{accessLog("arn:aws:s3:::hotel-logs-2", alpKey)}
+	}, map[string]int64{"CreateAccessLogSubscription": 1}},
+	{"access log removed again", func(m *model.Model) {
+		svc(m, "rates").AccessLogSubscriptions = nil
+	}, map[string]int64{"DeleteAccessLogSubscription": 1}},
 	{"auth on the route", func(m *model.Model) {
 		svc(m, "rates").Auth = &model.AuthPolicy{AuthType: model.AuthTypeIAM, Document: allowAll, Policy: iapKey}
 	}, map[string]int64{"PutAuthPolicy": 1, "UpdateService": 1}},
