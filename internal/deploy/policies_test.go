@@ -78,6 +78,9 @@ var policySteps = []step{
 	{"security groups changed", func(m *model.Model) {
 		m.ServiceNetworks[0].VPCAssociation.SecurityGroupIDs = []string{"sg-0123456789abcdef0", "sg-0123456789abcdef1"}
 	}, map[string]int64{"UpdateServiceNetworkVpcAssociation": 1}},
+	{"security groups removed", func(m *model.Model) {
+		m.ServiceNetworks[0].VPCAssociation.SecurityGroupIDs = nil
+	}, map[string]int64{"DeleteServiceNetworkVpcAssociation": 1, "CreateServiceNetworkVpcAssociation": 1}},
 	{"access log on the gateway", func(m *model.Model) {
 		m.ServiceNetworks[0].AccessLogSubscriptions = []model.AccessLogSubscription{accessLog("arn:aws:s3:::hotel-logs", alpKey)}
 	}, map[string]int64{"CreateAccessLogSubscription": 1}},
