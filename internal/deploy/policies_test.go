@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
@@ -188,6 +189,38 @@ func TestPolicyResults(t *testing.T) {
 	}
 	if pr := res.Policies[iapKey]; pr.Programmed || !strings.Contains(pr.Message, "PutAuthPolicy") {
 		t.Fatalf("IAMAuthPolicy with a bad document: %+v", pr)
+	}
+}
+
+// TestPoliciesOfAnotherControllersNetwork: routes may join a service network of another
+// controller, but its access logs and auth are not ours to change, and the policies say so.
+func TestPoliciesOfAnotherControllersNetwork(t *testing.T) {
+	srv := startLattice(t, api.Faults{})
+	client := newClient(t, srv, 3, nil)
+	ctx := context.Background()
+	other := "123456789012/other/vpc-0123456789abcdef0"
+	if _, err := client.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("my-hotel"),
+		Tags: map[string]string{model.TagManagedBy: other}}); err != nil {
+		t.Fatal(err)
+	}
+	m := seed()
+	m.ServiceNetworks[0].VPCAssociation = nil
+	m.ServiceNetworks[0].AccessLogSubscriptions = []model.AccessLogSubscription{accessLog("arn:aws:s3:::hotel-logs", alpKey)}
+	m.ServiceNetworks[0].Auth = &model.AuthPolicy{AuthType: model.AuthTypeIAM, Document: allowAll, Policy: gwAuth}
+	srv.ResetCounts()
+	res, err := newDeployer(t, client).Apply(ctx, m)
+	if err != nil || !allProgrammed(res) {
+		t.Fatalf("apply: %s", describeFailure(res, err))
+	}
+	for _, k := range []model.PolicyKey{alpKey, gwAuth} {
+		if pr := res.Policies[k]; pr.Programmed || !strings.Contains(pr.Message, "managed by "+other) {
+			t.Errorf("%s: %+v", k, pr)
+		}
+	}
+	for _, op := range []string{"CreateAccessLogSubscription", "PutAuthPolicy", "UpdateServiceNetwork", "ListAccessLogSubscriptions"} {
+		if n := srv.Counts().Op(op); n != 0 {
+			t.Errorf("%d %s on another controller's network", n, op)
+		}
 	}
 }
 

@@ -62,6 +62,17 @@ func (d *Deployer) policyResults(m *model.Model, res *Result) map[model.PolicyKe
 			}
 			out[*k] = pr
 		}
+		if mb := st.tags[model.TagManagedBy]; mb != "" && mb != d.cfg.ManagedBy() {
+			// Services may join another controller's network, but its policies are its own.
+			foreign := PolicyResult{Message: "service network " + sn.Name + " is managed by " + mb + "; its auth and access logs are not changed"}
+			for _, sub := range sn.AccessLogSubscriptions {
+				out[sub.Policy] = foreign
+			}
+			if sn.Auth != nil {
+				out[sn.Auth.Policy] = foreign
+			}
+			continue
+		}
 		d.holderResults(out, sn.AccessLogSubscriptions, sn.Auth, st.id, ResourceTypeServiceNetwork, sn.Name, st.accessLogs)
 	}
 	for _, svc := range m.Services {
