@@ -28,7 +28,8 @@ type differ struct {
 // diff returns the plan that makes obs match m, or the reads it needs first.
 func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
 	x := &differ{cfg: cfg, obs: obs, asked: map[read]bool{}}
-	p := &Plan{}
+	m = x.resolveNames(m)
+	p := &Plan{model: m}
 	wantSN := map[string]bool{}
 	for _, sn := range m.ServiceNetworks {
 		wantSN[sn.Name] = true
@@ -250,8 +251,7 @@ func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom str
 		s.err = fmt.Errorf("target group %s is owned by %s", tg.Name, mb)
 		return
 	}
-	if st.typ != tg.Type || st.port != tg.Port || st.protocol != tg.Protocol || st.ipAddressType != tg.IPAddressType ||
-		st.vpcID != tg.VPCID || (st.protocolVersion != "" && st.protocolVersion != tg.ProtocolVersion) {
+	if !sameImmutable(st, tg) {
 		s.err = fmt.Errorf("target group %s exists with another type, port, protocol, IP address type or VPC, which cannot be changed; delete it to let it be re-created", tg.Name)
 		return
 	}

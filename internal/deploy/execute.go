@@ -258,6 +258,11 @@ func (c createServiceNetwork) run(ctx context.Context, d *Deployer) error {
 	in := &vpclattice.CreateServiceNetworkInput{Name: aws.String(c.sn.Name), Tags: c.sn.Tags}
 	in.ClientToken = d.clientToken(serviceNetworkIdentity(c.sn.Name), in)
 	out, err := d.client.CreateServiceNetwork(ctx, in)
+	if isConflict(err) {
+		// Created out of band since discovery (upstream's workflow: create it, then apply the
+		// Gateway): adopt it as discovery would have.
+		return d.adoptServiceNetwork(ctx, c.sn)
+	}
 	if err != nil {
 		return fmt.Errorf("create service network %s: %w", c.sn.Name, err)
 	}
@@ -270,6 +275,10 @@ func (c createVPCAssociation) run(ctx context.Context, d *Deployer) error {
 	st := d.state.serviceNetworks.get(sn.Name)
 	if st == nil {
 		return fmt.Errorf("service network %s does not exist", sn.Name)
+	}
+	if st.vpcAssoc != nil {
+		// Adopted after the plan was made (adoptServiceNetwork), already associated.
+		return nil
 	}
 	in := &vpclattice.CreateServiceNetworkVpcAssociationInput{ServiceNetworkIdentifier: aws.String(st.id),
 		VpcIdentifier: aws.String(sn.VPCAssociation.VPCID), SecurityGroupIds: sn.VPCAssociation.SecurityGroupIDs, Tags: d.cfg.ownTags()}

@@ -119,7 +119,11 @@ type VPCAssociation struct {
 
 // Service is a Lattice service, one per accepted route.
 type Service struct {
-	Name             string   `json:"name"`
+	Name string `json:"name"`
+	// CollisionName, when set, is the name deploy gives a new service whose Name is taken by
+	// another route's Lattice service (upstream's truncated names can collide, upstream #657).
+	// An existing service of the route, found by its route tags, keeps its name either way.
+	CollisionName    string   `json:"collisionName,omitempty"`
 	Route            RouteKey `json:"route"`
 	CustomDomainName string   `json:"customDomainName,omitempty"`
 	CertificateARN   string   `json:"certificateARN,omitempty"`

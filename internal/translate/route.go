@@ -30,6 +30,9 @@ type routeState struct {
 	notes []string
 
 	serviceName  string
+	// collisionName is the hashed name deploy falls back to when serviceName belongs to another
+	// route's existing Lattice service.
+	collisionName string
 	customDomain string
 	backendErrs  []backendError
 	targetGroups map[string]model.TargetGroup
@@ -274,10 +277,12 @@ func intersectHostname(a, b string) string {
 }
 
 // nameServices gives each route that may get a Lattice service its name. Explicit overrides are
-// claimed first (oldest route wins a duplicate); then "<route>-<namespace>", which upstream
-// uses too, so switching controllers adopts existing services. HTTPRoutes claim plain names
-// before GRPCRoutes and TLSRoutes; a route whose plain name is taken or invalid gets a readable
-// truncation plus a hash of its identity.
+// claimed first (oldest route wins a duplicate); then upstream's trunc(route,20)-trunc(ns,18),
+// so that new services are named as upstream names them. HTTPRoutes claim those names before
+// GRPCRoutes and TLSRoutes; a route whose name is taken or invalid gets a readable truncation
+// plus a hash of its identity, which is also its collisionName: deploy keeps a route's existing
+// service (found by its route tags) whatever its name, and uses collisionName when the name
+// belongs to another route's service in Lattice.
 func (t *translator) nameServices(routes []*routeState) {
 	taken := map[string]*routeState{}
 	byAge := append([]*routeState(nil), routes...)
@@ -303,9 +308,13 @@ func (t *translator) nameServices(routes []*routeState) {
 			continue
 		}
 		id := []string{string(r.key.Kind), r.key.Namespace, r.key.Name}
-		name := latticeName(r.key.Name+"-"+r.key.Namespace, maxServiceNameLen, reservedServicePrefix, id...)
+		hashed := hashedName(r.key.Name+"-"+r.key.Namespace, maxServiceNameLen, reservedServicePrefix, id...)
+		name := latticeName(upstreamServiceName(r.key.Name, r.key.Namespace), maxServiceNameLen, reservedServicePrefix, id...)
 		if taken[name] != nil {
-			name = hashedName(r.key.Name+"-"+r.key.Namespace, maxServiceNameLen, reservedServicePrefix, id...)
+			name = hashed
+		}
+		if name != hashed {
+			r.collisionName = hashed
 		}
 		r.serviceName = name
 		taken[name] = r

@@ -23,6 +23,7 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 	}
 	svc := model.Service{
 		Name:             r.serviceName,
+		CollisionName:    r.collisionName,
 		Route:            r.key,
 		CustomDomainName: r.customDomain,
 		// Lets a new cluster take over a service another ManagedBy owns (blue/green migration).
