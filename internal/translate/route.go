@@ -29,14 +29,14 @@ type routeState struct {
 	// notes are appended to the Accepted message of accepted parents.
 	notes []string
 
-	serviceName  string
+	serviceName string
 	// collisionName is the hashed name deploy falls back to when serviceName belongs to another
 	// route's existing Lattice service.
 	collisionName string
-	customDomain string
-	backendErrs  []backendError
-	targetGroups map[string]model.TargetGroup
-	latticeRules []model.Rule
+	customDomain  string
+	backendErrs   []backendError
+	targetGroups  map[string]model.TargetGroup
+	latticeRules  []model.Rule
 }
 
 // parentState is the route's relation to one parentRef that points at a Gateway we own.
