@@ -18,6 +18,10 @@ import (
 // listed as a read; the caller observes the reads and diffs again, and only a diff that needed no
 // read is a plan.
 
+// notOwned starts the message of an ownership conflict as upstream's does, for alerts and
+// scripts that match it.
+const notOwned = "Found existing resource not owned by controller"
+
 type differ struct {
 	cfg   Config
 	obs   *observed
@@ -183,7 +187,7 @@ func (x *differ) service(svc *model.Service, wantSN map[string]bool) *sequence {
 	if st != nil {
 		mb := st.tags[model.TagManagedBy]
 		if !x.mayManage(mb, svc.AllowTakeoverFrom) {
-			s.err = fmt.Errorf("lattice service %s is owned by %s", svc.Name, mb)
+			s.err = fmt.Errorf("%s: %s (lattice service %s is owned by %s)", notOwned, st.arn, svc.Name, mb)
 			return s
 		}
 		adopt = mb != x.cfg.ManagedBy()
@@ -248,7 +252,7 @@ func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom str
 		return
 	}
 	if mb := st.tags[model.TagManagedBy]; !x.mayManage(mb, takeoverFrom) {
-		s.err = fmt.Errorf("target group %s is owned by %s", tg.Name, mb)
+		s.err = fmt.Errorf("%s: %s (target group %s is owned by %s)", notOwned, st.arn, tg.Name, mb)
 		return
 	}
 	if !sameImmutable(st, tg) {

@@ -172,7 +172,7 @@ func (t *translator) attachListeners(r *routeState, p *parentState) {
 		}
 	}
 	if len(allowed) == 0 {
-		p.reason, p.message = gwv1.RouteReasonNotAllowedByListeners, strings.Join(why, "; ")
+		p.reason, p.message = gwv1.RouteReasonNotAllowedByListeners, msgNotAllowedByListeners+": "+strings.Join(why, "; ")
 		// TLSRoute's doc asks for UnsupportedValue when the listener has the wrong protocol.
 		if r.key.Kind == model.KindTLSRoute && p.ref.SectionName != nil && selected[0].spec.Protocol != gwv1.TLSProtocolType {
 			p.reason = gwv1.RouteReasonUnsupportedValue
@@ -194,7 +194,7 @@ func (t *translator) attachListeners(r *routeState, p *parentState) {
 		}
 	}
 	if len(p.listeners) == 0 {
-		p.reason, p.message = gwv1.RouteReasonNoMatchingListenerHostname, "no listener hostname intersects the route's hostnames"
+		p.reason, p.message = gwv1.RouteReasonNoMatchingListenerHostname, msgNoMatchingListenerHostname+": no listener hostname intersects the route's hostnames"
 	}
 }
 
@@ -275,6 +275,13 @@ func intersectHostname(a, b string) string {
 	}
 	return ""
 }
+
+// Condition messages upstream writes, which users' scripts and alerts match: ours start with
+// them and add the detail.
+const (
+	msgNotAllowedByListeners      = "No matching listeners allow this route"
+	msgNoMatchingListenerHostname = "No matching listener hostname for this route"
+)
 
 // nameServices gives each route that may get a Lattice service its name. Explicit overrides are
 // claimed first (oldest route wins a duplicate); then upstream's trunc(route,20)-trunc(ns,18),
