@@ -33,6 +33,15 @@ const (
 	AnnotationAllowTakeoverFrom   = "application-networking.k8s.aws/allow-takeover-from"
 )
 
+// AnnotationPathPrefix on an HTTPRoute, set to PathPrefixString, makes each PathPrefix match one
+// Lattice string-prefix rule as upstream does ("/api" then also matches "/apix"), instead of the
+// spec's whole-path-element match, which takes two Lattice rules (exact "/api", prefix "/api/").
+// It is the opt-in for routes that need the rules-per-listener quota.
+const (
+	AnnotationPathPrefix = "lattice-gateway/path-prefix"
+	PathPrefixString     = "string"
+)
+
 // Input is a snapshot of the world. Order does not matter: Translate sorts internally.
 type Input struct {
 	GatewayClasses  []gwv1.GatewayClass
