@@ -281,7 +281,8 @@ func (c createVPCAssociation) run(ctx context.Context, d *Deployer) error {
 		return nil
 	}
 	in := &vpclattice.CreateServiceNetworkVpcAssociationInput{ServiceNetworkIdentifier: aws.String(st.id),
-		VpcIdentifier: aws.String(sn.VPCAssociation.VPCID), SecurityGroupIds: sn.VPCAssociation.SecurityGroupIDs, Tags: d.cfg.ownTags()}
+		VpcIdentifier: aws.String(sn.VPCAssociation.VPCID), SecurityGroupIds: sn.VPCAssociation.SecurityGroupIDs,
+		Tags: mergeTags(d.cfg.ownTags(), sn.VPCAssociation.Tags)}
 	in.ClientToken = d.clientToken(vpcAssociationIdentity(st.id), in)
 	var out *vpclattice.CreateServiceNetworkVpcAssociationOutput
 	err := d.retryConflictIf(ctx, c.replacing, "VPC association to be creatable", func(ctx context.Context) (err error) {

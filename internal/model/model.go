@@ -8,6 +8,7 @@ package model
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -32,11 +33,19 @@ const (
 	TagAccessLogPolicy = TagPrefix + "AccessLogPolicy"
 )
 
+// ReservedTagKey says whether a tag key belongs to AWS or to a controller of this project or
+// upstream: such keys are never taken from users' additional tags, nor removed as stale ones.
+func ReservedTagKey(k string) bool {
+	return strings.HasPrefix(strings.ToLower(k), "aws:") || strings.HasPrefix(k, TagPrefix) || strings.HasPrefix(k, ownTagPrefix)
+}
+
+const ownTagPrefix = "lattice-gateway/"
+
 // TagHostnames lists a route's hostnames on its service, space-separated, a wildcard "*.x" written
 // ".x" (AWS tag values allow no "*"). A Lattice service has one custom domain; the Local Lattice
 // data plane reads this tag to route Gateway-address requests by every hostname, as Gateway API
 // does. Absent when the route has no hostnames or they do not fit the 256-character tag value.
-const TagHostnames = "lattice-gateway/hostnames"
+const TagHostnames = ownTagPrefix + "hostnames"
 
 // Lattice enumerations used by the model (the API's own spelling).
 const (
@@ -115,6 +124,8 @@ type ServiceNetwork struct {
 type VPCAssociation struct {
 	VPCID            string   `json:"vpcID"`
 	SecurityGroupIDs []string `json:"securityGroupIDs,omitempty"`
+	// Tags are the additional tags of its VpcAssociationPolicy (set on creation).
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // Service is a Lattice service, one per accepted route.

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -105,6 +106,20 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 	}
 	for _, name := range sortedKeys(used) {
 		svc.TargetGroups = append(svc.TargetGroups, r.targetGroups[name])
+	}
+	extra, notes := additionalTags(r.meta.Annotations)
+	r.notes = append(r.notes, notes...)
+	addTags(extra, &svc.Tags)
+	for i := range svc.Listeners {
+		addTags(extra, &svc.Listeners[i].Tags)
+		for j := range svc.Listeners[i].Rules {
+			addTags(extra, &svc.Listeners[i].Rules[j].Tags)
+		}
+	}
+	for i := range svc.TargetGroups {
+		tg := &svc.TargetGroups[i]
+		tg.Tags = maps.Clone(tg.Tags)
+		addTags(extra, &tg.Tags)
 	}
 	return svc, true
 }
