@@ -94,3 +94,69 @@ func TestUpstreamTargetGroupAdopted(t *testing.T) {
 		}
 	}
 }
+
+// Additional tags reach Lattice on every resource of a route and follow changes: a changed
+// value is set, a dropped key removed from the service and its rules alike.
+func TestAdditionalTagsFollowChanges(t *testing.T) {
+	srv := startLattice(t, api.Faults{})
+	c := newClient(t, srv, 3, nil)
+	d := newDeployer(t, c)
+	ctx := context.Background()
+	withExtra := func(extra map[string]string) *model.Model {
+		m := seed()
+		rates := svc(m, "rates")
+		for _, tags := range []*map[string]string{&rates.Tags, &rates.Listeners[0].Tags, &rates.Listeners[0].Rules[0].Tags, &rates.Listeners[0].Rules[1].Tags} {
+			for k, v := range extra {
+				(*tags)[k] = v
+			}
+		}
+		return m
+	}
+	tagsOf := func(t *testing.T, arn *string) map[string]string {
+		out, err := c.ListTagsForResource(ctx, &vpclattice.ListTagsForResourceInput{ResourceArn: arn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Tags
+	}
+	check := func(t *testing.T, want map[string]string, gone string) {
+		t.Helper()
+		snap := srv.Store().Snapshot()
+		var arns []*string
+		for _, s := range snap.Services {
+			if s.Name == "rates-default" {
+				arns = append(arns, aws.String(s.ARN))
+			}
+		}
+		for _, r := range snap.Rules {
+			if r.Name == "parking" || r.Name == "review" {
+				arns = append(arns, aws.String(r.ARN))
+			}
+		}
+		if len(arns) != 3 {
+			t.Fatalf("found %d resources, want the service and 2 rules", len(arns))
+		}
+		for _, arn := range arns {
+			got := tagsOf(t, arn)
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("%s: tag %s=%q, want %q", *arn, k, got[k], v)
+				}
+			}
+			if _, ok := got[gone]; gone != "" && ok {
+				t.Errorf("%s: tag %s not removed", *arn, gone)
+			}
+			if got[model.TagManagedBy] != managedBy {
+				t.Errorf("%s: ManagedBy %q", *arn, got[model.TagManagedBy])
+			}
+		}
+	}
+	if _, err := d.Apply(ctx, withExtra(map[string]string{"team": "a", "old": "y"})); err != nil {
+		t.Fatal(err)
+	}
+	check(t, map[string]string{"team": "a", "old": "y"}, "")
+	if _, err := d.Apply(ctx, withExtra(map[string]string{"team": "b", "cost": "x"})); err != nil {
+		t.Fatal(err)
+	}
+	check(t, map[string]string{"team": "b", "cost": "x"}, "old")
+}
