@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -371,8 +372,12 @@ func (t *translator) buildRules(r *routeState) {
 			}
 		}
 	}
+	order := rulePriorities(r)
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
+		if order != nil && order[a.rule] != order[b.rule] {
+			return order[a.rule] < order[b.rule]
+		}
 		if a.match.rank != b.match.rank {
 			for k := range a.match.rank {
 				if a.match.rank[k] != b.match.rank[k] {
@@ -421,6 +426,40 @@ func (t *translator) buildRules(r *routeState) {
 	if len(r.latticeRules) == 0 {
 		r.reject("no rule can be programmed: " + strings.Join(r.droppedRules(), "; "))
 	}
+}
+
+// rulePriorities orders a route's rules by upstream's rule-<i>-priority annotations (i counts
+// rules from 0): annotated rules by their value, the others after them in rule order, as upstream
+// assigns max+1, max+2, ... The Lattice rules are then numbered 1..N in that order (a rule may
+// take several). nil when no rule is annotated: Gateway API precedence applies.
+func rulePriorities(r *routeState) map[*ruleState]int64 {
+	order := map[*ruleState]int64{}
+	top := int64(0)
+	for _, rs := range r.rules {
+		key := fmt.Sprintf(annotationRulePriority, rs.index)
+		v, ok := r.meta.Annotations[key]
+		if !ok {
+			continue
+		}
+		p, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		if err != nil {
+			r.notes = append(r.notes, fmt.Sprintf("annotation %s=%q is ignored: not an integer", key, v))
+			continue
+		}
+		order[rs] = p
+		top = max(top, p)
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	r.notes = append(r.notes, "rule order follows the rule-<i>-priority annotations, not Gateway API precedence")
+	for _, rs := range r.rules {
+		if _, ok := order[rs]; !ok {
+			top++
+			order[rs] = top
+		}
+	}
+	return order
 }
 
 // quotaExcess explains a rules-per-listener overflow that only the spec's two-rule PathPrefix

@@ -49,7 +49,9 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 			}
 		}
 	}
-	svc.ServiceNetworks = sortedKeys(sns)
+	if !standalone(r) {
+		svc.ServiceNetworks = sortedKeys(sns)
+	}
 	svc.AccessLogSubscriptions, svc.Auth = t.accessLogsAndAuth(routeTarget(r.key))
 	if v := hostnamesTag(r); v != "" {
 		svc.Tags[model.TagHostnames] = v
@@ -122,6 +124,20 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 		addTags(extra, &tg.Tags)
 	}
 	return svc, true
+}
+
+// standalone applies upstream's standalone annotation: the route's own value wins; else "true"
+// on any attached parent Gateway.
+func standalone(r *routeState) bool {
+	if v, ok := r.meta.Annotations[AnnotationStandalone]; ok {
+		return strings.EqualFold(strings.TrimSpace(v), "true")
+	}
+	for _, p := range r.parents {
+		if p.attached() && strings.EqualFold(strings.TrimSpace(p.gw.gw.Annotations[AnnotationStandalone]), "true") {
+			return true
+		}
+	}
+	return false
 }
 
 func markUsed(used map[string]bool, a model.Action) {

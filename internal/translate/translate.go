@@ -31,6 +31,11 @@ const (
 	AnnotationServiceNameOverride = "application-networking.k8s.aws/service-name-override"
 	OptionCertificateARN          = "application-networking.k8s.aws/certificate-arn"
 	AnnotationAllowTakeoverFrom   = "application-networking.k8s.aws/allow-takeover-from"
+	// AnnotationStandalone "true" on a route, or else on a parent Gateway, makes the route's
+	// service join no service network.
+	AnnotationStandalone = "application-networking.k8s.aws/standalone"
+	// annotationRulePriority, with the rule's index from 0, sets the rule's place in the order.
+	annotationRulePriority = "application-networking.k8s.aws/rule-%d-priority"
 )
 
 // AnnotationPathPrefix on an HTTPRoute, set to PathPrefixString, makes each PathPrefix match one
