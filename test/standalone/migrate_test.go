@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 	"github.com/lattice-gateway/lattice-gateway/test/workloads"
 )
 
@@ -187,12 +188,12 @@ func TestMigrateFromUpstream(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 
 	dir := t.TempDir()
-	write(t, dir, "base.yaml", base+service("inventory-ver1", podIPs["inventory-ver1"])+service("inventory-ver2", podIPs["inventory-ver2"])+
-		service("parking", podIPs["parking"])+service("reservations", podIPs["reservations"]))
-	write(t, dir, "routes.yaml", inventoryRoute(50, 50)+"---\n"+ratesRoute+"---\n"+longRoute)
+	write(t, dir, "base.yaml", base(t)+service(t, "inventory-ver1", podIPs["inventory-ver1"])+service(t, "inventory-ver2", podIPs["inventory-ver2"])+
+		service(t, "parking", podIPs["parking"])+service(t, "reservations", podIPs["reservations"]))
+	write(t, dir, "routes.yaml", inventoryRoute(t, 50, 50)+"---\n"+harness.Manifest(t, "rates-route.yaml", nil)+"---\n"+longRoute)
 	p := start(t, "run", "-f", dir, "--lattice-endpoint", host.api, "--cluster-name", "other")
 	for route := range dns {
-		m, _ := p.waitOutput(`HTTPRoute\s+default/`+route+`\s+Programmed\s+(\S+)`, 0, 60*time.Second)
+		m, _ := p.WaitOutput(`HTTPRoute\s+default/`+route+`\s+Programmed\s+(\S+)`, 0, 60*time.Second)
 		if m[1] != dns[route] {
 			t.Errorf("%s: DNS name %s, upstream's was %s", route, m[1], dns[route])
 		}
@@ -233,7 +234,7 @@ func TestMigrateFromUpstream(t *testing.T) {
 	if err != nil || tags.Tags[tagPrefix+"ManagedBy"] != upstreamOwner {
 		t.Errorf("service network tags %v %v, want ManagedBy %s", tags, err, upstreamOwner)
 	}
-	if err := p.stop(10 * time.Second); err != nil {
+	if err := p.Stop(10 * time.Second); err != nil {
 		t.Fatalf("exit after Ctrl-C: %v", err)
 	}
 }
