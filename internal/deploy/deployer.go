@@ -79,6 +79,7 @@ type RouteResult struct {
 	// Message is the Lattice error (or ownership conflict) when Programmed is false.
 	Message                        string
 	ServiceARN, ServiceID, DNSName string
+	Attached
 }
 
 // GatewayResult is the outcome for one gateway's service network.
@@ -86,6 +87,18 @@ type GatewayResult struct {
 	Programmed                          bool
 	Message                             string
 	ServiceNetworkARN, ServiceNetworkID string
+	// VPCAssociationARN is the ARN of the service network's association with the model's VPC.
+	VPCAssociationARN string
+	Attached
+}
+
+// Attached is what Lattice holds, after Apply, of the policies of a service or service network
+// (the policy statuses and annotations show it).
+type Attached struct {
+	// AccessLogSubscriptionARNs are the ARNs of its access log subscriptions, by destination ARN.
+	AccessLogSubscriptionARNs map[string]string
+	// AuthType is its auth type (NONE or AWS_IAM); AWS_IAM only once the auth policy is put.
+	AuthType string
 }
 
 // Apply makes Lattice match m: creates and updates what m wants and deletes what the deployer

@@ -1,0 +1,262 @@
+package pipeline
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
+	"github.com/lattice-gateway/lattice-gateway/internal/translate"
+)
+
+// PolicyKey is the model key of a policy object; false for other objects.
+func PolicyKey(obj client.Object) (model.PolicyKey, bool) {
+	var kind model.PolicyKind
+	switch obj.(type) {
+	case *v1alpha1.TargetGroupPolicy:
+		kind = model.KindTargetGroupPolicy
+	case *v1alpha1.VpcAssociationPolicy:
+		kind = model.KindVpcAssociationPolicy
+	case *v1alpha1.AccessLogPolicy:
+		kind = model.KindAccessLogPolicy
+	case *v1alpha1.IAMAuthPolicy:
+		kind = model.KindIAMAuthPolicy
+	default:
+		return model.PolicyKey{}, false
+	}
+	return model.PolicyKey{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}, true
+}
+
+func policies(in *translate.Input) []client.Object {
+	var out []client.Object
+	for i := range in.TargetGroupPolicies {
+		out = append(out, &in.TargetGroupPolicies[i])
+	}
+	for i := range in.VpcAssociationPolicies {
+		out = append(out, &in.VpcAssociationPolicies[i])
+	}
+	for i := range in.AccessLogPolicies {
+		out = append(out, &in.AccessLogPolicies[i])
+	}
+	for i := range in.IAMAuthPolicies {
+		out = append(out, &in.IAMAuthPolicies[i])
+	}
+	return out
+}
+
+// finalized are the policy kinds upstream puts a finalizer on: those whose Lattice resource
+// (VPC association, access log subscription, auth policy) exists for the policy alone. A
+// TargetGroupPolicy only tunes target groups that routes own.
+var finalized = map[model.PolicyKind]bool{
+	model.KindVpcAssociationPolicy: true, model.KindAccessLogPolicy: true, model.KindIAMAuthPolicy: true,
+}
+
+// policyAnnotations are the annotations upstream writes on each policy kind.
+var policyAnnotations = map[model.PolicyKind][]string{
+	model.KindVpcAssociationPolicy: {status.AnnotationResourceARN},
+	model.KindAccessLogPolicy:      {status.AnnotationAccessLogSubscription, status.AnnotationAccessLogSubscriptionResourceName},
+	model.KindIAMAuthPolicy: {status.AnnotationIAMAuthPolicyResourceID, status.AnnotationIAMAuthPolicyResourceType,
+		status.AnnotationIAMAuthPolicyResourceName},
+}
+
+// policyResult is what an Apply says about one policy of the model. It is undecided while a
+// target was not reported, or Lattice does not show yet what the policy asks for: the policy then
+// stays Pending and its annotations are left alone.
+type policyResult struct {
+	decided bool
+	outcome status.Outcome
+	// annotations are upstream's annotations for a programmed policy.
+	annotations map[string]string
+}
+
+// latticeTarget is a service or service network a policy changes, with what Apply reported.
+type latticeTarget struct {
+	what               string // the route or Gateway, for messages
+	resourceType, name string
+	id                 string
+	subs               []model.AccessLogSubscription
+	auth               *model.AuthPolicy
+	vpcAssociation     bool
+	reported           bool
+	outcome            status.Outcome
+	vpcAssociationARN  string
+	attached           deploy.Attached
+}
+
+// policyResults decides each policy of m from the outcomes of the routes and gateways it changes
+// and, once they are all programmed, from what Lattice shows of the policy itself.
+func policyResults(m *model.Model, res *deploy.Result, o outcomes) map[model.PolicyKey]policyResult {
+	gateways := map[model.GatewayKey]latticeTarget{}
+	for i := range m.ServiceNetworks {
+		sn := &m.ServiceNetworks[i]
+		t := latticeTarget{what: "Gateway " + sn.Gateway.String(), resourceType: status.IAMAuthResourceServiceNetwork, name: sn.Name,
+			subs: sn.AccessLogSubscriptions, auth: sn.Auth, vpcAssociation: sn.VPCAssociation != nil}
+		t.outcome, t.reported = o.gateways[sn.Gateway]
+		if res != nil {
+			r := res.Gateways[sn.Gateway]
+			t.id, t.vpcAssociationARN, t.attached = r.ServiceNetworkID, r.VPCAssociationARN, r.Attached
+		}
+		gateways[sn.Gateway] = t
+	}
+	routes := map[model.RouteKey]latticeTarget{}
+	for i := range m.Services {
+		svc := &m.Services[i]
+		t := latticeTarget{what: fmt.Sprintf("%s %s/%s", svc.Route.Kind, svc.Route.Namespace, svc.Route.Name),
+			resourceType: status.IAMAuthResourceService, name: svc.Name, subs: svc.AccessLogSubscriptions, auth: svc.Auth}
+		t.outcome, t.reported = o.routes[svc.Route]
+		if res != nil {
+			r := res.Routes[svc.Route]
+			t.id, t.attached = r.ServiceID, r.Attached
+		}
+		routes[svc.Route] = t
+	}
+	out := map[model.PolicyKey]policyResult{}
+	for key, pt := range m.PolicyTargets() {
+		var targets []latticeTarget
+		for _, g := range pt.Gateways {
+			targets = append(targets, gateways[g])
+		}
+		for _, r := range pt.Routes {
+			targets = append(targets, routes[r])
+		}
+		out[key] = policyResultOf(key, targets)
+	}
+	return out
+}
+
+func policyResultOf(key model.PolicyKey, targets []latticeTarget) policyResult {
+	for _, t := range targets {
+		if !t.reported {
+			return policyResult{}
+		}
+		if !t.outcome.Programmed {
+			o := t.outcome
+			o.Message = t.what + ": " + o.Message
+			return policyResult{decided: true, outcome: o}
+		}
+	}
+	ann := map[string]string{}
+	for _, t := range targets {
+		shown := true
+		switch key.Kind {
+		case model.KindVpcAssociationPolicy:
+			// A policy with associateWithVpc false holds no association.
+			if t.vpcAssociation {
+				ann[status.AnnotationResourceARN] = t.vpcAssociationARN
+				shown = t.vpcAssociationARN != ""
+			}
+		case model.KindAccessLogPolicy:
+			arn := t.attached.AccessLogSubscriptionARNs[destination(t.subs, key)]
+			ann[status.AnnotationAccessLogSubscription], ann[status.AnnotationAccessLogSubscriptionResourceName] = arn, t.name
+			shown = arn != ""
+		case model.KindIAMAuthPolicy:
+			ann[status.AnnotationIAMAuthPolicyResourceID] = t.id
+			ann[status.AnnotationIAMAuthPolicyResourceType] = t.resourceType
+			ann[status.AnnotationIAMAuthPolicyResourceName] = t.name
+			shown = t.auth != nil && t.attached.AuthType == t.auth.AuthType
+		}
+		if !shown {
+			return policyResult{}
+		}
+	}
+	return policyResult{decided: true, outcome: status.Outcome{Programmed: true}, annotations: ann}
+}
+
+func destination(subs []model.AccessLogSubscription, key model.PolicyKey) string {
+	for _, s := range subs {
+		if s.Policy == key {
+			return s.DestinationARN
+		}
+	}
+	return ""
+}
+
+// recordPolicies fills the Pending Programmed conditions of the decided policies.
+func (p *Pass) recordPolicies() {
+	for key, r := range p.policyResults {
+		if st, ok := p.Output.Policies[key]; ok && r.decided {
+			status.SetProgrammed(st.Conditions, r.outcome)
+		}
+	}
+}
+
+// staleStatuses returns the policies that had a status of ours in the previous pass and have none
+// now (their target moved to another controller), and remembers the ones with a status now. A
+// policy's status has no controller name, so memory is the only way to know the status is ours;
+// after a restart, such a status stays until the policy is edited.
+func (p *Pipeline) staleStatuses(pass *Pass) map[types.UID]bool {
+	stale := map[types.UID]bool{}
+	now := map[types.UID]bool{}
+	for _, obj := range policies(pass.snapshot) {
+		key, _ := PolicyKey(obj)
+		if _, ok := pass.Output.Policies[key]; ok {
+			now[obj.GetUID()] = true
+		} else if p.statused[obj.GetUID()] {
+			stale[obj.GetUID()] = true
+		}
+	}
+	p.statused = now
+	return stale
+}
+
+// setPolicyStatus is SetStatus for a policy.
+func (p *Pass) setPolicyStatus(obj client.Object, key model.PolicyKey, now time.Time) (ours, changed bool) {
+	pol := obj.(v1alpha1.Policy)
+	var next []metav1.Condition
+	if want, ok := p.Output.Policies[key]; ok {
+		next = status.MergeConditions(pol.GetConditions(), want.Conditions, metav1.NewTime(now.Truncate(time.Second)))
+	} else if !p.stale[obj.GetUID()] {
+		return false, false
+	}
+	changed = !equality.Semantic.DeepEqual(pol.GetConditions(), next)
+	pol.SetConditions(next)
+	return true, changed
+}
+
+// policyAnnotationsOf returns the annotations a policy should carry (keys: the ones upstream
+// writes on its kind), or decided false to leave them alone: for a policy being deleted, one of
+// another controller, and one whose Lattice resource the last Apply did not show. A policy of
+// ours that changes nothing in Lattice loses them.
+func (p *Pass) policyAnnotationsOf(obj client.Object, key model.PolicyKey) (keys []string, want map[string]string, decided bool) {
+	keys = policyAnnotations[key.Kind]
+	if _, ours := p.Output.Policies[key]; !ours || len(keys) == 0 || obj.GetDeletionTimestamp() != nil {
+		return nil, nil, false
+	}
+	if _, inModel := p.policyTargets[key]; !inModel {
+		return keys, nil, true
+	}
+	r := p.policyResults[key]
+	if !r.decided || !r.outcome.Programmed {
+		return nil, nil, false
+	}
+	return keys, r.annotations, true
+}
+
+// policyFinalizers are the finalizer decisions about policies: one of ours is held while the
+// model changes Lattice for it (before Apply), and released once it is deleted or changes nothing
+// (after a clean Apply).
+func (p *Pass) policyFinalizers(hold bool) []Finalizer {
+	var out []Finalizer
+	for _, obj := range policies(p.snapshot) {
+		key, _ := PolicyKey(obj)
+		if !finalized[key.Kind] {
+			continue
+		}
+		_, inModel := p.policyTargets[key]
+		live := obj.GetDeletionTimestamp() == nil
+		if hold && live && inModel {
+			out = append(out, Finalizer{Object: obj, Hold: true})
+		}
+		if !hold && (!live || !inModel) {
+			out = append(out, Finalizer{Object: obj})
+		}
+	}
+	return out
+}
