@@ -40,14 +40,33 @@ func TestRunRefusesToStartWithoutGatewayAPICRDs(t *testing.T) {
 		}
 	}
 
-	crds, err := testenv.GatewayAPICRDDir("standard")
+	gwCRDs, err := testenv.GatewayAPICRDDir("standard")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{crds}}); err != nil {
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{gwCRDs}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckCRDs(cfg); err != nil {
-		t.Errorf("with the standard channel installed: %v", err)
+	crds, err := CheckCRDs(cfg)
+	if err != nil {
+		t.Fatalf("with the standard channel installed: %v", err)
+	}
+	for _, k := range optionalKinds {
+		if crds[k.resource] {
+			t.Errorf("%s reported served before its CRD is installed", k.resource)
+		}
+	}
+
+	// The policy and ServiceExport CRDs are optional: read once installed.
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{testenv.OwnCRDDir()}}); err != nil {
+		t.Fatal(err)
+	}
+	if crds, err = CheckCRDs(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range optionalKinds {
+		if !crds[k.resource] {
+			t.Errorf("%s not reported served with config/crd installed", k.resource)
+		}
 	}
 }
