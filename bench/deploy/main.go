@@ -18,7 +18,8 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
@@ -44,23 +45,21 @@ func main() {
 func run(n int, latency time.Duration, tps float64, concurrency int) error {
 	q := api.DefaultQuotas()
 	q.Services, q.TargetGroups, q.ServicesPerServiceNetwork = n+10, 2*n+10, n+10
-	srv, err := api.Open(api.Options{Region: "us-west-2", AccountID: account, Quotas: q,
-		Faults: api.Faults{APILatency: latency, TPSLimit: tps}})
+	ll, err := locallattice.Start(context.Background(), locallattice.Options{API: api.Options{Region: "us-west-2", AccountID: account, Quotas: q,
+		Faults: api.Faults{APILatency: latency, TPSLimit: tps}}})
 	if err != nil {
 		return err
 	}
-	defer func() { _ = srv.Close() }()
-	if err := srv.Start(""); err != nil {
-		return err
-	}
-	limits := ratelimit.Limits{}
+	defer ll.Close()
+	srv := ll.API
+	limits := latticeclient.Limits{}
 	if tps > 0 {
-		limits.Default = ratelimit.Limit{PerSecond: tps, Burst: int(tps)}
+		limits.Default = latticeclient.Limit{PerSecond: tps, Burst: int(tps)}
 	}
 	cfg := aws.Config{Region: "us-west-2", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKIDBENCH", SecretAccessKey: "secret"}, nil
 	})}
-	client, err := deploy.NewClient(cfg, srv.URL(), nil, deploy.ClientOptions{RateLimits: &limits})
+	client, err := latticeclient.New(cfg, srv.URL(), nil, latticeclient.Options{RateLimits: &limits})
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,8 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
@@ -126,16 +127,16 @@ func (s *standalone) logger(w io.Writer) logr.Logger {
 
 // startLocal starts an in-process Local Lattice from s's flags (the data plane only when
 // dataPlane is set) and points s.lattice at it.
-func (s *standalone) startLocal(ctx context.Context, dataPlane bool, log logr.Logger) (*localLattice, error) {
-	var data *dataplane.Options
+func (s *standalone) startLocal(ctx context.Context, dataPlane bool, log logr.Logger) (*locallattice.Instance, error) {
+	o := locallattice.Options{API: s.local, Logger: log}
 	if dataPlane {
-		data = &s.data
+		o.DataPlane = &s.data
 	}
-	ll, err := startLocalLattice(ctx, s.local, data, log)
+	ll, err := locallattice.Start(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	s.lattice.LatticeEndpoint = ll.api.URL()
+	s.lattice.LatticeEndpoint = ll.URL()
 	return ll, nil
 }
 
@@ -146,7 +147,7 @@ func (s *standalone) listenerAddr(port int32) string {
 
 // localRateLimits lift the client-side limiter for an in-process Local Lattice, which answers in
 // microseconds and throttles only when told to (--tps-limit).
-var localRateLimits = ratelimit.Limits{Default: ratelimit.Limit{PerSecond: 0}}
+var localRateLimits = latticeclient.Limits{Default: latticeclient.Limit{PerSecond: 0}}
 
 // client returns a VPC Lattice client for s.lattice's endpoint, with the controller's
 // client-side rate limits (lifted for an in-process Local Lattice) and retries.
@@ -155,15 +156,15 @@ func (s *standalone) client(ctx context.Context, local bool) (*vpclattice.Client
 	if err != nil {
 		return nil, err
 	}
-	var opts deploy.ClientOptions
+	var opts latticeclient.Options
 	if local {
 		opts.RateLimits = &localRateLimits
 	}
-	return deploy.NewClient(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
+	return latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
 }
 
 func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deploy.Deployer {
-	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner, Region: s.lattice.Region}, log.WithName("deploy"))
+	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner}, log.WithName("deploy"))
 }
 
 func newRunCmd() *cobra.Command {
@@ -219,9 +220,9 @@ func runStandalone(ctx context.Context, s *standalone, cfg file.Config, out, err
 			return err
 		}
 		defer ll.Close()
-		fmt.Fprint(out, ll.api.Instructions())
+		fmt.Fprint(out, ll.API.Instructions())
 		fmt.Fprintf(out, "DNS on %s (udp/tcp); data plane on %s, Lattice port P served on P+%d\n\n",
-			ll.dp.DNSAddr(), s.data.DataPlaneAddr, s.data.ListenerPortOffset)
+			ll.DataPlane.DNSAddr(), s.data.DataPlaneAddr, s.data.ListenerPortOffset)
 		listenerAddr = s.listenerAddr
 	} else {
 		fmt.Fprintf(out, "VPC Lattice API %s (region %s), ManagedBy %s\n\n", s.lattice.LatticeEndpoint, s.lattice.Region, s.lattice.ManagedBy())

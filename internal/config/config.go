@@ -64,10 +64,21 @@ type Lattice struct {
 	MaxRulesPerListener int
 }
 
+// Defaults of --kube-api-qps and --kube-api-burst.
+const (
+	DefaultKubeAPIQPS   = 50
+	DefaultKubeAPIBurst = 100
+)
+
 // Controller is the configuration of `lattice-gateway controller`.
 type Controller struct {
 	Lattice
-	Kubeconfig              string
+	Kubeconfig string
+	// KubeAPIQPS and KubeAPIBurst bound the controller's Kubernetes client, whichever way its
+	// config was loaded (--kubeconfig, $KUBECONFIG or in-cluster); client-go's own default of 5 per
+	// second would make status writes the bottleneck of a large cluster.
+	KubeAPIQPS              float32
+	KubeAPIBurst            int
 	MetricsBindAddress      string
 	HealthProbeBindAddress  string
 	LeaderElect             bool
@@ -103,6 +114,8 @@ func (l *Lattice) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
 func (c *Controller) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
 	c.Lattice.BindFlags(fs, getenv)
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)")
+	fs.Float32Var(&c.KubeAPIQPS, "kube-api-qps", DefaultKubeAPIQPS, "requests per second to the Kubernetes API server, on average")
+	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", DefaultKubeAPIBurst, "requests in a burst to the Kubernetes API server")
 	fs.StringVar(&c.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint (0 disables)")
 	fs.StringVar(&c.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables)")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "elect a leader among replicas; only the leader reconciles and writes")

@@ -27,7 +27,7 @@ func TestBindFlagsEnvAndFlagPrecedence(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: Controller{Lattice: Lattice{LogLevel: "info"}, MetricsBindAddress: ":8080", HealthProbeBindAddress: ":8081", LeaderElectionID: LeaderElectionID},
+			want: Controller{Lattice: Lattice{LogLevel: "info"}, KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst, MetricsBindAddress: ":8080", HealthProbeBindAddress: ":8081", LeaderElectionID: LeaderElectionID},
 		},
 		{
 			name: "environment",
@@ -36,13 +36,13 @@ func TestBindFlagsEnvAndFlagPrecedence(t *testing.T) {
 				EnvResyncSeconds: "300"},
 			want: Controller{Lattice: Lattice{Owner: model.Owner{AccountID: "123456789012", ClusterName: "c", VPCID: "vpc-1"}, Region: "us-west-2",
 				DefaultServiceNetwork: "sn", EnableServiceNetworkOverride: true, LatticeEndpoint: "http://127.0.0.1:1", LogLevel: "debug"},
-				MetricsBindAddress: ":8080", HealthProbeBindAddress: ":8081", LeaderElectionID: LeaderElectionID, ResyncPeriod: 5 * time.Minute},
+				KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst, MetricsBindAddress: ":8080", HealthProbeBindAddress: ":8081", LeaderElectionID: LeaderElectionID, ResyncPeriod: 5 * time.Minute},
 		},
 		{
 			name: "flags win over environment",
 			env:  map[string]string{EnvRegion: "us-west-2", EnvClusterName: "from-env"},
-			args: []string{"--region=eu-west-1", "--leader-elect", "--resync-period=90s", "--leader-election-namespace=kube-system", "--metrics-bind-address=0", "--kubeconfig=/k"},
-			want: Controller{Lattice: Lattice{Region: "eu-west-1", Owner: model.Owner{ClusterName: "from-env"}, LogLevel: "info"}, Kubeconfig: "/k",
+			args: []string{"--region=eu-west-1", "--leader-elect", "--resync-period=90s", "--leader-election-namespace=kube-system", "--metrics-bind-address=0", "--kubeconfig=/k", "--kube-api-qps=7.5", "--kube-api-burst=9"},
+			want: Controller{Lattice: Lattice{Region: "eu-west-1", Owner: model.Owner{ClusterName: "from-env"}, LogLevel: "info"}, Kubeconfig: "/k", KubeAPIQPS: 7.5, KubeAPIBurst: 9,
 				MetricsBindAddress: "0", HealthProbeBindAddress: ":8081", LeaderElect: true, LeaderElectionNamespace: "kube-system", LeaderElectionID: LeaderElectionID,
 				ResyncPeriod: 90 * time.Second},
 		},

@@ -17,9 +17,10 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/examples/hotel"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
-	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
@@ -56,40 +57,17 @@ func freePort(t *testing.T) int {
 // TestRun plays the walkthrough against Local Lattice's API and data plane in-process, with the
 // data plane allowed to dial loopback only.
 func TestRun(t *testing.T) {
-	o := api.DefaultOptions()
-	srv, err := api.Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Close() }()
 	offset := freePort(t) - 80
-	var dp *dataplane.DataPlane
-	for attempt := 0; ; attempt++ { // a free UDP port for DNS may be taken for TCP: try again
-		dp, err = dataplane.New(srv.Store(), dataplane.Options{DNSAddr: "127.0.0.1:0", ListenerPortOffset: offset,
-			DataDir: t.TempDir(), Dialer: dataplane.LoopbackOnlyDialer(t)}, testr.New(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err = dp.Start(context.Background()); err == nil {
-			break
-		}
-		dp.Close()
-		if attempt == 2 {
-			t.Fatal(err)
-		}
-	}
-	defer dp.Close()
-	client, err := deploy.NewClient(aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
-		srv.URL(), nil, deploy.ClientOptions{RateLimits: &ratelimit.Limits{}})
+	ll := locallatticetest.Start(t, locallattice.Options{DataPlane: &dataplane.Options{ListenerPortOffset: offset}})
+	dp := ll.DataPlane
+	client, err := latticeclient.New(aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
+		ll.URL(), nil, latticeclient.Options{RateLimits: &latticeclient.Limits{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := translate.Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "standalone", VPCID: "vpc-0123456789abcdef0"}}
 	env := Env{
-		Deployer:  deploy.New(client, deploy.Config{Owner: cfg.Owner, Region: "us-west-2"}, testr.New(t)),
+		Deployer:  deploy.New(client, deploy.Config{Owner: cfg.Owner}, testr.New(t)),
 		Translate: cfg, DNSAddr: dp.DNSAddr(),
 		ListenerAddr: func(p int32) string { return "127.0.0.1:" + strconv.Itoa(int(p)+offset) },
 		Serving:      func(p int32) bool { _, ok := dp.ListenerAddr(p); return ok },

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
@@ -318,7 +318,8 @@ func TestFaultsConverge(t *testing.T) {
 }
 
 // TestCollectGarbage: leaked resources carrying our ManagedBy (left by a crash or a route deleted
-// while the controller was down) are deleted; others' and untagged ones are left alone.
+// while the controller was down) are deleted by the first Apply after a Refresh; others' and
+// untagged ones are left alone.
 func TestCollectGarbage(t *testing.T) {
 	srv := startLattice(t, api.Faults{})
 	client := newClient(t, srv, 3, nil)
@@ -350,14 +351,17 @@ func TestCollectGarbage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The cache does not know about the leaks, so Apply costs nothing and leaves them; GC
-	// re-discovers and finds them.
+	// The cache does not know about the leaks, so Apply costs nothing and leaves them; Refresh
+	// re-discovers and the next Apply finds them.
 	srv.ResetCounts()
 	if _, err := d.Apply(ctx, m); err != nil || srv.Counts().Total() != 0 {
 		t.Fatalf("apply: %v, calls %v", err, calls(srv))
 	}
-	if err := d.CollectGarbage(ctx, m); err != nil {
+	if err := d.Refresh(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if res, err := d.Apply(ctx, m); err != nil || !allProgrammed(res) {
+		t.Fatalf("apply after refresh: %s", describeFailure(res, err))
 	}
 	got := describe(srv.Store().Snapshot())
 	for _, l := range leaks {
@@ -382,8 +386,8 @@ func TestClientMetricsMatchServerCounts(t *testing.T) {
 	cfg := aws.Config{Region: "us-west-2", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
 	})}
-	client, err := deploy.NewClient(cfg, srv.URL(), reg, deploy.ClientOptions{RateLimits: &ratelimit.Limits{},
-		Retry: ratelimit.Retry{MaxAttempts: 20, Base: time.Millisecond, Max: 10 * time.Millisecond}})
+	client, err := latticeclient.New(cfg, srv.URL(), reg, latticeclient.Options{RateLimits: &latticeclient.Limits{},
+		Retry: latticeclient.Retry{MaxAttempts: 20, Base: time.Millisecond, Max: 10 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

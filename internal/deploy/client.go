@@ -1,57 +1,49 @@
 package deploy
 
 import (
-	"fmt"
+	"context"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
-	"github.com/aws/smithy-go/middleware"
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/awsmetrics"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
 )
 
-// ClientOptions tune the client NewClient builds.
-type ClientOptions struct {
-	// RateLimits is the client-side token bucket per operation. The zero value means 10 requests
-	// per second with bursts of 10 for every operation, a rate that Lattice accepts.
-	RateLimits *ratelimit.Limits
-	// Retry configures retries with jittered backoff that honours Retry-After.
-	Retry ratelimit.Retry
-	// Modify is applied last, e.g. to set an HTTP client in tests.
-	Modify func(*vpclattice.Options)
+// Client is the part of the VPC Lattice API the deployer uses; *vpclattice.Client satisfies it
+// (latticeclient.New builds one with metrics, rate limits and retries). Only observe reads, only
+// the executor writes.
+type Client interface {
+	vpclattice.ListServiceNetworksAPIClient
+	vpclattice.ListServicesAPIClient
+	vpclattice.ListTargetGroupsAPIClient
+	vpclattice.ListServiceNetworkVpcAssociationsAPIClient
+	vpclattice.ListServiceNetworkServiceAssociationsAPIClient
+	vpclattice.ListListenersAPIClient
+	vpclattice.ListRulesAPIClient
+	vpclattice.ListTargetsAPIClient
+	ListTagsForResource(context.Context, *vpclattice.ListTagsForResourceInput, ...func(*vpclattice.Options)) (*vpclattice.ListTagsForResourceOutput, error)
+	GetService(context.Context, *vpclattice.GetServiceInput, ...func(*vpclattice.Options)) (*vpclattice.GetServiceOutput, error)
+	GetListener(context.Context, *vpclattice.GetListenerInput, ...func(*vpclattice.Options)) (*vpclattice.GetListenerOutput, error)
+	GetRule(context.Context, *vpclattice.GetRuleInput, ...func(*vpclattice.Options)) (*vpclattice.GetRuleOutput, error)
+	GetTargetGroup(context.Context, *vpclattice.GetTargetGroupInput, ...func(*vpclattice.Options)) (*vpclattice.GetTargetGroupOutput, error)
+
+	TagResource(context.Context, *vpclattice.TagResourceInput, ...func(*vpclattice.Options)) (*vpclattice.TagResourceOutput, error)
+	CreateServiceNetwork(context.Context, *vpclattice.CreateServiceNetworkInput, ...func(*vpclattice.Options)) (*vpclattice.CreateServiceNetworkOutput, error)
+	DeleteServiceNetwork(context.Context, *vpclattice.DeleteServiceNetworkInput, ...func(*vpclattice.Options)) (*vpclattice.DeleteServiceNetworkOutput, error)
+	CreateServiceNetworkVpcAssociation(context.Context, *vpclattice.CreateServiceNetworkVpcAssociationInput, ...func(*vpclattice.Options)) (*vpclattice.CreateServiceNetworkVpcAssociationOutput, error)
+	DeleteServiceNetworkVpcAssociation(context.Context, *vpclattice.DeleteServiceNetworkVpcAssociationInput, ...func(*vpclattice.Options)) (*vpclattice.DeleteServiceNetworkVpcAssociationOutput, error)
+	CreateTargetGroup(context.Context, *vpclattice.CreateTargetGroupInput, ...func(*vpclattice.Options)) (*vpclattice.CreateTargetGroupOutput, error)
+	DeleteTargetGroup(context.Context, *vpclattice.DeleteTargetGroupInput, ...func(*vpclattice.Options)) (*vpclattice.DeleteTargetGroupOutput, error)
+	RegisterTargets(context.Context, *vpclattice.RegisterTargetsInput, ...func(*vpclattice.Options)) (*vpclattice.RegisterTargetsOutput, error)
+	DeregisterTargets(context.Context, *vpclattice.DeregisterTargetsInput, ...func(*vpclattice.Options)) (*vpclattice.DeregisterTargetsOutput, error)
+	CreateService(context.Context, *vpclattice.CreateServiceInput, ...func(*vpclattice.Options)) (*vpclattice.CreateServiceOutput, error)
+	UpdateService(context.Context, *vpclattice.UpdateServiceInput, ...func(*vpclattice.Options)) (*vpclattice.UpdateServiceOutput, error)
+	DeleteService(context.Context, *vpclattice.DeleteServiceInput, ...func(*vpclattice.Options)) (*vpclattice.DeleteServiceOutput, error)
+	CreateServiceNetworkServiceAssociation(context.Context, *vpclattice.CreateServiceNetworkServiceAssociationInput, ...func(*vpclattice.Options)) (*vpclattice.CreateServiceNetworkServiceAssociationOutput, error)
+	DeleteServiceNetworkServiceAssociation(context.Context, *vpclattice.DeleteServiceNetworkServiceAssociationInput, ...func(*vpclattice.Options)) (*vpclattice.DeleteServiceNetworkServiceAssociationOutput, error)
+	CreateListener(context.Context, *vpclattice.CreateListenerInput, ...func(*vpclattice.Options)) (*vpclattice.CreateListenerOutput, error)
+	UpdateListener(context.Context, *vpclattice.UpdateListenerInput, ...func(*vpclattice.Options)) (*vpclattice.UpdateListenerOutput, error)
+	DeleteListener(context.Context, *vpclattice.DeleteListenerInput, ...func(*vpclattice.Options)) (*vpclattice.DeleteListenerOutput, error)
+	CreateRule(context.Context, *vpclattice.CreateRuleInput, ...func(*vpclattice.Options)) (*vpclattice.CreateRuleOutput, error)
+	BatchUpdateRule(context.Context, *vpclattice.BatchUpdateRuleInput, ...func(*vpclattice.Options)) (*vpclattice.BatchUpdateRuleOutput, error)
+	DeleteRule(context.Context, *vpclattice.DeleteRuleInput, ...func(*vpclattice.Options)) (*vpclattice.DeleteRuleOutput, error)
 }
 
-// DefaultRateLimits is used when ClientOptions.RateLimits is nil.
-var DefaultRateLimits = ratelimit.Limits{Default: ratelimit.Limit{PerSecond: 10, Burst: 10}}
-
-// NewClient returns the vpclattice client the deployer should use: endpoint overrides the AWS
-// endpoint (Local Lattice, LATTICE_ENDPOINT) when not empty; every attempt is counted in reg
-// (aws_api_calls_total, aws_api_call_duration_seconds; nil reg skips metrics) and paced by the
-// token buckets; throttling and 5xx are retried with backoff that honours Retry-After.
-func NewClient(cfg aws.Config, endpoint string, reg prometheus.Registerer, opts ClientOptions) (*vpclattice.Client, error) {
-	limits := DefaultRateLimits
-	if opts.RateLimits != nil {
-		limits = *opts.RateLimits
-	}
-	var apiOptions []func(*middleware.Stack) error
-	if reg != nil {
-		m, err := awsmetrics.New(reg)
-		if err != nil {
-			return nil, fmt.Errorf("new lattice client: %w", err)
-		}
-		apiOptions = append(apiOptions, m.APIOption)
-	}
-	apiOptions = append(apiOptions, ratelimit.NewLimiter(limits).APIOption)
-	return vpclattice.NewFromConfig(cfg, func(o *vpclattice.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-		o.Retryer = ratelimit.NewRetryer(opts.Retry)
-		o.APIOptions = append(o.APIOptions, apiOptions...)
-		if opts.Modify != nil {
-			opts.Modify(o)
-		}
-	}), nil
-}
+var _ Client = (*vpclattice.Client)(nil)

@@ -12,8 +12,8 @@ import (
 )
 
 // The conversions below go between the model (target groups by name) and the API (target groups
-// by ID). The cache keeps actions by name so that comparing desired and actual needs no IDs,
-// which do not exist yet when a plan is made.
+// by ID). The observed state keeps actions by name so that comparing desired and actual needs no
+// IDs, which do not exist yet when a plan is made.
 
 func toRuleMatch(m model.HTTPMatch) types.RuleMatch {
 	hm := types.HttpMatch{HeaderMatches: []types.HeaderMatch{}}
@@ -108,57 +108,6 @@ func fromRuleAction(ra types.RuleAction, nameOf func(id string) string) model.Ac
 		return model.Action{FixedResponse: aws.ToInt32(v.Value.StatusCode)}
 	}
 	return model.Action{}
-}
-
-func toHealthCheck(h *model.HealthCheck) *types.HealthCheckConfig {
-	if h == nil {
-		return nil
-	}
-	hc := &types.HealthCheckConfig{
-		Enabled:                    aws.Bool(h.Enabled),
-		HealthCheckIntervalSeconds: optInt(h.IntervalSeconds),
-		HealthCheckTimeoutSeconds:  optInt(h.TimeoutSeconds),
-		HealthyThresholdCount:      optInt(h.HealthyThresholdCount),
-		UnhealthyThresholdCount:    optInt(h.UnhealthyThresholdCount),
-		Port:                       optInt(h.Port),
-		Protocol:                   types.TargetGroupProtocol(h.Protocol),
-		ProtocolVersion:            types.HealthCheckProtocolVersion(h.ProtocolVersion),
-	}
-	if h.Path != "" {
-		hc.Path = aws.String(h.Path)
-	}
-	if h.Matcher != "" {
-		hc.Matcher = &types.MatcherMemberHttpCode{Value: h.Matcher}
-	}
-	return hc
-}
-
-func fromHealthCheck(hc *types.HealthCheckConfig) *model.HealthCheck {
-	if hc == nil {
-		return nil
-	}
-	h := &model.HealthCheck{
-		Enabled:                 aws.ToBool(hc.Enabled),
-		Protocol:                string(hc.Protocol),
-		ProtocolVersion:         string(hc.ProtocolVersion),
-		Port:                    aws.ToInt32(hc.Port),
-		Path:                    aws.ToString(hc.Path),
-		IntervalSeconds:         aws.ToInt32(hc.HealthCheckIntervalSeconds),
-		TimeoutSeconds:          aws.ToInt32(hc.HealthCheckTimeoutSeconds),
-		HealthyThresholdCount:   aws.ToInt32(hc.HealthyThresholdCount),
-		UnhealthyThresholdCount: aws.ToInt32(hc.UnhealthyThresholdCount),
-	}
-	if m, ok := hc.Matcher.(*types.MatcherMemberHttpCode); ok {
-		h.Matcher = m.Value
-	}
-	return h
-}
-
-func optInt(v int32) *int32 {
-	if v == 0 {
-		return nil
-	}
-	return aws.Int32(v)
 }
 
 func toTargets(ts []model.Target) []types.Target {

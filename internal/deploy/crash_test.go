@@ -47,6 +47,7 @@ func TestCrashBetweenAnyTwoOperations(t *testing.T) {
 			total := int(srv.Counts().Mutating())
 			tr.CloseIdleConnections()
 			_ = srv.Close()
+			t.Logf("%d mutating calls, each one crashed after", total)
 			if total < 5 {
 				t.Fatalf("only %d mutating calls: the case does not exercise much", total)
 			}

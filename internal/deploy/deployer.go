@@ -1,12 +1,14 @@
 // Package deploy makes VPC Lattice match a model.Model with as few API calls as possible.
 //
-// A Deployer discovers what it owns once (by the ManagedBy tag), keeps that actual state in a
-// cache updated from its own writes, and turns the difference between model and cache into an
-// ordered plan of API calls. An unchanged model therefore costs zero calls; an endpoint change
-// costs one RegisterTargets and/or DeregisterTargets per target group (SyncTargets). Refresh
-// re-reads everything (drift detection) and CollectGarbage deletes owned resources that no model
-// wants. Every call goes through the same aws-sdk-go-v2 vpclattice client, for real AWS and for
-// Local Lattice alike; NewClient builds one with metrics, rate limits and Retry-After aware retries.
+// A Deployer works in three steps. Observe (observe.go, the only code that reads Lattice)
+// discovers once what exists and whose it is (by the ManagedBy tag), and later reads only the
+// facts a diff asks for. Diff (diff.go, pure) compares the model with the observed state and
+// returns a plan whose operations are data. Execute (execute.go) runs the plan, ordered within a
+// service and in parallel across services, and records its own writes in the observed state. An
+// unchanged model therefore costs zero calls; an endpoint change costs one RegisterTargets and/or
+// DeregisterTargets per target group (SyncTargets); every Apply also deletes the owned resources
+// no model wants. Refresh re-reads everything (drift detection). Calls go through a Client, the
+// aws-sdk-go-v2 vpclattice client for real AWS and Local Lattice alike (see latticeclient).
 package deploy
 
 import (
@@ -17,8 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
-	"github.com/aws/smithy-go"
 	"github.com/go-logr/logr"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
@@ -27,7 +27,6 @@ import (
 // Config identifies the controller instance (its ManagedBy value) and tunes the deployer.
 type Config struct {
 	model.Owner
-	Region string
 	// Concurrency is how many services are deployed in parallel (default 8).
 	Concurrency int
 	// WaitTimeout bounds each wait for an asynchronous state change (default 5m).
@@ -36,25 +35,31 @@ type Config struct {
 	WaitInitial time.Duration
 }
 
+// ownTags are the tags that make a resource ours.
+func (c Config) ownTags() map[string]string {
+	return map[string]string{model.TagManagedBy: c.ManagedBy()}
+}
+
 // Deployer applies models. Its methods may be called from several goroutines; calls are
-// serialised, because each of them reads and updates the same cache.
+// serialised, because each of them reads and updates the same observed state.
 type Deployer struct {
-	client *vpclattice.Client
+	client Client
 	cfg    Config
 	log    logr.Logger
 
-	mu    sync.Mutex // serialises Apply, Plan, SyncTargets, Refresh and CollectGarbage
-	state *cache
-	// tombstones counts deletions per resource identity, so that re-creating a deleted resource
-	// uses a fresh client token instead of replaying the old create.
-	tombstones sync.Map
-	// generation counts re-discoveries (Refresh, CollectGarbage) and resources found missing; it
-	// is part of client tokens.
-	generation atomic.Int64
+	mu sync.Mutex // serialises Apply, Plan, SyncTargets and Refresh
+	// state is nil until the first discovery.
+	state *observed
+	// deletions counts deletions per client-token identity, so that re-creating a deleted
+	// resource uses a fresh client token instead of replaying the old create.
+	deletions lockedMap[int]
+	// tokenEpoch is part of every client token. It moves on each re-discovery and each resource
+	// found missing: what is created after that must not replay an earlier create.
+	tokenEpoch atomic.Int64
 }
 
 // New returns a Deployer that talks to Lattice through client.
-func New(client *vpclattice.Client, cfg Config, log logr.Logger) *Deployer {
+func New(client Client, cfg Config, log logr.Logger) *Deployer {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
@@ -116,131 +121,75 @@ func (d *Deployer) Apply(ctx context.Context, m *model.Model) (*Result, error) {
 }
 
 // Plan returns what Apply would do now, without changing anything. It may read from Lattice
-// (discovery on first use).
+// (discovery on first use, and what the plan needs to know).
 func (d *Deployer) Plan(ctx context.Context, m *model.Model) (*Plan, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.plan(ctx, m)
 }
 
-// Refresh discards the cache and discovers actual state again: drift detection. The next Apply
-// corrects whatever changed behind the deployer's back.
+// Refresh discards the observed state and discovers actual state again: drift detection. The
+// next Apply corrects whatever changed behind the deployer's back, and deletes owned resources
+// that were leaked (by a crash, or a route deleted while the controller was down).
 func (d *Deployer) Refresh(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.refresh(ctx)
+	return d.rediscover(ctx)
 }
 
-func (d *Deployer) refresh(ctx context.Context) error {
-	c, err := d.discover(ctx)
+func (d *Deployer) rediscover(ctx context.Context) error {
+	o, err := d.discover(ctx)
 	if err != nil {
 		return fmt.Errorf("discover lattice state: %w", err)
 	}
 	if d.state != nil {
-		d.generation.Add(1)
+		d.tokenEpoch.Add(1)
 	}
-	d.state = c
+	d.state = o
 	return nil
 }
 
-func (d *Deployer) ensureLoaded(ctx context.Context) error {
-	if d.state != nil && d.state.loaded {
-		return nil
+// maxObservationRounds bounds diff → observe → diff. Each round fills in what the previous diff
+// lacked, and a diff needs at most: a service's existence, then its children and targets, then
+// its associations' tags; more rounds mean a read that does not settle, which must not loop.
+const maxObservationRounds = 8
+
+// plan diffs m against the observed state, observing first what the diff needs.
+func (d *Deployer) plan(ctx context.Context, m *model.Model) (*Plan, error) {
+	if m == nil {
+		// An absent model must not read as "delete everything".
+		return nil, errors.New("plan: nil model")
 	}
-	return d.refresh(ctx)
+	return d.settle(ctx, func() (*Plan, []read) { return diff(m, d.state, d.cfg) })
 }
 
-// CollectGarbage re-discovers actual state and applies m, which deletes every owned resource m
-// does not want (leaked by crashes or deleted routes). Its cost is O(resources in the account's
-// lists), not a per-route scan; run it on start and on a long period.
-func (d *Deployer) CollectGarbage(ctx context.Context, m *model.Model) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := d.refresh(ctx); err != nil {
-		return err
-	}
-	p, err := d.plan(ctx, m)
-	if err != nil {
-		return err
-	}
-	res, err := d.execute(ctx, m, p)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for k, r := range res.Routes {
-		if !r.Programmed {
-			errs = append(errs, fmt.Errorf("route %s: %s", k, r.Message))
+// settle discovers if needed and then runs diff until it needs no more reads.
+func (d *Deployer) settle(ctx context.Context, diff func() (*Plan, []read)) (*Plan, error) {
+	if d.state == nil {
+		if err := d.rediscover(ctx); err != nil {
+			return nil, err
 		}
 	}
-	for k, g := range res.Gateways {
-		if !g.Programmed {
-			errs = append(errs, fmt.Errorf("gateway %s: %s", k, g.Message))
+	for range maxObservationRounds {
+		p, reads := diff()
+		if len(reads) == 0 {
+			return p, nil
+		}
+		if err := d.observe(ctx, reads); err != nil {
+			return nil, err
 		}
 	}
-	return errors.Join(errs...)
+	return nil, errors.New("plan: observation did not settle")
 }
 
-// execute runs the plan's phases in order. Within a phase, groups run in parallel; within a group,
-// operations run in order and the first failure skips the rest of the group.
-func (d *Deployer) execute(ctx context.Context, m *model.Model, p *Plan) (*Result, error) {
-	failures := map[owner]string{}
-	var mu sync.Mutex
-	var cleanupErrs []error
-	for _, phase := range p.phases() {
-		sem := make(chan struct{}, d.cfg.Concurrency)
-		var wg sync.WaitGroup
-		for _, g := range phase {
-			if g.err != nil {
-				mu.Lock()
-				failures[g.owner] = g.err.Error()
-				mu.Unlock()
-				continue
-			}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				for i, op := range g.ops {
-					err := op.run(ctx)
-					if err == nil {
-						continue
-					}
-					d.log.Info("lattice operation failed", "action", op.Action, "resource", op.Resource, "error", err.Error())
-					mu.Lock()
-					if g.owner.isZero() {
-						cleanupErrs = append(cleanupErrs, fmt.Errorf("%s %s: %w", op.Action, op.Resource, err))
-					} else if _, seen := failures[g.owner]; !seen {
-						failures[g.owner] = statusMessage(op, err)
-					}
-					for _, rest := range g.ops[i+1:] {
-						if !rest.owner.isZero() && rest.owner != g.owner {
-							if _, seen := failures[rest.owner]; !seen {
-								failures[rest.owner] = fmt.Sprintf("not attempted after %s %s failed", op.Action, op.Resource)
-							}
-						}
-					}
-					mu.Unlock()
-					return
-				}
-			}()
-		}
-		wg.Wait()
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("apply: %w", err)
-		}
-	}
-	return d.result(m, failures), errors.Join(cleanupErrs...)
-}
-
-func (d *Deployer) result(m *model.Model, failures map[owner]string) *Result {
+func (d *Deployer) result(m *model.Model, failures map[statusKey]string) *Result {
 	res := &Result{Routes: map[model.RouteKey]RouteResult{}, Gateways: map[model.GatewayKey]GatewayResult{}}
 	for _, sn := range m.ServiceNetworks {
 		gw := GatewayResult{Programmed: true}
-		if msg, failed := failures[gatewayOwner(sn.Gateway)]; failed {
+		if msg, failed := failures[gatewayStatus(sn.Gateway)]; failed {
 			gw = GatewayResult{Message: msg}
 		}
-		if st := d.state.getSN(sn.Name); st != nil {
+		if st := d.state.serviceNetworks.get(sn.Name); st != nil {
 			gw.ServiceNetworkARN, gw.ServiceNetworkID = st.arn, st.id
 		} else if gw.Programmed {
 			gw = GatewayResult{Message: "service network " + sn.Name + " does not exist"}
@@ -249,23 +198,13 @@ func (d *Deployer) result(m *model.Model, failures map[owner]string) *Result {
 	}
 	for _, svc := range m.Services {
 		rr := RouteResult{Programmed: true}
-		if msg, failed := failures[routeOwner(svc.Route)]; failed {
+		if msg, failed := failures[routeStatus(svc.Route)]; failed {
 			rr = RouteResult{Message: msg}
 		}
-		if st := d.state.getService(svc.Name); st != nil && (rr.Programmed || st.tags[model.TagManagedBy] == d.cfg.ManagedBy()) {
+		if st := d.state.services.get(svc.Name); st != nil && (rr.Programmed || st.tags[model.TagManagedBy] == d.cfg.ManagedBy()) {
 			rr.ServiceARN, rr.ServiceID, rr.DNSName = st.arn, st.id, st.dnsName
 		}
 		res.Routes[svc.Route] = rr
 	}
 	return res
-}
-
-// statusMessage is what a user reads in route or gateway status: the failed call and Lattice's
-// own error code and message, without the SDK's request IDs and wrapping.
-func statusMessage(op Op, err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return fmt.Sprintf("%s %s: %s: %s", op.Action, op.Resource, apiErr.ErrorCode(), apiErr.ErrorMessage())
-	}
-	return fmt.Sprintf("%s %s: %v", op.Action, op.Resource, err)
 }

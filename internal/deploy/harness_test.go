@@ -18,8 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
@@ -35,15 +37,8 @@ var managedBy = account + "/" + cluster + "/" + vpcID
 // startLattice runs Local Lattice in-process on a loopback port.
 func startLattice(t *testing.T, faults api.Faults) *api.Server {
 	t.Helper()
-	srv, err := api.Open(api.Options{Region: "us-west-2", AccountID: account, Faults: faults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(""); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
+	return locallatticetest.Start(t, locallattice.Options{API: api.Options{AccountID: account, Faults: faults},
+		Logger: locallatticetest.Silent}).API
 }
 
 // newClient is the production client (metrics, rate limits, retries) pointed at srv, with fast
@@ -53,9 +48,9 @@ func newClient(t testing.TB, srv *api.Server, maxAttempts int, transport http.Ro
 	cfg := aws.Config{Region: "us-west-2", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
 	})}
-	c, err := deploy.NewClient(cfg, srv.URL(), prometheus.NewRegistry(), deploy.ClientOptions{
-		RateLimits: &ratelimit.Limits{},
-		Retry:      ratelimit.Retry{MaxAttempts: maxAttempts, Base: time.Millisecond, Max: 20 * time.Millisecond},
+	c, err := latticeclient.New(cfg, srv.URL(), prometheus.NewRegistry(), latticeclient.Options{
+		RateLimits: &latticeclient.Limits{},
+		Retry:      latticeclient.Retry{MaxAttempts: maxAttempts, Base: time.Millisecond, Max: 20 * time.Millisecond},
 		Modify: func(o *vpclattice.Options) {
 			if transport == nil {
 				// Own connections, closed before the server (cleanups run last-in first-out), so
@@ -74,7 +69,7 @@ func newClient(t testing.TB, srv *api.Server, maxAttempts int, transport http.Ro
 }
 
 func newDeployer(t *testing.T, c *vpclattice.Client) *deploy.Deployer {
-	return deploy.New(c, deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID}, Region: "us-west-2",
+	return deploy.New(c, deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID},
 		WaitInitial: time.Millisecond, WaitTimeout: 10 * time.Second}, testr.New(t))
 }
 

@@ -19,18 +19,28 @@ func (d *Deployer) SyncTargets(ctx context.Context, m *model.Model, tgNames []st
 	if m == nil {
 		return nil, errors.New("sync targets: nil model")
 	}
-	if err := d.ensureLoaded(ctx); err != nil {
+	sub := &model.Model{}
+	p, err := d.settle(ctx, func() (*Plan, []read) {
+		p, owners, reads := diffTargets(m, tgNames, d.state)
+		sub.Services = owners
+		return p, reads
+	})
+	if err != nil {
 		return nil, err
 	}
+	return d.execute(ctx, sub, p)
+}
+
+// diffTargets plans the target changes of the named target groups and returns the services
+// that own them, or the target lists it needs first.
+func diffTargets(m *model.Model, tgNames []string, obs *observed) (p *Plan, owners []model.Service, reads []read) {
 	want := make(map[string]bool, len(tgNames))
 	for _, n := range tgNames {
 		want[n] = true
 	}
-	p := &Plan{}
-	sub := &model.Model{}
-	for i := range m.Services {
-		svc := &m.Services[i]
-		g := &group{owner: routeOwner(svc.Route)}
+	p = &Plan{}
+	for _, svc := range m.Services {
+		s := &sequence{status: routeStatus(svc.Route)}
 		touched := false
 		for _, tg := range svc.TargetGroups {
 			if !want[tg.Name] {
@@ -38,20 +48,21 @@ func (d *Deployer) SyncTargets(ctx context.Context, m *model.Model, tgNames []st
 			}
 			want[tg.Name] = false // a second claim on the same name is Apply's to report
 			touched = true
-			st := d.state.tgs[tg.Name]
+			st := obs.targetGroups.get(tg.Name)
 			if st == nil {
-				g.err = fmt.Errorf("target group %s is not deployed yet", tg.Name)
+				s.err = fmt.Errorf("target group %s is not deployed yet", tg.Name)
 				break
 			}
-			if err := d.loadTargets(ctx, st); err != nil {
-				return nil, err
+			if !st.targetsKnown {
+				reads = append(reads, read{kind: readTargets, name: tg.Name})
+				continue
 			}
-			g.ops = append(g.ops, withOwner(d.targetOps(tg.Name, tg.Targets, st.targets), g.owner)...)
+			s.add(targetOps(tg.Name, tg.Targets, st.targets)...)
 		}
 		if touched {
-			p.services = append(p.services, g)
-			sub.Services = append(sub.Services, *svc)
+			p.services = append(p.services, s)
+			owners = append(owners, svc)
 		}
 	}
-	return d.execute(ctx, sub, p)
+	return p, owners, reads
 }

@@ -42,7 +42,13 @@ func Input(t testing.TB, dir, name string) []byte {
 // Check compares got with dir/<name>.out.yaml, or rewrites that file when -update is set.
 func Check(t testing.TB, dir, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join(dir, name+".out.yaml")
+	CheckFile(t, filepath.Join(dir, name+".out.yaml"), got)
+}
+
+// CheckFile compares got with the golden file at path, or rewrites it when -update is set; for
+// stages whose output is not YAML (e.g. <case>.plan.txt).
+func CheckFile(t testing.TB, path string, got []byte) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatalf("update golden file: %v", err)

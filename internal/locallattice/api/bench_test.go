@@ -9,8 +9,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	rgta "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 )
 
 // BenchmarkAPIThroughput measures calls per second from a parallel SDK client over loopback HTTP.
@@ -28,7 +31,7 @@ func BenchmarkAPIThroughput(b *testing.B) {
 		_, _ = w.Write([]byte(`{"id":"svc-00000000000000000","name":"bench-svc","status":"ACTIVE"}`))
 	}))
 	b.Cleanup(static.Close)
-	baseline := client(static.URL, "us-west-2")
+	baseline := vpclattice.New(c.Options(), func(o *vpclattice.Options) { o.BaseEndpoint = aws.String(static.URL) })
 	var n atomic.Int64
 
 	cases := []struct {
@@ -75,6 +78,33 @@ func BenchmarkAPIThroughput(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+		})
+	}
+}
+
+// BenchmarkGetResourcesPage measures one GetResources page of 100 (over the SDK's RPC v2 CBOR)
+// in the middle of accounts of growing size: the cost must follow the page, not the account.
+func BenchmarkGetResourcesPage(b *testing.B) {
+	for _, n := range []int{200, 2000, 8000} {
+		b.Run(fmt.Sprintf("tagged=%d", n), func(b *testing.B) {
+			srv, c := start(b, func(o *api.Options) { o.Quotas.Services = n })
+			cx := context.Background()
+			tags := map[string]string{"ManagedBy": "123456789012/bench/vpc-1"}
+			for i := range n {
+				must(c.CreateService(cx, &vpclattice.CreateServiceInput{Name: aws.String(fmt.Sprintf("bench-%d", i)), Tags: tags}))
+			}
+			tc := taggingClient(srv)
+			in := &rgta.GetResourcesInput{TagFilters: ownedBy(tags["ManagedBy"]), ResourcesPerPage: aws.Int32(100)}
+			// A token from the middle of the account.
+			for range n / 200 {
+				in.PaginationToken = must(tc.GetResources(cx, in)).PaginationToken
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if out := must(tc.GetResources(cx, in)); len(out.ResourceTagMappingList) != 100 {
+					b.Fatalf("page of %d", len(out.ResourceTagMappingList))
+				}
+			}
 		})
 	}
 }

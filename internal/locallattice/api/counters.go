@@ -2,6 +2,7 @@ package api
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,8 +33,8 @@ func (c Counts) Op(op string) int64 {
 	return n
 }
 
-// Mutating is the number of calls of operations that change state (everything but Get* and
-// List*), the figure a steady-state controller must keep at zero.
+// Mutating is the number of calls of operations that change state (everything but Get*, List*
+// and ACM's Describe*), the figure a steady-state controller must keep at zero.
 func (c Counts) Mutating() int64 {
 	var n int64
 	for op := range c {
@@ -45,7 +46,7 @@ func (c Counts) Mutating() int64 {
 }
 
 func isReadOnly(op string) bool {
-	return len(op) > 3 && (op[:3] == "Get" || op[:4] == "List")
+	return strings.HasPrefix(op, "Get") || strings.HasPrefix(op, "List") || strings.HasPrefix(op, "Describe")
 }
 
 // counters keeps resettable counts next to the Prometheus metrics, which can't be reset.

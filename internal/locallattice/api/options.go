@@ -96,13 +96,15 @@ type Quotas struct {
 	TargetsPerTargetGroup     int
 	ServicesPerServiceNetwork int
 	VPCsPerServiceNetwork     int
+	// Certificates is Local ACM's quota of imported certificates (LimitExceededException).
+	Certificates int
 }
 
 // DefaultQuotas are the documented defaults of VPC Lattice.
 func DefaultQuotas() Quotas {
 	return Quotas{ServiceNetworks: 50, Services: 2000, TargetGroups: 500, ListenersPerService: 2,
 		RulesPerListener: 10, TargetGroupsPerService: 10, TargetsPerTargetGroup: 1000,
-		ServicesPerServiceNetwork: 500, VPCsPerServiceNetwork: 500}
+		ServicesPerServiceNetwork: 500, VPCsPerServiceNetwork: 500, Certificates: 2500}
 }
 
 func (q Quotas) withDefaults() Quotas {
@@ -121,5 +123,6 @@ func (q Quotas) withDefaults() Quotas {
 	pick(&q.TargetsPerTargetGroup, d.TargetsPerTargetGroup)
 	pick(&q.ServicesPerServiceNetwork, d.ServicesPerServiceNetwork)
 	pick(&q.VPCsPerServiceNetwork, d.VPCsPerServiceNetwork)
+	pick(&q.Certificates, d.Certificates)
 	return q
 }

@@ -13,6 +13,7 @@ type route struct {
 	segments []string // "{name}" binds a path label
 	op       string
 	handler  handler
+	proto    *protocol // nil: restJson1
 }
 
 const (

@@ -33,6 +33,7 @@ type Server struct {
 	log      logr.Logger
 	faults   faultInjector
 	counters *counters
+	tagIndex tagIndex
 
 	mu       sync.Mutex
 	httpSrv  *http.Server
@@ -164,6 +165,9 @@ Point the AWS SDK at it (any access key works; requests must be signed):
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 Or the AWS CLI:
   aws vpc-lattice list-services --endpoint-url %[1]s --region %[2]s
+The same URL serves Local ACM and the Resource Groups Tagging API:
+  aws acm list-certificates --endpoint-url %[1]s --region %[2]s
+  aws resourcegroupstaggingapi get-resources --endpoint-url %[1]s --region %[2]s
 `, url, region, s.store.AccountID(), s.AdminAddr())
 }
 
@@ -200,39 +204,47 @@ func (c *call) decode(v any) error {
 // ServeHTTP serves one API call: route, authenticate, inject faults, run, count.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	op, code := "Unknown", 0
+	op, code, proto := "Unknown", 0, requestProtocol(r)
 	defer func() { s.counters.record(op, code, time.Since(start)) }()
 
-	rt, params, ok := match(r.Method, r.URL.EscapedPath())
-	if !ok {
-		code = writeError(w, &apiError{Status: http.StatusNotFound, Type: "UnknownOperationException",
-			Message: fmt.Sprintf("no operation for %s %s", r.Method, r.URL.EscapedPath())})
+	rt, params, err := resolve(r)
+	if err != nil {
+		code = proto.writeError(w, err)
 		return
 	}
 	op = rt.op
+	if rt.proto != nil {
+		proto = rt.proto
+	}
 	accessKey, authErr := s.checkAuthorization(r.Header.Get("Authorization"))
 	if authErr != nil {
-		code = writeError(w, authErr)
+		code = proto.writeError(w, authErr)
 		return
 	}
 	s.log.V(1).Info("call", "operation", op, "accessKey", accessKey)
 	if err := s.faults.admit(op); err != nil {
-		code = writeError(w, err)
+		code = proto.writeError(w, err)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil || len(body) > maxBody {
-		code = writeError(w, validationError("cannotParse", "request body unreadable or larger than 1 MiB", nil))
+		code = proto.writeError(w, validationError("cannotParse", "request body unreadable or larger than 1 MiB", nil))
 		return
+	}
+	if proto.cbor {
+		if body, err = cborToJSON(body); err != nil {
+			code = proto.writeError(w, err)
+			return
+		}
 	}
 	c := &call{op: op, params: params, query: r.URL.Query(), body: body}
 	status, out, err := s.run(rt, c)
 	if err != nil {
-		code = writeError(w, err)
+		code = proto.writeError(w, err)
 		return
 	}
 	code = status
-	writeJSON(w, status, out)
+	proto.writeJSON(w, status, out)
 }
 
 // run calls the operation, turning a panic into an InternalServerException so that no input
@@ -277,30 +289,56 @@ func newRequestID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-func writeJSON(w http.ResponseWriter, status int, body json.RawMessage) {
-	w.Header().Set("X-Amzn-RequestId", newRequestID())
+func (p *protocol) writeJSON(w http.ResponseWriter, status int, body json.RawMessage) {
+	h := w.Header()
+	h.Set("X-Amzn-RequestId", newRequestID())
+	if p.cbor {
+		h.Set("Smithy-Protocol", "rpc-v2-cbor")
+		if body != nil {
+			b, err := jsonToCBOR(body)
+			if err != nil {
+				p.writeError(w, err)
+				return
+			}
+			body = b
+		}
+	}
 	if body != nil {
-		w.Header().Set("Content-Type", "application/json")
+		h.Set("Content-Type", p.contentType)
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
-// writeError answers err in the restJson1 error shape and returns the status code.
-func writeError(w http.ResponseWriter, err error) int {
+// asAPIError is err as an API answer; anything unexpected is an internal error.
+func asAPIError(err error) *apiError {
 	var e *apiError
 	if !errors.As(err, &e) {
 		e = internalError(err.Error())
 	}
+	return e
+}
+
+// writeError answers err in the protocol's error shape (the same for restJson1 and JSON 1.1:
+// X-Amzn-ErrorType, __type and message) and returns the status code.
+func (p *protocol) writeError(w http.ResponseWriter, err error) int {
+	e := p.errorOf(err)
 	body := map[string]any{}
 	for k, v := range e.Fields {
 		body[k] = v
 	}
 	body["__type"] = e.Type
 	body["message"] = e.Message
+	if p.messageMember != "" {
+		body[p.messageMember] = e.Message
+	}
 	b, _ := json.Marshal(body)
+	if p.cbor {
+		b, _ = jsonToCBOR(b)
+		w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
+	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", p.contentType)
 	h.Set("X-Amzn-ErrorType", e.Type)
 	h.Set("X-Amzn-RequestId", newRequestID())
 	if e.RetryAfter > 0 {

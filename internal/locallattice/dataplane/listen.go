@@ -89,12 +89,16 @@ func (pl *portListener) acceptLoop() {
 	}
 }
 
-// certificate issues the leaf for an HTTPS service on this port; other names fail the handshake.
+// certificate presents the imported certificate of an HTTPS service's custom domain, else the
+// CA's leaf for the name; other names fail the handshake.
 func (pl *portListener) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	name := normalizeHost(hello.ServerName)
 	rt := pl.dp.table.Load().route(pl.port, name)
 	if rt == nil || rt.listener.Protocol != "HTTPS" {
 		return nil, fmt.Errorf("no HTTPS service %q on port %d", name, pl.port)
+	}
+	if cert := rt.servedCertificate(name); cert != nil {
+		return cert, nil
 	}
 	return pl.dp.ca.Leaf(name)
 }

@@ -22,6 +22,8 @@ type table struct {
 	tgs map[string]*targetGroup
 	// counters carries round-robin positions across compilations, keyed by owner ID.
 	counters map[string]*atomic.Uint64
+	// certs are the Local ACM certificates by ARN.
+	certs map[string]*importedCert
 }
 
 // portRoutes are the services sharing one Lattice listener port, told apart by Host or SNI.
@@ -38,6 +40,8 @@ type route struct {
 	networkHeader string
 	rules         []*rule // ascending priority; the default rule is last
 	logs          []*logSink
+	// cert is the imported certificate the service's certificateArn names, if any.
+	cert *importedCert
 }
 
 type rule struct {
@@ -131,6 +135,7 @@ func compile(snap *store.Snapshot, prev *table, sinks func(string) *logSink) *ta
 		tgs:      map[string]*targetGroup{},
 		counters: map[string]*atomic.Uint64{},
 	}}
+	c.out.certs = c.certificates()
 	for i := range snap.TargetGroups {
 		tg := &snap.TargetGroups[i]
 		c.out.tgs[tg.ID] = c.targetGroup(tg)
@@ -221,7 +226,8 @@ func (c *compiler) service(svc *store.Service, listeners []*store.Listener, rule
 		c.out.names[h] = struct{}{}
 	}
 	for _, l := range listeners {
-		rt := &route{service: svc, listener: l, serviceNetworkARN: snARN, networkHeader: networkHeader, logs: logs}
+		rt := &route{service: svc, listener: l, serviceNetworkARN: snARN, networkHeader: networkHeader, logs: logs,
+			cert: c.out.certs[svc.CertificateARN]}
 		rs := slices.Clone(rules[l.ID])
 		slices.SortFunc(rs, func(a, b *store.Rule) int { return cmp.Compare(a.Priority, b.Priority) })
 		if l.Protocol != "TLS_PASSTHROUGH" {

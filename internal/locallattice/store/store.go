@@ -54,8 +54,9 @@ type State struct {
 	AuthPolicies           map[string]*AuthPolicy // by resource ID
 	ResourcePolicies       map[string]string      // by resource ARN
 	AccessLogSubscriptions map[string]*AccessLogSubscription
-	Tokens                 map[string]Token   // by operation + "/" + client token
-	Pending                map[string]Pending // by resource ID
+	Certificates           map[string]*Certificate // Local ACM, by certificate ID
+	Tokens                 map[string]Token        // by operation + "/" + client token
+	Pending                map[string]Pending      // by resource ID
 }
 
 func newState() *State {
@@ -70,6 +71,7 @@ func newState() *State {
 		AuthPolicies:           map[string]*AuthPolicy{},
 		ResourcePolicies:       map[string]string{},
 		AccessLogSubscriptions: map[string]*AccessLogSubscription{},
+		Certificates:           map[string]*Certificate{},
 		Tokens:                 map[string]Token{},
 		Pending:                map[string]Pending{},
 	}
@@ -280,6 +282,10 @@ func (s *Store) SetTargetHealth(targetGroupID, targetID string, port int32, stat
 	}
 	s.notify()
 }
+
+// Version counts committed changes. Call it inside View or Update, where it names the state
+// the function sees, to key caches derived from that state.
+func (s *Store) Version() uint64 { return s.version }
 
 // DrainingDelay is how long deregistered targets stay DRAINING; 0 removes them at once.
 func (s *Store) DrainingDelay() time.Duration { return s.opts.DrainingDelay }
@@ -505,6 +511,7 @@ func (s *Store) rebuildLocked() {
 		VPCAssociations:        values(st.VPCAssociations),
 		AuthPolicies:           values(st.AuthPolicies),
 		AccessLogSubscriptions: values(st.AccessLogSubscriptions),
+		Certificates:           values(st.Certificates),
 	}
 	used := st.usedTargetGroups()
 	for i := range snap.TargetGroups {
@@ -617,6 +624,7 @@ func (s *Store) load() error {
 	fillNil(&st.AuthPolicies, fresh.AuthPolicies)
 	fillNil(&st.ResourcePolicies, fresh.ResourcePolicies)
 	fillNil(&st.AccessLogSubscriptions, fresh.AccessLogSubscriptions)
+	fillNil(&st.Certificates, fresh.Certificates)
 	fillNil(&st.Tokens, fresh.Tokens)
 	fillNil(&st.Pending, fresh.Pending)
 	s.st = st

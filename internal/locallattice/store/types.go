@@ -262,6 +262,9 @@ type Snapshot struct {
 	VPCAssociations        []ServiceNetworkVpcAssociation
 	AuthPolicies           []AuthPolicy
 	AccessLogSubscriptions []AccessLogSubscription
+	// Certificates are the Local ACM certificates, served on HTTPS listeners of services that
+	// name them.
+	Certificates []Certificate
 }
 
 // DataPlaneSource is what the data plane needs from the store. *Store implements it.

@@ -16,8 +16,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy/ratelimit"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
@@ -71,22 +73,13 @@ spec:
 // localLattice starts Local Lattice's API in-process and returns a Deployer for it.
 func localLattice(t *testing.T) (*api.Server, *deploy.Deployer) {
 	t.Helper()
-	o := api.DefaultOptions()
-	o.DrainingDelay = 0
-	srv, err := api.Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := locallatticetest.Start(t, locallattice.Options{}).API
 	cfg := aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
-	client, err := deploy.NewClient(cfg, srv.URL(), nil, deploy.ClientOptions{RateLimits: &ratelimit.Limits{}})
+	client, err := latticeclient.New(cfg, srv.URL(), nil, latticeclient.Options{RateLimits: &latticeclient.Limits{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, deploy.New(client, deploy.Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "test", VPCID: "vpc-0123456789abcdef0"}, Region: "us-west-2"}, testr.New(t))
+	return srv, deploy.New(client, deploy.Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "test", VPCID: "vpc-0123456789abcdef0"}}, testr.New(t))
 }
 
 var testTranslate = translate.Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "test", VPCID: "vpc-0123456789abcdef0"}}

@@ -19,6 +19,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
@@ -34,8 +35,8 @@ type RunOptions struct {
 	// controller-runtime's registry, served on Config.MetricsBindAddress.
 	Registry prometheus.Registerer
 	// Client tunes the Lattice client (rate limits, retries).
-	Client deploy.ClientOptions
-	// Deploy overrides deployer settings other than the identity (account, cluster, VPC, region).
+	Client latticeclient.Options
+	// Deploy overrides deployer settings other than the identity (account, cluster, VPC).
 	Deploy deploy.Config
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election (controller-runtime's
 	// defaults when zero).
@@ -59,7 +60,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	if c.EnableServiceNetworkOverride {
 		log.Info("ENABLE_SERVICE_NETWORK_OVERRIDE is not implemented yet; routes are associated with their parent Gateways' service networks")
 	}
-	restCfg, err := restConfig(o.RestConfig, c.Kubeconfig)
+	restCfg, err := restConfig(o.RestConfig, c.Kubeconfig, c.KubeAPIQPS, c.KubeAPIBurst)
 	if err != nil {
 		return err
 	}
@@ -80,12 +81,12 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	lattice, err := deploy.NewClient(awsCfg, c.LatticeEndpoint, reg, o.Client)
+	lattice, err := latticeclient.New(awsCfg, c.LatticeEndpoint, reg, o.Client)
 	if err != nil {
 		return err
 	}
 	dcfg := o.Deploy
-	dcfg.Owner, dcfg.Region = c.Owner, c.Region
+	dcfg.Owner = c.Owner
 	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
 
 	gatewayAddresses, err := c.GatewayAddresses()
@@ -154,20 +155,28 @@ func Run(ctx context.Context, o RunOptions) error {
 	return nil
 }
 
-func restConfig(cfg *rest.Config, kubeconfig string) (*rest.Config, error) {
-	if cfg != nil {
-		return cfg, nil
-	}
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+// restConfig loads the Kubernetes client config (cfg when given, else kubeconfig, then
+// $KUBECONFIG, in-cluster and ~/.kube/config) and gives it the same rate limits whichever source
+// it came from: clientcmd leaves them at client-go's 5 per second, controller-runtime's loader
+// raises them, and a controller must not be five times slower because of a flag.
+func restConfig(cfg *rest.Config, kubeconfig string, qps float32, burst int) (*rest.Config, error) {
+	if cfg == nil {
+		var err error
+		if kubeconfig != "" {
+			if cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
+				return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+			}
+		} else if cfg, err = ctrlconfig.GetConfig(); err != nil {
+			return nil, fmt.Errorf("find Kubernetes API server (use --kubeconfig or KUBECONFIG): %w", err)
 		}
-		return cfg, nil
+	} else {
+		cfg = rest.CopyConfig(cfg)
 	}
-	cfg, err := ctrlconfig.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("find Kubernetes API server (use --kubeconfig or KUBECONFIG): %w", err)
+	if qps > 0 {
+		cfg.QPS = qps
+	}
+	if burst > 0 {
+		cfg.Burst = burst
 	}
 	return cfg, nil
 }

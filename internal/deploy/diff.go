@@ -1,0 +1,440 @@
+package deploy
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+)
+
+// The diff compares the model with the observed state and emits operations in the order
+// Lattice's dependencies require: service network → VPC association → target groups → targets
+// → service → service-network associations → listeners → rules (created/updated, priorities
+// moved with BatchUpdateRule) → stale rules → stale listeners → stale associations; then, for
+// what no model wants: services, target groups (once no rule uses them), service networks.
+//
+// It reads nothing. A fact the observed state lacks (children of a service, targets, a tag) is
+// listed as a read; the caller observes the reads and diffs again, and only a diff that needed no
+// read is a plan.
+
+type differ struct {
+	cfg   Config
+	obs   *observed
+	reads []read
+	asked map[read]bool
+}
+
+// diff returns the plan that makes obs match m, or the reads it needs first.
+func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
+	x := &differ{cfg: cfg, obs: obs, asked: map[read]bool{}}
+	p := &Plan{}
+	wantSN := map[string]bool{}
+	for _, sn := range m.ServiceNetworks {
+		wantSN[sn.Name] = true
+		p.serviceNetworks = append(p.serviceNetworks, x.serviceNetwork(sn))
+	}
+	p.vpcAssociations = append(p.vpcAssociations, x.vpcAssociation(m))
+	wantSvc, wantTG := map[string]bool{}, map[string]bool{}
+	for i := range m.Services {
+		svc := &m.Services[i]
+		if dup := duplicateName(svc, wantSvc, wantTG); dup != nil {
+			// Two routes claiming one Lattice resource would race on it; the first one keeps it.
+			p.services = append(p.services, &sequence{status: routeStatus(svc.Route), err: dup})
+			continue
+		}
+		wantSvc[svc.Name] = true
+		for _, tg := range svc.TargetGroups {
+			wantTG[tg.Name] = true
+		}
+		p.services = append(p.services, x.service(svc, wantSN))
+	}
+	for _, name := range obs.services.keys(func(s *svcState) bool { return x.owned(s.tags) }) {
+		if !wantSvc[name] {
+			p.staleServices = append(p.staleServices, x.serviceDeletion(obs.services.get(name)))
+		}
+	}
+	for _, name := range obs.targetGroups.keys(func(t *tgState) bool { return x.owned(t.tags) }) {
+		if !wantTG[name] {
+			p.staleTargetGroups = append(p.staleTargetGroups, x.targetGroupDeletion(obs.targetGroups.get(name)))
+		}
+	}
+	for _, name := range obs.serviceNetworks.keys(func(s *snState) bool { return x.owned(s.tags) }) {
+		if !wantSN[name] {
+			p.staleServiceNetworks = append(p.staleServiceNetworks, x.serviceNetworkDeletion(obs.serviceNetworks.get(name)))
+		}
+	}
+	return p, x.reads
+}
+
+func (x *differ) need(r read) {
+	if !x.asked[r] {
+		x.asked[r] = true
+		x.reads = append(x.reads, r)
+	}
+}
+
+func (x *differ) owned(tags map[string]string) bool {
+	return tags[model.TagManagedBy] == x.cfg.ManagedBy()
+}
+
+// mayManage says whether a resource whose ManagedBy tag is owner may be changed by this
+// deployer for a route that allows takeover from takeoverFrom.
+func (x *differ) mayManage(owner, takeoverFrom string) bool {
+	return owner == "" || owner == x.cfg.ManagedBy() || (takeoverFrom != "" && owner == takeoverFrom)
+}
+
+// associationOwned says whether a is ours, asking for r when its tags are unknown.
+func (x *differ) associationOwned(a *assocState, r read) bool {
+	if !a.tagsKnown {
+		x.need(r)
+		return false
+	}
+	return x.owned(a.tags)
+}
+
+func (x *differ) serviceNetworkName(id string) string {
+	if sn := x.obs.serviceNetworkByID(id); sn != nil {
+		return sn.name
+	}
+	return id
+}
+
+func duplicateName(svc *model.Service, services, tgs map[string]bool) error {
+	if services[svc.Name] {
+		return fmt.Errorf("lattice service name %s is used by another route", svc.Name)
+	}
+	seen := map[string]bool{}
+	for _, tg := range svc.TargetGroups {
+		if tgs[tg.Name] || seen[tg.Name] {
+			return fmt.Errorf("target group name %s is used twice", tg.Name)
+		}
+		seen[tg.Name] = true
+	}
+	return nil
+}
+
+func (x *differ) serviceNetwork(sn model.ServiceNetwork) *sequence {
+	s := &sequence{status: gatewayStatus(sn.Gateway)}
+	st := x.obs.serviceNetworks.get(sn.Name)
+	if st == nil {
+		s.add(opCreateServiceNetwork(sn))
+		return s
+	}
+	// Ours, or untagged and adopted as upstream does. Another controller's network is never
+	// modified, but services may still join it.
+	if mb := st.tags[model.TagManagedBy]; mb == x.cfg.ManagedBy() || mb == "" {
+		if missing := missingTags(sn.Tags, st.tags); missing != nil {
+			s.add(opTagResource("service network "+sn.Name, st.arn, missing, taggedServiceNetwork, sn.Name))
+		}
+	}
+	return s
+}
+
+// vpcAssociation associates the cluster VPC with the one service network that wants it. A VPC
+// can have only one association, so an association we own with another network goes first.
+func (x *differ) vpcAssociation(m *model.Model) *sequence {
+	var want *model.ServiceNetwork
+	for i := range m.ServiceNetworks {
+		if m.ServiceNetworks[i].VPCAssociation != nil {
+			want = &m.ServiceNetworks[i]
+			break
+		}
+	}
+	if want == nil {
+		// Nobody wants the VPC associated: remove our association from networks that stay
+		// (stale networks lose theirs with them).
+		s := &sequence{}
+		for _, sn := range m.ServiceNetworks {
+			st := x.obs.serviceNetworks.get(sn.Name)
+			if st != nil && st.vpcAssoc != nil && x.associationOwned(st.vpcAssoc, read{kind: readVPCAssociationTags, name: sn.Name}) {
+				s.add(opDeleteVPCAssociation(sn.Name, x.cfg.VPCID))
+			}
+		}
+		return s
+	}
+	s := &sequence{status: gatewayStatus(want.Gateway)}
+	if st := x.obs.serviceNetworks.get(want.Name); st != nil && st.vpcAssoc != nil {
+		return s
+	}
+	replacing := false
+	for _, name := range x.obs.serviceNetworks.keys(func(sn *snState) bool { return sn.vpcAssoc != nil }) {
+		other := x.obs.serviceNetworks.get(name)
+		if !x.associationOwned(other.vpcAssoc, read{kind: readVPCAssociationTags, name: name}) {
+			s.err = fmt.Errorf("VPC %s is already associated with service network %s, not managed by %s", x.cfg.VPCID, name, x.cfg.ManagedBy())
+			return s
+		}
+		s.add(opDeleteVPCAssociation(name, x.cfg.VPCID))
+		replacing = true
+	}
+	s.add(opCreateVPCAssociation(*want, replacing))
+	return s
+}
+
+func (x *differ) service(svc *model.Service, wantSN map[string]bool) *sequence {
+	s := &sequence{status: routeStatus(svc.Route)}
+	st := x.obs.services.get(svc.Name)
+	if st != nil && st.suspect {
+		x.need(read{kind: readServiceExists, name: svc.Name})
+		return s
+	}
+	adopt := false
+	if st != nil {
+		mb := st.tags[model.TagManagedBy]
+		if !x.mayManage(mb, svc.AllowTakeoverFrom) {
+			s.err = fmt.Errorf("lattice service %s is owned by %s", svc.Name, mb)
+			return s
+		}
+		adopt = mb != x.cfg.ManagedBy()
+	}
+	for _, sn := range svc.ServiceNetworks {
+		if !wantSN[sn] && x.obs.serviceNetworks.get(sn) == nil {
+			s.err = fmt.Errorf("service network %s does not exist", sn)
+			return s
+		}
+	}
+	for _, tg := range svc.TargetGroups {
+		if x.targetGroup(s, tg, svc.AllowTakeoverFrom); s.err != nil {
+			return s
+		}
+	}
+	switch {
+	case st == nil:
+		x.createService(s, svc, false)
+	case st.customDomain != svc.CustomDomainName:
+		// The custom domain name cannot be changed: replace the service.
+		if !st.childrenKnown {
+			x.need(read{kind: readChildren, name: svc.Name})
+			return s
+		}
+		for _, snID := range slices.Sorted(maps.Keys(st.assocs)) {
+			s.add(opDeleteAssociation(svc.Name, snID, x.serviceNetworkName(snID)))
+		}
+		s.add(opDeleteService(svc.Name))
+		x.createService(s, svc, true)
+	default:
+		x.serviceUpdate(s, svc, st, adopt)
+	}
+	return s
+}
+
+// createService adds the creation of svc and all its children; replacing says that a service of
+// the same name is deleted just before.
+func (x *differ) createService(s *sequence, svc *model.Service, replacing bool) {
+	s.add(opCreateService(*svc, replacing))
+	for _, sn := range svc.ServiceNetworks {
+		s.add(opCreateAssociation(svc.Name, sn))
+	}
+	for _, l := range svc.Listeners {
+		x.createListener(s, svc.Name, l)
+	}
+}
+
+func (x *differ) createListener(s *sequence, svcName string, l model.Listener) {
+	s.add(opCreateListener(svcName, l))
+	for _, r := range l.Rules {
+		s.add(opCreateRule(svcName, l.Port, r))
+	}
+}
+
+// targetGroup adds one target group of a service to s; takeoverFrom is the owner whose target
+// groups the route may take over along with its service.
+func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom string) {
+	st := x.obs.targetGroups.get(tg.Name)
+	if st == nil {
+		s.add(opCreateTargetGroup(tg))
+		s.add(targetOps(tg.Name, tg.Targets, nil)...)
+		return
+	}
+	if mb := st.tags[model.TagManagedBy]; !x.mayManage(mb, takeoverFrom) {
+		s.err = fmt.Errorf("target group %s is owned by %s", tg.Name, mb)
+		return
+	}
+	if st.typ != tg.Type || st.port != tg.Port || st.protocol != tg.Protocol || st.ipAddressType != tg.IPAddressType ||
+		st.vpcID != tg.VPCID || (st.protocolVersion != "" && st.protocolVersion != tg.ProtocolVersion) {
+		s.err = fmt.Errorf("target group %s exists with another type, port, protocol, IP address type or VPC, which cannot be changed; delete it to let it be re-created", tg.Name)
+		return
+	}
+	if missing := missingTags(tg.Tags, st.tags); missing != nil {
+		s.add(opTagResource("target group "+tg.Name, st.arn, missing, taggedTargetGroup, tg.Name))
+	}
+	if !st.targetsKnown {
+		x.need(read{kind: readTargets, name: tg.Name})
+		return
+	}
+	s.add(targetOps(tg.Name, tg.Targets, st.targets)...)
+}
+
+func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, adopt bool) {
+	if missing := missingTags(svc.Tags, st.tags); missing != nil {
+		s.add(opTagResource("service "+svc.Name, st.arn, missing, taggedService, svc.Name))
+	}
+	if svc.CertificateARN != "" {
+		if !st.certKnown {
+			x.need(read{kind: readCertificate, name: svc.Name})
+		} else if st.certARN != svc.CertificateARN {
+			s.add(opUpdateCertificate(svc.Name, svc.CertificateARN))
+		}
+	}
+	if !st.childrenKnown {
+		x.need(read{kind: readChildren, name: svc.Name})
+		return
+	}
+	wantSNIDs := map[string]bool{}
+	for _, sn := range svc.ServiceNetworks {
+		if snSt := x.obs.serviceNetworks.get(sn); snSt != nil {
+			wantSNIDs[snSt.id] = true
+			if a := st.assocs[snSt.id]; a != nil {
+				if adopt {
+					x.adoptTag(s, "association "+svc.Name+"/"+sn, a.arn)
+				}
+				continue
+			}
+		}
+		s.add(opCreateAssociation(svc.Name, sn))
+	}
+	x.listeners(s, svc, st, adopt)
+	for _, snID := range slices.Sorted(maps.Keys(st.assocs)) {
+		if !wantSNIDs[snID] && x.associationOwned(st.assocs[snID], read{kind: readAssociationTags, name: svc.Name, snID: snID}) {
+			s.add(opDeleteAssociation(svc.Name, snID, x.serviceNetworkName(snID)))
+		}
+	}
+}
+
+// listeners adds the changes of an existing service's listeners and their rules to s.
+func (x *differ) listeners(s *sequence, svc *model.Service, st *svcState, adopt bool) {
+	var staleRules []Op
+	for _, l := range svc.Listeners {
+		ls := st.listeners[l.Port]
+		if ls != nil && ls.protocol != l.Protocol {
+			s.add(opDeleteListener(svc.Name, l.Port))
+			ls = nil
+		}
+		if ls == nil {
+			x.createListener(s, svc.Name, l)
+			continue
+		}
+		if adopt {
+			x.adoptTag(s, fmt.Sprintf("listener %s/%d", svc.Name, l.Port), ls.arn)
+		}
+		if !sameAction(ls.defaultAction, l.DefaultAction) {
+			s.add(opUpdateListener(svc.Name, l))
+		}
+		staleRules = append(staleRules, x.rules(s, svc.Name, l, ls, adopt)...)
+	}
+	s.add(staleRules...)
+	wantPorts := map[int32]bool{}
+	for _, l := range svc.Listeners {
+		wantPorts[l.Port] = true
+	}
+	for _, port := range slices.Sorted(maps.Keys(st.listeners)) {
+		if !wantPorts[port] {
+			s.add(opDeleteListener(svc.Name, port))
+		}
+	}
+}
+
+// adoptTag tags a child of an adopted service as ours.
+func (x *differ) adoptTag(s *sequence, resource, arn string) {
+	s.add(opTagResource(resource, arn, x.cfg.ownTags(), taggedChild, ""))
+}
+
+// rules adds the creates and updates of a listener's rules to s and returns the deletions of
+// stale rules, which run after every listener's new rules are in place. Existing rules are
+// paired with desired ones by name, then by identical match, then by priority, so that a rule is
+// updated in place (one BatchUpdateRule for up to 10 rules) rather than deleted and created.
+func (x *differ) rules(s *sequence, svcName string, l model.Listener, ls *listenerState, adopt bool) []Op {
+	existing := slices.SortedFunc(maps.Values(ls.rules), func(a, b *ruleState) int { return int(a.priority) - int(b.priority) })
+	paired := map[string]*ruleState{} // desired name -> existing
+	used := map[string]bool{}         // existing IDs
+	pair := func(same func(model.Rule, *ruleState) bool) {
+		for _, want := range l.Rules {
+			if paired[want.Name] != nil {
+				continue
+			}
+			for _, have := range existing {
+				if !used[have.id] && same(want, have) {
+					paired[want.Name], used[have.id] = have, true
+					break
+				}
+			}
+		}
+	}
+	pair(func(w model.Rule, h *ruleState) bool { return w.Name == h.name })
+	pair(func(w model.Rule, h *ruleState) bool { return sameMatch(w.Match, h.match) })
+	pair(func(w model.Rule, h *ruleState) bool { return w.Priority == h.priority })
+
+	var updates []ruleUpdate
+	var creates []model.Rule
+	targetPriorities := map[int32]bool{}
+	for _, want := range l.Rules {
+		have := paired[want.Name]
+		if have == nil {
+			creates = append(creates, want)
+			targetPriorities[want.Priority] = true
+			continue
+		}
+		if adopt {
+			x.adoptTag(s, fmt.Sprintf("rule %s/%d/%s", svcName, l.Port, have.name), have.arn)
+		}
+		if have.priority != want.Priority || !sameMatch(have.match, want.Match) || !sameAction(have.action, want.Action) {
+			updates = append(updates, ruleUpdate{id: have.id, want: want})
+			targetPriorities[want.Priority] = true
+		}
+	}
+	var stale []Op
+	for _, have := range existing {
+		if used[have.id] {
+			continue
+		}
+		del := opDeleteRule(svcName, l.Port, have)
+		if targetPriorities[have.priority] {
+			// Its priority is needed now: it goes before the rules that take its place.
+			s.add(del)
+		} else {
+			stale = append(stale, del)
+		}
+	}
+	for chunk := range slices.Chunk(updates, rulesPerBatch) {
+		s.add(opBatchUpdateRules(svcName, l.Port, chunk))
+	}
+	for _, r := range creates {
+		s.add(opCreateRule(svcName, l.Port, r))
+	}
+	return stale
+}
+
+// serviceDeletion removes a service no model wants: associations first (Lattice refuses to
+// delete an associated service), then the service, which takes its listeners and rules along.
+func (x *differ) serviceDeletion(st *svcState) *sequence {
+	s := &sequence{}
+	if !st.childrenKnown && st.assocs == nil {
+		x.need(read{kind: readAssociations, name: st.name})
+		return s
+	}
+	for _, snID := range slices.Sorted(maps.Keys(st.assocs)) {
+		s.add(opDeleteAssociation(st.name, snID, x.serviceNetworkName(snID)))
+	}
+	s.add(opDeleteService(st.name))
+	return s
+}
+
+func (x *differ) targetGroupDeletion(st *tgState) *sequence {
+	s := &sequence{}
+	if !st.targetsKnown {
+		x.need(read{kind: readTargets, name: st.name})
+		return s
+	}
+	s.add(targetOps(st.name, nil, st.targets)...)
+	s.add(opDeleteTargetGroup(st.name))
+	return s
+}
+
+func (x *differ) serviceNetworkDeletion(st *snState) *sequence {
+	s := &sequence{}
+	if st.vpcAssoc != nil {
+		s.add(opDeleteVPCAssociation(st.name, x.cfg.VPCID))
+	}
+	s.add(opDeleteServiceNetwork(st.name))
+	return s
+}
