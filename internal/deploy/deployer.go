@@ -72,10 +72,15 @@ func New(client Client, cfg Config, log logr.Logger) *Deployer {
 	return &Deployer{client: client, cfg: cfg, log: log}
 }
 
-// Result is what Apply reports for status: one entry per route and per gateway of the model.
+// Result is what Apply reports for status: one entry per route and per gateway of the model, and
+// one per policy with a Lattice resource of its own.
 type Result struct {
 	Routes   map[model.RouteKey]RouteResult
 	Gateways map[model.GatewayKey]GatewayResult
+	// Policies are keyed by the policy key the model's VPC associations, access log
+	// subscriptions and auth policies carry (TargetGroupPolicies have none: their target groups'
+	// routes report them).
+	Policies map[model.PolicyKey]PolicyResult
 }
 
 // RouteResult is the outcome for one route's Lattice service.
@@ -84,7 +89,6 @@ type RouteResult struct {
 	// Message is the Lattice error (or ownership conflict) when Programmed is false.
 	Message                        string
 	ServiceARN, ServiceID, DNSName string
-	Attached
 }
 
 // GatewayResult is the outcome for one gateway's service network.
@@ -92,18 +96,18 @@ type GatewayResult struct {
 	Programmed                          bool
 	Message                             string
 	ServiceNetworkARN, ServiceNetworkID string
-	// VPCAssociationARN is the ARN of the service network's association with the model's VPC.
-	VPCAssociationARN string
-	Attached
 }
 
-// Attached is what Lattice holds, after Apply, of the policies of a service or service network
-// (the policy statuses and annotations show it).
-type Attached struct {
-	// AccessLogSubscriptionARNs are the ARNs of its access log subscriptions, by destination ARN.
-	AccessLogSubscriptionARNs map[string]string
-	// AuthType is its auth type (NONE or AWS_IAM); AWS_IAM only once the auth policy is put.
-	AuthType string
+// PolicyResult is the outcome for the Lattice resource of one policy: the VPC association of a
+// VpcAssociationPolicy (its removal, with associateWithVpc false), the access log subscription
+// of an AccessLogPolicy, the auth policy and auth type of an IAMAuthPolicy.
+type PolicyResult struct {
+	Programmed bool
+	// Message is the Lattice error when Programmed is false.
+	Message string
+	// ARN is the VPC association's or the access log subscription's ARN ("" for auth policies
+	// and removed associations).
+	ARN string
 }
 
 // Apply makes Lattice match m: creates and updates what m wants and deletes what the deployer

@@ -51,10 +51,10 @@ func policies(in *translate.Input) []client.Object {
 	return out
 }
 
-// finalized are the policy kinds upstream puts a finalizer on: those whose Lattice resource
-// (VPC association, access log subscription, auth policy) exists for the policy alone. A
-// TargetGroupPolicy only tunes target groups that routes own.
-var finalized = map[model.PolicyKind]bool{
+// ownResource are the policy kinds with a Lattice resource of their own (VPC association, access
+// log subscription, auth policy), which deploy reports by policy. Upstream puts a finalizer on
+// them; a TargetGroupPolicy only tunes target groups that routes own.
+var ownResource = map[model.PolicyKind]bool{
 	model.KindVpcAssociationPolicy: true, model.KindAccessLogPolicy: true, model.KindIAMAuthPolicy: true,
 }
 
@@ -66,9 +66,9 @@ var policyAnnotations = map[model.PolicyKind][]string{
 		status.AnnotationIAMAuthPolicyResourceName},
 }
 
-// policyResult is what an Apply says about one policy of the model. It is undecided while a
-// target was not reported, or Lattice does not show yet what the policy asks for: the policy then
-// stays Pending and its annotations are left alone.
+// policyResult is what an Apply says about one policy of the model. It is undecided while
+// Lattice did not report the policy or one of its targets: the policy then stays Pending and its
+// annotations are left alone.
 type policyResult struct {
 	decided bool
 	outcome status.Outcome
@@ -81,39 +81,29 @@ type latticeTarget struct {
 	what               string // the route or Gateway, for messages
 	resourceType, name string
 	id                 string
-	subs               []model.AccessLogSubscription
-	auth               *model.AuthPolicy
-	vpcAssociation     bool
 	reported           bool
 	outcome            status.Outcome
-	vpcAssociationARN  string
-	attached           deploy.Attached
 }
 
 // policyResults decides each policy of m from the outcomes of the routes and gateways it changes
-// and, once they are all programmed, from what Lattice shows of the policy itself.
+// and, for the kinds with a Lattice resource of their own, from that resource's result.
 func policyResults(m *model.Model, res *deploy.Result, o outcomes) map[model.PolicyKey]policyResult {
 	gateways := map[model.GatewayKey]latticeTarget{}
-	for i := range m.ServiceNetworks {
-		sn := &m.ServiceNetworks[i]
-		t := latticeTarget{what: "Gateway " + sn.Gateway.String(), resourceType: status.IAMAuthResourceServiceNetwork, name: sn.Name,
-			subs: sn.AccessLogSubscriptions, auth: sn.Auth, vpcAssociation: sn.VPCAssociation != nil}
+	for _, sn := range m.ServiceNetworks {
+		t := latticeTarget{what: "Gateway " + sn.Gateway.String(), resourceType: status.IAMAuthResourceServiceNetwork, name: sn.Name}
 		t.outcome, t.reported = o.gateways[sn.Gateway]
 		if res != nil {
-			r := res.Gateways[sn.Gateway]
-			t.id, t.vpcAssociationARN, t.attached = r.ServiceNetworkID, r.VPCAssociationARN, r.Attached
+			t.id = res.Gateways[sn.Gateway].ServiceNetworkID
 		}
 		gateways[sn.Gateway] = t
 	}
 	routes := map[model.RouteKey]latticeTarget{}
-	for i := range m.Services {
-		svc := &m.Services[i]
+	for _, svc := range m.Services {
 		t := latticeTarget{what: fmt.Sprintf("%s %s/%s", svc.Route.Kind, svc.Route.Namespace, svc.Route.Name),
-			resourceType: status.IAMAuthResourceService, name: svc.Name, subs: svc.AccessLogSubscriptions, auth: svc.Auth}
+			resourceType: status.IAMAuthResourceService, name: svc.Name}
 		t.outcome, t.reported = o.routes[svc.Route]
 		if res != nil {
-			r := res.Routes[svc.Route]
-			t.id, t.attached = r.ServiceID, r.Attached
+			t.id = res.Routes[svc.Route].ServiceID
 		}
 		routes[svc.Route] = t
 	}
@@ -126,12 +116,18 @@ func policyResults(m *model.Model, res *deploy.Result, o outcomes) map[model.Pol
 		for _, r := range pt.Routes {
 			targets = append(targets, routes[r])
 		}
-		out[key] = policyResultOf(key, targets)
+		var own *deploy.PolicyResult
+		if res != nil {
+			if r, ok := res.Policies[key]; ok {
+				own = &r
+			}
+		}
+		out[key] = policyResultOf(key, targets, own)
 	}
 	return out
 }
 
-func policyResultOf(key model.PolicyKey, targets []latticeTarget) policyResult {
+func policyResultOf(key model.PolicyKey, targets []latticeTarget, own *deploy.PolicyResult) policyResult {
 	for _, t := range targets {
 		if !t.reported {
 			return policyResult{}
@@ -142,40 +138,29 @@ func policyResultOf(key model.PolicyKey, targets []latticeTarget) policyResult {
 			return policyResult{decided: true, outcome: o}
 		}
 	}
+	if !ownResource[key.Kind] {
+		return policyResult{decided: true, outcome: status.Outcome{Programmed: true}}
+	}
+	if own == nil {
+		return policyResult{}
+	}
+	if !own.Programmed {
+		return policyResult{decided: true, outcome: status.Outcome{Message: own.Message}}
+	}
 	ann := map[string]string{}
 	for _, t := range targets {
-		shown := true
 		switch key.Kind {
 		case model.KindVpcAssociationPolicy:
-			// A policy with associateWithVpc false holds no association.
-			if t.vpcAssociation {
-				ann[status.AnnotationResourceARN] = t.vpcAssociationARN
-				shown = t.vpcAssociationARN != ""
-			}
+			ann[status.AnnotationResourceARN] = own.ARN
 		case model.KindAccessLogPolicy:
-			arn := t.attached.AccessLogSubscriptionARNs[destination(t.subs, key)]
-			ann[status.AnnotationAccessLogSubscription], ann[status.AnnotationAccessLogSubscriptionResourceName] = arn, t.name
-			shown = arn != ""
+			ann[status.AnnotationAccessLogSubscription], ann[status.AnnotationAccessLogSubscriptionResourceName] = own.ARN, t.name
 		case model.KindIAMAuthPolicy:
 			ann[status.AnnotationIAMAuthPolicyResourceID] = t.id
 			ann[status.AnnotationIAMAuthPolicyResourceType] = t.resourceType
 			ann[status.AnnotationIAMAuthPolicyResourceName] = t.name
-			shown = t.auth != nil && t.attached.AuthType == t.auth.AuthType
-		}
-		if !shown {
-			return policyResult{}
 		}
 	}
 	return policyResult{decided: true, outcome: status.Outcome{Programmed: true}, annotations: ann}
-}
-
-func destination(subs []model.AccessLogSubscription, key model.PolicyKey) string {
-	for _, s := range subs {
-		if s.Policy == key {
-			return s.DestinationARN
-		}
-	}
-	return ""
 }
 
 // recordPolicies fills the Pending Programmed conditions of the decided policies.
@@ -246,7 +231,7 @@ func (p *Pass) policyFinalizers(hold bool) []Finalizer {
 	var out []Finalizer
 	for _, obj := range policies(p.snapshot) {
 		key, _ := PolicyKey(obj)
-		if !finalized[key.Kind] {
+		if !ownResource[key.Kind] {
 			continue
 		}
 		_, inModel := p.policyTargets[key]

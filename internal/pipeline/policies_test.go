@@ -70,40 +70,45 @@ const (
 	routeLogsARN      = "arn:aws:vpc-lattice:us-west-2:123456789012:accesslogsubscription/als-route"
 )
 
-// attached is programmed(routeFailure) with what Lattice holds of the model's policies: the
-// VPC association, one subscription ARN per destination and the auth type.
-func attached(routeFailure string) func(*model.Model) (*deploy.Result, error) {
+// attached is programmed(routeFailure) with Lattice holding the resources of every policy with
+// one: the VPC association, the access log subscriptions and the auth policies; policyFailure
+// (when set) is the failure of the IAMAuthPolicy.
+func attached(routeFailure, policyFailure string) func(*model.Model) (*deploy.Result, error) {
 	return func(m *model.Model) (*deploy.Result, error) {
 		res, _ := programmed(routeFailure)(m)
-		subs := func(s []model.AccessLogSubscription, arn string) map[string]string {
-			out := map[string]string{}
+		res.Policies = map[model.PolicyKey]deploy.PolicyResult{}
+		subs := func(s []model.AccessLogSubscription, arn string) {
 			for _, als := range s {
-				out[als.DestinationARN] = arn
+				res.Policies[als.Policy] = deploy.PolicyResult{Programmed: true, ARN: arn}
 			}
-			return out
 		}
-		authType := func(a *model.AuthPolicy) string {
-			if a == nil {
-				return "NONE"
+		auth := func(a *model.AuthPolicy) {
+			if a != nil {
+				res.Policies[a.Policy] = deploy.PolicyResult{Programmed: policyFailure == "", Message: policyFailure}
 			}
-			return a.AuthType
 		}
 		for _, sn := range m.ServiceNetworks {
 			g := res.Gateways[sn.Gateway]
 			g.ServiceNetworkID = "sn-1"
-			if sn.VPCAssociation != nil {
-				g.VPCAssociationARN = vpcAssociationARN
-			}
-			g.Attached = deploy.Attached{AccessLogSubscriptionARNs: subs(sn.AccessLogSubscriptions, gatewayLogsARN), AuthType: authType(sn.Auth)}
 			res.Gateways[sn.Gateway] = g
+			if p := sn.VPCAssociationPolicy; p != nil {
+				arn := ""
+				if sn.VPCAssociation != nil {
+					arn = vpcAssociationARN
+				}
+				res.Policies[*p] = deploy.PolicyResult{Programmed: true, ARN: arn}
+			}
+			subs(sn.AccessLogSubscriptions, gatewayLogsARN)
+			auth(sn.Auth)
 		}
 		for _, svc := range m.Services {
 			r := res.Routes[svc.Route]
 			r.ServiceID = "svc-1"
-			if r.Programmed {
-				r.Attached = deploy.Attached{AccessLogSubscriptionARNs: subs(svc.AccessLogSubscriptions, routeLogsARN), AuthType: authType(svc.Auth)}
-			}
 			res.Routes[svc.Route] = r
+			if r.Programmed {
+				subs(svc.AccessLogSubscriptions, routeLogsARN)
+				auth(svc.Auth)
+			}
 		}
 		return res, nil
 	}
@@ -172,7 +177,7 @@ func TestPolicyPass(t *testing.T) {
 	}{
 		{
 			name:        "Lattice shows every policy: Programmed, upstream's annotations",
-			deploy:      attached(""),
+			deploy:      attached("", ""),
 			programmed:  map[policyCase]condition{vap: ok, alpGW: ok, alpRoute: ok, iap: ok, iapLoser: rejected, tgp: ok},
 			annotations: all,
 			protect:     allHeld,
@@ -188,7 +193,7 @@ func TestPolicyPass(t *testing.T) {
 		},
 		{
 			name:   "the route's service fails: its policies say why",
-			deploy: attached("CreateService inventory-default: ConflictException: name taken"),
+			deploy: attached("CreateService inventory-default: ConflictException: name taken", ""),
 			programmed: map[policyCase]condition{vap: ok, alpGW: ok, iapLoser: rejected,
 				alpRoute: {"False", "Invalid", "HTTPRoute default/inventory: CreateService inventory-default: ConflictException: name taken"},
 				iap:      {"False", "Invalid", "HTTPRoute default/inventory: CreateService inventory-default: ConflictException: name taken"},
@@ -207,12 +212,21 @@ func TestPolicyPass(t *testing.T) {
 			protect: allHeld,
 		},
 		{
+			name:   "Lattice refuses the auth policy: its IAMAuthPolicy says why",
+			deploy: attached("", "PutAuthPolicy svc-1: ValidationException: invalid policy"),
+			programmed: map[policyCase]condition{vap: ok, alpGW: ok, alpRoute: ok, iapLoser: rejected, tgp: ok,
+				iap: {"False", "Invalid", "PutAuthPolicy svc-1: ValidationException: invalid policy"}},
+			annotations: map[policyCase]map[string]string{vap: all[vap], alpGW: all[alpGW], alpRoute: all[alpRoute]},
+			protect:     allHeld,
+			release:     iapLosing,
+		},
+		{
 			name: "policy being deleted: out of the model, released after a clean Apply; the next one takes over",
 			mutate: func(in *translate.Input) {
 				deleting(policyNamed(in, iap.kind, iap.name))
 				deleting(policyNamed(in, alpGW.kind, alpGW.name))
 			},
-			deploy:     attached(""),
+			deploy:     attached("", ""),
 			programmed: map[policyCase]condition{vap: ok, alpRoute: ok, iapLoser: ok, tgp: ok},
 			annotations: map[policyCase]map[string]string{vap: all[vap], alpRoute: all[alpRoute],
 				iapLoser: routeAnn},
@@ -226,7 +240,7 @@ func TestPolicyPass(t *testing.T) {
 				p.Spec.AssociateWithVpc = ptr(false)
 				p.Annotations = map[string]string{status.AnnotationResourceARN: vpcAssociationARN, "team": "hotel"}
 			},
-			deploy:      attached(""),
+			deploy:      attached("", ""),
 			programmed:  map[policyCase]condition{vap: ok, alpGW: ok, alpRoute: ok, iap: ok, iapLoser: rejected, tgp: ok},
 			annotations: map[policyCase]map[string]string{vap: {"team": "hotel"}, alpGW: all[alpGW], alpRoute: all[alpRoute], iap: routeAnn},
 			protect:     allHeld,
@@ -238,7 +252,7 @@ func TestPolicyPass(t *testing.T) {
 				in.HTTPRoutes[0].Spec.ParentRefs[0].Name = "istio"
 				policyNamed(in, iap.kind, iap.name).SetAnnotations(routeAnn)
 			},
-			deploy:      attached(""),
+			deploy:      attached("", ""),
 			programmed:  map[policyCase]condition{vap: ok, alpGW: ok, tgp: {"False", "TargetNotProgrammed", "no accepted route of this controller uses Service default/inventory"}},
 			annotations: map[policyCase]map[string]string{vap: all[vap], alpGW: all[alpGW]},
 			protect:     []string{"hold AccessLogPolicy hotel-logs", "hold VpcAssociationPolicy hotel-vpc"},
@@ -287,7 +301,7 @@ func TestPolicyPass(t *testing.T) {
 // we wrote, once; a policy that never had a status of ours is left alone.
 func TestPolicyTargetMovesAway(t *testing.T) {
 	in := parse(t, withPolicies, nil)
-	p := New(testConfig, &fakeDeployer{result: attached("")})
+	p := New(testConfig, &fakeDeployer{result: attached("", "")})
 	pass := func() map[string]bool {
 		ps := p.Translate(in)
 		p.Deploy(context.Background(), ps)
