@@ -141,9 +141,8 @@ func MergeParents(current, want []gwv1.RouteParentStatus, controller gwv1.Gatewa
 		w.Conditions = MergeConditions(old, w.Conditions, now)
 		out = append(out, w)
 	}
-	if len(out) == 0 {
-		return nil
-	}
+	// An empty list, never null: the route CRDs require status.parents, so a route left with no
+	// entries (ours removed) would fail validation.
 	return out
 }
 

@@ -50,6 +50,9 @@ func (c *Controller) updateStatus(ctx context.Context, cur, next client.Object) 
 		}
 		return fmt.Errorf("update status of %s %s/%s: %w", kind, cur.GetNamespace(), cur.GetName(), err)
 	}
+	// The finalizer patches that follow in this pass lock on the object's version: the status
+	// write is the only change since the snapshot.
+	cur.SetResourceVersion(next.GetResourceVersion())
 	c.metrics.statusWrites.WithLabelValues(kind).Inc()
 	return nil
 }
