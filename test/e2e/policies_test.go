@@ -113,7 +113,9 @@ func TestPolicies(t *testing.T) {
 		}
 		for _, obj := range objs {
 			harness.Eventually(t, time.Minute, harness.That(func() bool { return apierrors.IsNotFound(k.Get(ctx, client.ObjectKeyFromObject(obj), obj)) },
-				func() string { return fmt.Sprintf("%T %s still exists with finalizers %v", obj, obj.GetName(), obj.GetFinalizers()) }))
+				func() string {
+					return fmt.Sprintf("%T %s still exists with finalizers %v", obj, obj.GetName(), obj.GetFinalizers())
+				}))
 		}
 		e.latticeEmpty(t)
 	})
