@@ -114,9 +114,17 @@ func (p *Pipeline) Deploy(ctx context.Context, pass *Pass) {
 	}
 }
 
-// Unprogrammed counts the routes and gateways of the model that Lattice has not programmed: a
-// provider retries while it is positive.
-func (p *Pass) Unprogrammed() int { return p.outcomes.failed() }
+// Unprogrammed counts the routes, gateways and policies of the model that Lattice has not
+// programmed: a provider retries while it is positive.
+func (p *Pass) Unprogrammed() int {
+	n := p.outcomes.failed()
+	for _, r := range p.policyResults {
+		if r.decided && !r.outcome.Programmed {
+			n++
+		}
+	}
+	return n
+}
 
 // SyncTargets is the fast path for a change of Service svc's endpoints: when the model of
 // snapshot differs from the last applied one only in targets, it updates the targets of svc's

@@ -174,6 +174,7 @@ func TestPolicyPass(t *testing.T) {
 		// annotations wanted per policy; absent: left alone; empty: ours removed
 		annotations      map[policyCase]map[string]string
 		protect, release []string
+		unprogrammed     int
 	}{
 		{
 			name:        "Lattice shows every policy: Programmed, upstream's annotations",
@@ -198,9 +199,10 @@ func TestPolicyPass(t *testing.T) {
 				alpRoute: {"False", "Invalid", "HTTPRoute default/inventory: CreateService inventory-default: ConflictException: name taken"},
 				iap:      {"False", "Invalid", "HTTPRoute default/inventory: CreateService inventory-default: ConflictException: name taken"},
 				tgp:      {"False", "Invalid", "HTTPRoute default/inventory: CreateService inventory-default: ConflictException: name taken"}},
-			annotations: map[policyCase]map[string]string{vap: all[vap], alpGW: all[alpGW]},
-			protect:     allHeld,
-			release:     iapLosing,
+			annotations:  map[policyCase]map[string]string{vap: all[vap], alpGW: all[alpGW]},
+			protect:      allHeld,
+			release:      iapLosing,
+			unprogrammed: 4, // the route and the three policies on it
 		},
 		{
 			name:   "Lattice unreachable: Pending with the error, no finalizer released",
@@ -209,16 +211,18 @@ func TestPolicyPass(t *testing.T) {
 				vap: {"False", "Pending", "Gateway default/my-hotel: " + pendingMsg}, alpGW: {"False", "Pending", "Gateway default/my-hotel: " + pendingMsg},
 				alpRoute: {"False", "Pending", "HTTPRoute default/inventory: " + pendingMsg}, iap: {"False", "Pending", "HTTPRoute default/inventory: " + pendingMsg},
 				tgp: {"False", "Pending", "HTTPRoute default/inventory: " + pendingMsg}},
-			protect: allHeld,
+			protect:      allHeld,
+			unprogrammed: 7, // the gateway, the route and the five policies on them
 		},
 		{
 			name:   "Lattice refuses the auth policy: its IAMAuthPolicy says why",
 			deploy: attached("", "PutAuthPolicy svc-1: ValidationException: invalid policy"),
 			programmed: map[policyCase]condition{vap: ok, alpGW: ok, alpRoute: ok, iapLoser: rejected, tgp: ok,
 				iap: {"False", "Invalid", "PutAuthPolicy svc-1: ValidationException: invalid policy"}},
-			annotations: map[policyCase]map[string]string{vap: all[vap], alpGW: all[alpGW], alpRoute: all[alpRoute]},
-			protect:     allHeld,
-			release:     iapLosing,
+			annotations:  map[policyCase]map[string]string{vap: all[vap], alpGW: all[alpGW], alpRoute: all[alpRoute]},
+			protect:      allHeld,
+			release:      iapLosing,
+			unprogrammed: 1,
 		},
 		{
 			name: "policy being deleted: out of the model, released after a clean Apply; the next one takes over",
@@ -292,6 +296,9 @@ func TestPolicyPass(t *testing.T) {
 			}
 			if got := policyDecisions(pass.Release()); !reflect.DeepEqual(got, tt.release) {
 				t.Errorf("Release = %q, want %q", got, tt.release)
+			}
+			if got := pass.Unprogrammed(); got != tt.unprogrammed {
+				t.Errorf("Unprogrammed = %d, want %d", got, tt.unprogrammed)
 			}
 		})
 	}
