@@ -196,13 +196,25 @@ func (p *Pass) setPolicyStatus(obj client.Object, key model.PolicyKey, now time.
 	pol := obj.(v1alpha1.Policy)
 	var next []metav1.Condition
 	if want, ok := p.Output.Policies[key]; ok {
-		next = status.MergeConditions(pol.GetConditions(), want.Conditions, metav1.NewTime(now.Truncate(time.Second)))
+		next = status.MergeConditions(written(pol.GetConditions()), want.Conditions, metav1.NewTime(now.Truncate(time.Second)))
 	} else if !p.stale[obj.GetUID()] {
 		return false, false
 	}
 	changed = !equality.Semantic.DeepEqual(pol.GetConditions(), next)
 	pol.SetConditions(next)
 	return true, changed
+}
+
+// written drops the CRD's default conditions ("Waiting for controller", dated 1970), which no
+// controller wrote: our first conditions are dated when we write them, not 1970.
+func written(conds []metav1.Condition) []metav1.Condition {
+	var out []metav1.Condition
+	for _, c := range conds {
+		if c.LastTransitionTime.Unix() != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // policyAnnotationsOf returns the annotations a policy should carry (keys: the ones upstream

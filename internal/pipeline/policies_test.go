@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -340,6 +341,30 @@ func TestPolicyTargetMovesAway(t *testing.T) {
 	otherStatus.SetConditions(programmedConds())
 	if got := pass(); len(got) != 0 {
 		t.Errorf("third pass changed %v, want nothing", keys(got))
+	}
+}
+
+// TestPolicyDefaultConditions: the CRD's default conditions (dated 1970) are replaced by ours,
+// dated when we write them, even where the status stays Unknown.
+func TestPolicyDefaultConditions(t *testing.T) {
+	epoch := metav1.NewTime(time.Unix(0, 0))
+	in := parse(t, withPolicies, func(in *translate.Input) {
+		in.IAMAuthPolicies[0].Status.Conditions = []metav1.Condition{
+			{Type: "Accepted", Status: "Unknown", Reason: "Pending", Message: "Waiting for controller", LastTransitionTime: epoch},
+			{Type: "Programmed", Status: "Unknown", Reason: "Pending", Message: "Waiting for controller", LastTransitionTime: epoch},
+		}
+	})
+	p := New(testConfig, &fakeDeployer{result: programmed("")})
+	pass := p.Translate(in)
+	p.Deploy(context.Background(), pass)
+	pol := &in.IAMAuthPolicies[0]
+	if ours, changed := pass.SetStatus(pol, t1); !ours || !changed {
+		t.Fatalf("SetStatus = %v, %v; want ours and changed", ours, changed)
+	}
+	for _, c := range pol.Status.Conditions {
+		if !c.LastTransitionTime.Time.Equal(t1) {
+			t.Errorf("%s=%s/%s dated %v, want %v", c.Type, c.Status, c.Reason, c.LastTransitionTime, t1)
+		}
 	}
 }
 
