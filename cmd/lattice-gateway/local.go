@@ -42,6 +42,8 @@ that routes HTTP, HTTPS, gRPC and TLS passthrough traffic to the registered targ
 			fmt.Fprint(cmd.OutOrStdout(), ll.API.Instructions())
 			fmt.Fprintf(cmd.OutOrStdout(), "DNS on %s (udp/tcp); data plane on %s, Lattice port P served on P+%d; CA for HTTPS listeners: %s\n",
 				ll.DataPlane.DNSAddr(), data.DataPlaneAddr, data.ListenerPortOffset, ll.DataPlane.CAPath())
+			p := ll.DataPlane.Principal()
+			fmt.Fprintf(cmd.OutOrStdout(), "IAM auth (AWS_IAM services, SigV4 service vpc-lattice-svcs): principal %s, access key %s, secret key %s\n", p.ARN, p.AccessKeyID, p.SecretAccessKey)
 			<-ctx.Done()
 			return nil
 		},
