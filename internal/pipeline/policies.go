@@ -175,7 +175,7 @@ func (p *Pass) recordPolicies() {
 // staleStatuses returns the policies that had a status of ours in the previous pass and have none
 // now (their target moved to another controller), and remembers the ones with a status now. A
 // policy's status has no controller name, so memory is the only way to know the status is ours;
-// after a restart, such a status stays until the policy is edited.
+// a target that moved while the controller was stopped keeps our last status.
 func (p *Pipeline) staleStatuses(pass *Pass) map[types.UID]bool {
 	stale := map[types.UID]bool{}
 	now := map[types.UID]bool{}
