@@ -72,14 +72,11 @@ func New(client Client, cfg Config, log logr.Logger) *Deployer {
 	return &Deployer{client: client, cfg: cfg, log: log}
 }
 
-// Result is what Apply reports for status: one entry per route and per gateway of the model, and
-// one per policy with a Lattice resource of its own.
+// Result is what Apply reports for status: one entry per route, per gateway and per policy key
+// of the model.
 type Result struct {
 	Routes   map[model.RouteKey]RouteResult
 	Gateways map[model.GatewayKey]GatewayResult
-	// Policies are keyed by the policy key the model's VPC associations, access log
-	// subscriptions and auth policies carry (TargetGroupPolicies have none: their target groups'
-	// routes report them).
 	Policies map[model.PolicyKey]PolicyResult
 }
 
@@ -96,18 +93,6 @@ type GatewayResult struct {
 	Programmed                          bool
 	Message                             string
 	ServiceNetworkARN, ServiceNetworkID string
-}
-
-// PolicyResult is the outcome for the Lattice resource of one policy: the VPC association of a
-// VpcAssociationPolicy (its removal, with associateWithVpc false), the access log subscription
-// of an AccessLogPolicy, the auth policy and auth type of an IAMAuthPolicy.
-type PolicyResult struct {
-	Programmed bool
-	// Message is the Lattice error when Programmed is false.
-	Message string
-	// ARN is the VPC association's or the access log subscription's ARN ("" for auth policies
-	// and removed associations).
-	ARN string
 }
 
 // Apply makes Lattice match m: creates and updates what m wants and deletes what the deployer

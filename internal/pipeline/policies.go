@@ -78,33 +78,25 @@ type policyResult struct {
 
 // latticeTarget is a service or service network a policy changes, with what Apply reported.
 type latticeTarget struct {
-	what               string // the route or Gateway, for messages
-	resourceType, name string
-	id                 string
-	reported           bool
-	outcome            status.Outcome
+	what     string // the route or Gateway, for messages
+	name     string // its Lattice name
+	reported bool
+	outcome  status.Outcome
 }
 
 // policyResults decides each policy of m from the outcomes of the routes and gateways it changes
-// and, for the kinds with a Lattice resource of their own, from that resource's result.
+// and, for the kinds with a Lattice resource of their own, from the policy's result.
 func policyResults(m *model.Model, res *deploy.Result, o outcomes) map[model.PolicyKey]policyResult {
 	gateways := map[model.GatewayKey]latticeTarget{}
 	for _, sn := range m.ServiceNetworks {
-		t := latticeTarget{what: "Gateway " + sn.Gateway.String(), resourceType: status.IAMAuthResourceServiceNetwork, name: sn.Name}
+		t := latticeTarget{what: "Gateway " + sn.Gateway.String(), name: sn.Name}
 		t.outcome, t.reported = o.gateways[sn.Gateway]
-		if res != nil {
-			t.id = res.Gateways[sn.Gateway].ServiceNetworkID
-		}
 		gateways[sn.Gateway] = t
 	}
 	routes := map[model.RouteKey]latticeTarget{}
 	for _, svc := range m.Services {
-		t := latticeTarget{what: fmt.Sprintf("%s %s/%s", svc.Route.Kind, svc.Route.Namespace, svc.Route.Name),
-			resourceType: status.IAMAuthResourceService, name: svc.Name}
+		t := latticeTarget{what: fmt.Sprintf("%s %s/%s", svc.Route.Kind, svc.Route.Namespace, svc.Route.Name), name: svc.Name}
 		t.outcome, t.reported = o.routes[svc.Route]
-		if res != nil {
-			t.id = res.Routes[svc.Route].ServiceID
-		}
 		routes[svc.Route] = t
 	}
 	out := map[model.PolicyKey]policyResult{}
@@ -127,6 +119,8 @@ func policyResults(m *model.Model, res *deploy.Result, o outcomes) map[model.Pol
 	return out
 }
 
+// policyResultOf reports a target's failure as the policy's, naming the target; then the
+// failure of the policy's own resource.
 func policyResultOf(key model.PolicyKey, targets []latticeTarget, own *deploy.PolicyResult) policyResult {
 	for _, t := range targets {
 		if !t.reported {
@@ -148,17 +142,17 @@ func policyResultOf(key model.PolicyKey, targets []latticeTarget, own *deploy.Po
 		return policyResult{decided: true, outcome: status.Outcome{Message: own.Message}}
 	}
 	ann := map[string]string{}
-	for _, t := range targets {
-		switch key.Kind {
-		case model.KindVpcAssociationPolicy:
-			ann[status.AnnotationResourceARN] = own.ARN
-		case model.KindAccessLogPolicy:
-			ann[status.AnnotationAccessLogSubscription], ann[status.AnnotationAccessLogSubscriptionResourceName] = own.ARN, t.name
-		case model.KindIAMAuthPolicy:
-			ann[status.AnnotationIAMAuthPolicyResourceID] = t.id
-			ann[status.AnnotationIAMAuthPolicyResourceType] = t.resourceType
-			ann[status.AnnotationIAMAuthPolicyResourceName] = t.name
-		}
+	switch key.Kind {
+	case model.KindVpcAssociationPolicy:
+		// No ARN when the policy asks for no association.
+		ann[status.AnnotationResourceARN] = own.ARN
+	case model.KindAccessLogPolicy:
+		// An AccessLogPolicy has one target.
+		ann[status.AnnotationAccessLogSubscription], ann[status.AnnotationAccessLogSubscriptionResourceName] = own.ARN, targets[0].name
+	case model.KindIAMAuthPolicy:
+		ann[status.AnnotationIAMAuthPolicyResourceID] = own.ResourceID
+		ann[status.AnnotationIAMAuthPolicyResourceType] = own.ResourceType
+		ann[status.AnnotationIAMAuthPolicyResourceName] = own.ResourceName
 	}
 	return policyResult{decided: true, outcome: status.Outcome{Programmed: true}, annotations: ann}
 }

@@ -71,44 +71,48 @@ const (
 	routeLogsARN      = "arn:aws:vpc-lattice:us-west-2:123456789012:accesslogsubscription/als-route"
 )
 
-// attached is programmed(routeFailure) with Lattice holding the resources of every policy with
-// one: the VPC association, the access log subscriptions and the auth policies; policyFailure
-// (when set) is the failure of the IAMAuthPolicy.
+// attached is programmed(routeFailure) with the policy results deploy reports: every policy
+// programmed with its targets, the VPC association, the access log subscriptions and the auth
+// policies in place; policyFailure (when set) is the failure of the IAMAuthPolicy.
 func attached(routeFailure, policyFailure string) func(*model.Model) (*deploy.Result, error) {
 	return func(m *model.Model) (*deploy.Result, error) {
 		res, _ := programmed(routeFailure)(m)
 		res.Policies = map[model.PolicyKey]deploy.PolicyResult{}
-		subs := func(s []model.AccessLogSubscription, arn string) {
-			for _, als := range s {
-				res.Policies[als.Policy] = deploy.PolicyResult{Programmed: true, ARN: arn}
+		for key, targets := range m.PolicyTargets() {
+			pr := deploy.PolicyResult{Programmed: true}
+			for _, r := range targets.Routes {
+				if !res.Routes[r].Programmed {
+					pr = deploy.PolicyResult{Message: res.Routes[r].Message}
+				}
 			}
+			res.Policies[key] = pr
 		}
-		auth := func(a *model.AuthPolicy) {
-			if a != nil {
-				res.Policies[a.Policy] = deploy.PolicyResult{Programmed: policyFailure == "", Message: policyFailure}
+		set := func(key model.PolicyKey, f func(*deploy.PolicyResult)) {
+			pr := res.Policies[key]
+			if pr.Programmed {
+				f(&pr)
 			}
+			res.Policies[key] = pr
 		}
 		for _, sn := range m.ServiceNetworks {
-			g := res.Gateways[sn.Gateway]
-			g.ServiceNetworkID = "sn-1"
-			res.Gateways[sn.Gateway] = g
-			if p := sn.VPCAssociationPolicy; p != nil {
-				arn := ""
-				if sn.VPCAssociation != nil {
-					arn = vpcAssociationARN
-				}
-				res.Policies[*p] = deploy.PolicyResult{Programmed: true, ARN: arn}
+			if p := sn.VPCAssociationPolicy; p != nil && sn.VPCAssociation != nil {
+				set(*p, func(pr *deploy.PolicyResult) { pr.ARN = vpcAssociationARN })
 			}
-			subs(sn.AccessLogSubscriptions, gatewayLogsARN)
-			auth(sn.Auth)
+			for _, als := range sn.AccessLogSubscriptions {
+				set(als.Policy, func(pr *deploy.PolicyResult) { pr.ARN = gatewayLogsARN })
+			}
 		}
 		for _, svc := range m.Services {
-			r := res.Routes[svc.Route]
-			r.ServiceID = "svc-1"
-			res.Routes[svc.Route] = r
-			if r.Programmed {
-				subs(svc.AccessLogSubscriptions, routeLogsARN)
-				auth(svc.Auth)
+			for _, als := range svc.AccessLogSubscriptions {
+				set(als.Policy, func(pr *deploy.PolicyResult) { pr.ARN = routeLogsARN })
+			}
+			if svc.Auth != nil {
+				set(svc.Auth.Policy, func(pr *deploy.PolicyResult) {
+					pr.ResourceID, pr.ResourceType, pr.ResourceName = "svc-1", deploy.ResourceTypeService, svc.Name
+					if policyFailure != "" {
+						*pr = deploy.PolicyResult{Message: policyFailure}
+					}
+				})
 			}
 		}
 		return res, nil

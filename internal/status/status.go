@@ -50,14 +50,10 @@ const (
 	AnnotationAccessLogSubscription             = "application-networking.k8s.aws/accessLogSubscription"
 	AnnotationAccessLogSubscriptionResourceName = "application-networking.k8s.aws/accessLogSubscriptionResourceName"
 	// AnnotationIAMAuthPolicyResourceID, -Type and -Name on an IAMAuthPolicy: the ID, type
-	// (IAMAuthResourceService or IAMAuthResourceServiceNetwork) and name of the resource whose
-	// auth policy it is.
+	// (Service or ServiceNetwork) and name of the resource whose auth policy it is.
 	AnnotationIAMAuthPolicyResourceID   = "application-networking.k8s.aws/iam-auth-policy-resource-id"
 	AnnotationIAMAuthPolicyResourceType = "application-networking.k8s.aws/iam-auth-policy-resource-type"
 	AnnotationIAMAuthPolicyResourceName = "application-networking.k8s.aws/iam-auth-policy-resource-name"
-
-	IAMAuthResourceService        = "Service"
-	IAMAuthResourceServiceNetwork = "ServiceNetwork"
 )
 
 // MaxMessageLength is the limit the API server enforces on a condition message (in bytes).
