@@ -195,5 +195,6 @@ func (d *Deployer) result(m *model.Model, failures map[statusKey]string) *Result
 		}
 		res.Routes[svc.Route] = rr
 	}
+	res.Policies = d.policyResults(m, res)
 	return res
 }
