@@ -14,12 +14,14 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
 // TestPolicies applies one policy of each kind through the controller and checks what it writes
-// on them: GEP-713's Accepted reasons, Programmed for a TargetGroupPolicy, upstream's finalizers;
-// a target that appears later, a target moving to another controller, and deletion.
+// on them: GEP-713's Accepted reasons, Programmed once Lattice holds what they ask for,
+// upstream's finalizers and annotations; a target that appears later, a target moving to another
+// controller, and deletion.
 func TestPolicies(t *testing.T) {
 	e := startEnv(t, "127.0.68.1")
 	e.startController(t, harness.ControllerOptions{})
@@ -84,6 +86,50 @@ func TestPolicies(t *testing.T) {
 		}, func() string { return harness.Describe(parking.Status.Conditions) }))
 		if c := harness.Condition(ratesAuthLater.Status.Conditions, "Accepted"); c.Status != "False" || c.Message == "" {
 			t.Errorf("conflicted policy's Accepted = %+v, want False with the winner named", c)
+		}
+
+		// The others are programmed once their own Lattice resource exists, and carry upstream's
+		// annotations naming it.
+		for _, p := range []client.Object{vap, hotelLogs, ratesAuth} {
+			harness.Eventually(t, time.Minute, harness.That(func() bool {
+				return k.Get(ctx, client.ObjectKeyFromObject(p), p) == nil &&
+					harness.IsTrue(p.(v1alpha1.Policy).GetConditions(), "Programmed", p.GetGeneration())
+			}, func() string {
+				return fmt.Sprintf("%T %s: %s", p, p.GetName(), harness.Describe(p.(v1alpha1.Policy).GetConditions()))
+			}))
+		}
+		snap := e.lattice.Store().Snapshot()
+		var assoc, logs, ratesID string
+		for _, a := range snap.VPCAssociations {
+			assoc = a.ARN
+		}
+		for _, als := range snap.AccessLogSubscriptions {
+			if als.DestinationARN == "arn:aws:s3:::hotel-logs" {
+				logs = als.ARN
+			}
+		}
+		for _, svc := range snap.Services {
+			if svc.Name == "rates-default" {
+				ratesID = svc.ID
+				if svc.AuthType != "AWS_IAM" {
+					t.Errorf("service rates-default has auth type %q, want AWS_IAM", svc.AuthType)
+				}
+			}
+		}
+		for _, c := range []struct {
+			obj  client.Object
+			want map[string]string
+		}{
+			{vap, map[string]string{status.AnnotationResourceARN: assoc}},
+			{hotelLogs, map[string]string{status.AnnotationAccessLogSubscription: logs, status.AnnotationAccessLogSubscriptionResourceName: "my-hotel"}},
+			{ratesAuth, map[string]string{status.AnnotationIAMAuthPolicyResourceID: ratesID,
+				status.AnnotationIAMAuthPolicyResourceType: "Service", status.AnnotationIAMAuthPolicyResourceName: "rates-default"}},
+		} {
+			for key, want := range c.want {
+				if got := c.obj.GetAnnotations()[key]; want == "" || got != want {
+					t.Errorf("%T %s: annotation %s = %q, want %q", c.obj, c.obj.GetName(), key, got, want)
+				}
+			}
 		}
 	})
 

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
 )
 
 const inventoryAuth = `apiVersion: application-networking.k8s.aws/v1alpha1
@@ -64,8 +65,8 @@ func readPolicy(t *testing.T, statusDir, kind, name string) *v1alpha1.PolicyStat
 	return &obj.Status
 }
 
-// TestPolicyStatusFiles: standalone mode writes each policy's status next to the routes', with
-// GEP-713's reasons; a target that appears later flips TargetNotFound to Accepted, and a removed
+// TestPolicyStatusFiles: standalone mode writes each policy's status and annotations next to the
+// routes', with GEP-713's reasons; a target that appears later flips TargetNotFound to Accepted, and a removed
 // policy's file goes.
 func TestPolicyStatusFiles(t *testing.T) {
 	_, d := localLattice(t)
@@ -106,6 +107,19 @@ func TestPolicyStatusFiles(t *testing.T) {
 	check("iamauthpolicy", "inventory-auth", "True", "Accepted")
 	check("iamauthpolicy", "inventory-auth-later", "False", "Conflicted")
 	check("accesslogpolicy", "rates-logs", "False", "TargetNotFound")
+	// Applied to Local Lattice: programmed, with upstream's annotations in the file.
+	b, err := os.ReadFile(filepath.Join(statusDir, "iamauthpolicy.default.inventory-auth.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var auth v1alpha1.IAMAuthPolicy
+	if err := yaml.Unmarshal(b, &auth); err != nil {
+		t.Fatal(err)
+	}
+	if !meta.IsStatusConditionTrue(auth.Status.Conditions, "Programmed") || auth.Annotations[status.AnnotationIAMAuthPolicyResourceName] != "inventory-default" ||
+		auth.Annotations[status.AnnotationIAMAuthPolicyResourceType] != "Service" || auth.Annotations[status.AnnotationIAMAuthPolicyResourceID] == "" {
+		t.Errorf("IAMAuthPolicy status file: annotations %v, conditions %+v; want Programmed and the service's id, type and name", auth.Annotations, auth.Status.Conditions)
+	}
 	first := meta.FindStatusCondition(readPolicy(t, statusDir, "iamauthpolicy", "inventory-auth").Conditions, "Accepted").LastTransitionTime
 
 	write("rates.yaml", ratesRoute)
