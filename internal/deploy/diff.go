@@ -35,6 +35,7 @@ func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
 		p.serviceNetworks = append(p.serviceNetworks, x.serviceNetwork(sn))
 	}
 	p.vpcAssociations = append(p.vpcAssociations, x.vpcAssociation(m))
+	x.certificates(m, p)
 	wantSvc, wantTG := map[string]bool{}, map[string]bool{}
 	for i := range m.Services {
 		svc := &m.Services[i]
@@ -269,11 +270,11 @@ func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ad
 	if missing := missingTags(svc.Tags, st.tags); missing != nil {
 		s.add(opTagResource("service "+svc.Name, st.arn, missing, taggedService, svc.Name))
 	}
-	if svc.CertificateARN != "" {
+	if svc.CertificateARN != "" || svc.Certificate != "" {
 		if !st.certKnown {
 			x.need(read{kind: readCertificate, name: svc.Name})
-		} else if st.certARN != svc.CertificateARN {
-			s.add(opUpdateCertificate(svc.Name, svc.CertificateARN))
+		} else if want, ok := x.wantCertificateARN(svc); !ok || st.certARN != want {
+			s.add(opUpdateCertificate(*svc))
 		}
 	}
 	if !st.childrenKnown {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+
 	"sigs.k8s.io/yaml"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/golden"
@@ -66,6 +68,12 @@ type observedByName struct {
 		Targets         []model.Target    `json:"targets"`
 		TargetsUnknown  bool              `json:"targetsUnknown"`
 	} `json:"targetGroups"`
+	// Certificates are ACM certificates of ours; their ARNs end in cert-<arn>.
+	Certificates []struct {
+		ARN    string `json:"arn"`
+		Name   string `json:"name"`
+		SHA256 string `json:"sha256"`
+	} `json:"certificates"`
 }
 
 type assocByName struct {
@@ -97,6 +105,10 @@ func (in observedByName) build() *observed {
 			st.targets[t] = true
 		}
 		o.targetGroups.set(tg.Name, st)
+	}
+	for _, c := range in.Certificates {
+		a := "arn:aws:acm:us-west-2:111122223333:certificate/" + c.ARN
+		o.certificates.set(a, &certState{arn: a, name: c.Name, sha256: c.SHA256})
 	}
 	for _, svc := range in.Services {
 		id := "svc-" + svc.Name
@@ -132,6 +144,8 @@ func TestDiffGolden(t *testing.T) {
 	}
 	var cfg Config
 	cfg.AccountID, cfg.ClusterName, cfg.VPCID = "111122223333", "c", "vpc-1"
+	// The diff only checks that there is an ACM client; it never calls it.
+	cfg.ACM = acm.New(acm.Options{})
 	for _, name := range cases {
 		t.Run(name, func(t *testing.T) {
 			var in goldenInput
@@ -163,7 +177,7 @@ func printDiff(p *Plan, reads []read, obs *observed) string {
 		}
 		return b.String()
 	}
-	names := []string{"service networks", "VPC association", "services", "stale services", "stale target groups", "stale service networks"}
+	names := []string{"service networks", "VPC association", "certificates", "services", "stale services", "stale certificates", "stale target groups", "stale service networks"}
 	for i, phase := range p.phases() {
 		header := false
 		for _, s := range phase {
