@@ -19,6 +19,7 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
@@ -44,15 +45,13 @@ func main() {
 func run(n int, latency time.Duration, tps float64, concurrency int) error {
 	q := api.DefaultQuotas()
 	q.Services, q.TargetGroups, q.ServicesPerServiceNetwork = n+10, 2*n+10, n+10
-	srv, err := api.Open(api.Options{Region: "us-west-2", AccountID: account, Quotas: q,
-		Faults: api.Faults{APILatency: latency, TPSLimit: tps}})
+	ll, err := locallattice.Start(context.Background(), locallattice.Options{API: api.Options{Region: "us-west-2", AccountID: account, Quotas: q,
+		Faults: api.Faults{APILatency: latency, TPSLimit: tps}}})
 	if err != nil {
 		return err
 	}
-	defer func() { _ = srv.Close() }()
-	if err := srv.Start(""); err != nil {
-		return err
-	}
+	defer ll.Close()
+	srv := ll.API
 	limits := latticeclient.Limits{}
 	if tps > 0 {
 		limits.Default = latticeclient.Limit{PerSecond: tps, Burst: int(tps)}

@@ -12,13 +12,14 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
 // startLocal runs `lattice-gateway local` in-process on free loopback ports and returns its
@@ -179,34 +180,20 @@ func TestStateFileSurvivesKill(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "state")
 	dataDir := t.TempDir()
-	run := func() (*exec.Cmd, string) {
+	run := func() (*harness.Process, string) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestLocalChild$")
 		cmd.Env = append(os.Environ(), "LOCAL_CHILD_ARGS=local --api-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 --state-file "+file+
 			" --dns-addr 127.0.0.1:0 --data-dir "+dataDir)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		line, err := bufio.NewReader(out).ReadString('\n')
-		if err != nil {
-			t.Fatalf("read banner: %v", err)
-		}
-		url := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(line)
-		if url == "" {
-			t.Fatalf("no endpoint in %q", line)
-		}
-		return cmd, url
+		p := harness.StartProcess(t, cmd)
+		m, _ := p.WaitOutput(`API on (http://127\.0\.0\.1:\d+)`, 0, time.Minute)
+		return p, m[1]
 	}
 	client := func(url string) *vpclattice.Client {
 		return vpclattice.New(vpclattice.Options{Region: "us-west-2", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
 			Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")})
 	}
 
-	cmd, url := run()
+	child, url := run()
 	c := client(url)
 	var mu sync.Mutex
 	var acked []string
@@ -233,12 +220,9 @@ func TestStateFileSurvivesKill(t *testing.T) {
 		}()
 	}
 	time.Sleep(300 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	child.Kill()
 	close(stop)
 	wg.Wait()
-	_ = cmd.Wait()
 	if len(acked) == 0 {
 		t.Fatal("no create was answered before the kill")
 	}

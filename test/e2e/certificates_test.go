@@ -24,44 +24,8 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
-
-const httpsGateway = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata:
-  name: amazon-vpc-lattice
-spec:
-  controllerName: application-networking.k8s.aws/gateway-api-controller
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: secure
-spec:
-  gatewayClassName: amazon-vpc-lattice
-  listeners:
-  - name: https
-    port: 443
-    protocol: HTTPS
-    tls:
-      certificateRefs:
-      - name: parking-tls
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: parking
-spec:
-  parentRefs:
-  - name: secure
-  hostnames:
-  - parking.example.com
-  rules:
-  - backendRefs:
-    - name: parking
-      port: 8090
-`
 
 // TestHTTPSListenerServesSecretCertificate: an HTTPS listener's certificateRefs Secret is
 // imported into (Local) ACM, and a real TLS client that trusts only the Secret's CA gets the
@@ -69,7 +33,7 @@ spec:
 // requests keep running, none failing; without users the certificate is deleted.
 func TestHTTPSListenerServesSecretCertificate(t *testing.T) {
 	e := startEnv(t, "127.0.68.1")
-	e.startController(t, controllerOpts{})
+	e.startController(t, harness.ControllerOptions{})
 	ctx := context.Background()
 	k := e.cluster.Client
 	ca := certtest.NewCA(t, "Parking CA")
@@ -83,10 +47,10 @@ func TestHTTPSListenerServesSecretCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.cluster.Apply(ctx, httpsGateway+"---\n"+string(parking)); err != nil {
+	if err := e.cluster.Apply(ctx, harness.Manifest(t, "https-secret-gateway.yaml", nil)+"---\n"+string(parking)); err != nil {
 		t.Fatal(err)
 	}
-	route := e.routeProgrammed(t, "default", "parking", "secure", 2*time.Minute)
+	route := harness.RouteProgrammed(t, k, "default", "parking", "secure", 2*time.Minute)
 	certs := func() []string {
 		var arns []string
 		for _, c := range e.lattice.Store().Snapshot().Certificates {
@@ -131,11 +95,12 @@ func TestHTTPSListenerServesSecretCertificate(t *testing.T) {
 		}
 		return resp.TLS.PeerCertificates[0].SerialNumber.String(), nil
 	}
-	var lastErr error
-	eventually(t, time.Minute, func() string { return fmt.Sprintf("HTTPS through the listener: %v", lastErr) }, func() bool {
+	harness.Eventually(t, time.Minute, func() error {
 		serial, err := get()
-		lastErr = err
-		return err == nil && serial == first.Cert.SerialNumber.String()
+		if err == nil && serial != first.Cert.SerialNumber.String() {
+			err = fmt.Errorf("served certificate serial %s, want %s", serial, first.Cert.SerialNumber)
+		}
+		return err
 	})
 
 	// Rotation under load: every request must succeed, first with the old certificate, then with
@@ -170,7 +135,7 @@ func TestHTTPSListenerServesSecretCertificate(t *testing.T) {
 	if err := k.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Minute, func() string { return "the rotated certificate is not served" }, rotated.Load)
+	harness.Eventually(t, time.Minute, harness.That(rotated.Load, func() string { return "the rotated certificate is not served" }))
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
@@ -186,7 +151,7 @@ func TestHTTPSListenerServesSecretCertificate(t *testing.T) {
 	if err := k.Delete(ctx, &gwv1.HTTPRoute{ObjectMeta: objMeta("default", "parking")}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Minute, func() string { return fmt.Sprintf("certificates left: %v", certs()) }, func() bool { return len(certs()) == 0 })
+	harness.Eventually(t, time.Minute, harness.That(func() bool { return len(certs()) == 0 }, func() string { return fmt.Sprintf("certificates left: %v", certs()) }))
 	if err := k.Get(ctx, client.ObjectKeyFromObject(secret), secret); err != nil {
 		t.Errorf("the Secret itself must stay: %v", err)
 	}

@@ -35,7 +35,7 @@ type Options struct {
 	// demos and tests use it to see failover in well under the API's 5 s minimum.
 	HealthCheckInterval time.Duration
 	// GatewayAddresses, when valid, serves each service network on its own address in this
-	// IPv4 range (model.GatewayAddress), routing Host-less requests as gateways.go describes.
+	// IPv4 range (contract.GatewayAddress), routing Host-less requests as gateways.go describes.
 	GatewayAddresses netip.Prefix
 }
 
