@@ -26,6 +26,7 @@ var supportedFeatures = []gwv1.SupportedFeature{
 	{Name: "GatewayPort8080"},
 	{Name: "HTTPRoute"},
 	{Name: "HTTPRouteMethodMatching"},
+	{Name: "HTTPRouteNamedRouteRule"},
 	{Name: "HTTPRouteParentRefPort"},
 	{Name: "ReferenceGrant"},
 	{Name: "TLSRoute"},
