@@ -42,6 +42,11 @@ that routes HTTP, HTTPS, gRPC and TLS passthrough traffic to the registered targ
 			fmt.Fprint(cmd.OutOrStdout(), ll.API.Instructions())
 			fmt.Fprintf(cmd.OutOrStdout(), "DNS on %s (udp/tcp); data plane on %s, Lattice port P served on P+%d; CA for HTTPS listeners: %s\n",
 				ll.DataPlane.DNSAddr(), data.DataPlaneAddr, data.ListenerPortOffset, ll.DataPlane.CAPath())
+			p := ll.DataPlane.Principal()
+			fmt.Fprintf(cmd.OutOrStdout(), "IAM auth (AWS_IAM services, SigV4 service vpc-lattice-svcs): principal %s, access key %s, secret key %s\n", p.ARN, p.AccessKeyID, p.SecretAccessKey)
+			if u := ll.ConsoleURL(); u != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "Web console: %s\n", u)
+			}
 			<-ctx.Done()
 			return nil
 		},

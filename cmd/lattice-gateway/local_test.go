@@ -23,14 +23,14 @@ import (
 )
 
 // startLocal runs `lattice-gateway local` in-process on free loopback ports and returns its
-// endpoint, read from the instructions it prints.
-func startLocal(t *testing.T) string {
+// endpoint, read from the instructions it prints. Extra flags override the defaults.
+func startLocal(t *testing.T, extra ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	root := newRootCmd()
-	root.SetArgs([]string{"local", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--draining-delay", "0s",
-		"--dns-addr", "127.0.0.1:0", "--dataplane-addr", "127.0.0.1", "--data-dir", t.TempDir()})
+	root.SetArgs(append([]string{"local", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--draining-delay", "0s",
+		"--dns-addr", "127.0.0.1:0", "--dataplane-addr", "127.0.0.1", "--data-dir", t.TempDir()}, extra...))
 	root.SetOut(pw)
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
@@ -62,13 +62,7 @@ func TestAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the CLI round trip takes about a second per call")
 	}
-	endpoint := startLocal(t)
-	vars := map[string]string{}
-	steps := []struct {
-		args    string
-		capture map[string]string // variable -> top-level member of the answer
-		expect  string            // substring of the answer
-	}{
+	runCLI(t, aws, startLocal(t), map[string]string{}, []cliStep{
 		{args: "create-service-network --name cli-sn", capture: map[string]string{"sn": "id", "snArn": "arn"}},
 		{args: "list-service-networks", expect: "cli-sn"},
 		{args: "get-service-network --service-network-identifier {snArn}", expect: `"numberOfAssociatedServices": 0`},
@@ -119,7 +113,20 @@ func TestAWSCLI(t *testing.T) {
 		{args: "delete-target-group --target-group-identifier {tg}", expect: "DELETE_IN_PROGRESS"},
 		{args: "delete-service-network --service-network-identifier {sn}"},
 		{args: "list-services", expect: `"items": []`},
-	}
+	})
+}
+
+// cliStep is one `aws vpc-lattice` call; its args may use {name} for a value an earlier step
+// captured.
+type cliStep struct {
+	args    string
+	capture map[string]string // variable -> member of the answer, nested members joined by "."
+	expect  string            // substring of the answer
+}
+
+// runCLI runs the steps against endpoint, capturing into vars.
+func runCLI(t *testing.T, aws, endpoint string, vars map[string]string, steps []cliStep) {
+	t.Helper()
 	expand := func(s string) string {
 		for k, v := range vars {
 			s = strings.ReplaceAll(s, "{"+k+"}", v)
@@ -147,11 +154,16 @@ func TestAWSCLI(t *testing.T) {
 				t.Fatalf("aws %s: %v\n%s", st.args, err, out)
 			}
 			for name, member := range st.capture {
-				v, _ := m[member].(string)
-				if v == "" {
-					t.Fatalf("aws %s: no %s in answer:\n%s", st.args, member, out)
+				var v any = m
+				for part := range strings.SplitSeq(member, ".") {
+					obj, _ := v.(map[string]any)
+					v = obj[part]
 				}
-				vars[name] = v
+				if s, _ := v.(string); s != "" {
+					vars[name] = s
+					continue
+				}
+				t.Fatalf("aws %s: no %s in answer:\n%s", st.args, member, out)
 			}
 		}
 	}

@@ -101,6 +101,9 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
+	obs := dp.metrics.begin(rt, w, r, start)
+	w = &obs.w
+	defer obs.end()
 	if want := requestListenerProtocol(r); rt.listener.Protocol != want {
 		http.Error(w, "this is a "+rt.listener.Protocol+" listener, not "+want, http.StatusBadRequest)
 		return
@@ -110,6 +113,7 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 			ru = rt.rules[i]
 		}
 	}
+	obs.ru = ru
 	var entry *accessLogEntry
 	if len(rt.logs) > 0 {
 		e := rt.baseEntry(start, r.RemoteAddr)
@@ -132,6 +136,18 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 			rt.writeLog(entry)
 		}()
 	}
+	var identity string
+	if rt.auth != nil {
+		res := dp.authorize(rt.auth, portStr, r)
+		if entry != nil {
+			entry.ResolvedUser, entry.AuthDeniedReason = res.user, res.denied
+		}
+		if res.denied != "" {
+			accessDenied(w, res.message)
+			return
+		}
+		identity = res.identity
+	}
 	act := &ru.action
 	if act.fixed != 0 {
 		w.WriteHeader(act.fixed)
@@ -153,12 +169,14 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 	if entry != nil {
 		entry.TargetIPPort = t.hostPort
 	}
-	fh := &forwardHeaders{port: portStr, proto: "http", target: ft.header, network: rt.networkHeader}
+	obs.forward(ft.tg, t)
+	fh := &forwardHeaders{port: portStr, proto: "http", target: ft.header, network: rt.networkHeader, identity: identity}
 	if r.TLS != nil {
 		fh.proto = "https"
 	}
 	fh.clientIP, _, _ = net.SplitHostPort(r.RemoteAddr)
 	fail := func(w http.ResponseWriter, r *http.Request, err error) {
+		obs.failed()
 		if entry != nil {
 			entry.FailureReason = err.Error()
 		}
@@ -190,6 +208,9 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 			h["X-Amzn-Lattice-Target"] = []string{fh.target}
 			if fh.network != "" {
 				h["X-Amzn-Lattice-Network"] = []string{fh.network}
+			}
+			if fh.identity != "" {
+				h["X-Amzn-Lattice-Identity"] = []string{fh.identity}
 			}
 		},
 	}
