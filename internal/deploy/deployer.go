@@ -75,10 +75,12 @@ func New(client Client, cfg Config, log logr.Logger) *Deployer {
 	return &Deployer{client: client, cfg: cfg, log: log}
 }
 
-// Result is what Apply reports for status: one entry per route and per gateway of the model.
+// Result is what Apply reports for status: one entry per route, per gateway and per policy key
+// of the model.
 type Result struct {
 	Routes   map[model.RouteKey]RouteResult
 	Gateways map[model.GatewayKey]GatewayResult
+	Policies map[model.PolicyKey]PolicyResult
 }
 
 // RouteResult is the outcome for one route's Lattice service.
@@ -107,7 +109,7 @@ func (d *Deployer) Apply(ctx context.Context, m *model.Model) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.execute(ctx, m, p)
+	return d.execute(ctx, p.model, p)
 }
 
 // Plan returns what Apply would do now, without changing anything. It may read from Lattice
@@ -196,5 +198,6 @@ func (d *Deployer) result(m *model.Model, failures map[statusKey]string) *Result
 		}
 		res.Routes[svc.Route] = rr
 	}
+	res.Policies = d.policyResults(m, res)
 	return res
 }

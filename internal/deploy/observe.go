@@ -33,6 +33,17 @@ const (
 	readVPCAssociationTags
 	// readAssociationTags reads the tags of a service's association with a service network.
 	readAssociationTags
+	// readServiceAuth and readServiceNetworkAuth read the auth type and auth policy.
+	readServiceAuth
+	readServiceNetworkAuth
+	// readServiceAccessLogs and readServiceNetworkAccessLogs list our access log subscriptions.
+	readServiceAccessLogs
+	readServiceNetworkAccessLogs
+	// readVPCAssociationSecurityGroups reads the security groups of a service network's VPC
+	// association.
+	readVPCAssociationSecurityGroups
+	// readHealthCheck reads a target group's health check (GetTargetGroup).
+	readHealthCheck
 )
 
 // read is one fact a diff needs: of the service, target group or service network name, and for
@@ -173,6 +184,14 @@ func (d *Deployer) load(ctx context.Context, r read) error {
 		return d.loadAssociationTags(ctx, d.state.serviceNetworks.get(r.name).vpcAssoc)
 	case readAssociationTags:
 		return d.loadAssociationTags(ctx, d.state.services.get(r.name).assocs[r.snID])
+	case readServiceAuth, readServiceNetworkAuth:
+		return d.loadAuth(ctx, holder{network: r.kind == readServiceNetworkAuth, name: r.name})
+	case readServiceAccessLogs, readServiceNetworkAccessLogs:
+		return d.loadAccessLogs(ctx, holder{network: r.kind == readServiceNetworkAccessLogs, name: r.name})
+	case readVPCAssociationSecurityGroups:
+		return d.loadSecurityGroups(ctx, d.state.serviceNetworks.get(r.name))
+	case readHealthCheck:
+		return d.loadHealthCheck(ctx, d.state.targetGroups.get(r.name))
 	}
 	return fmt.Errorf("unknown read %d", r.kind)
 }
