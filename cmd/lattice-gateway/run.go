@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -27,6 +28,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
@@ -55,6 +57,8 @@ type standalone struct {
 	localFlags bool
 	// tagging is made by client() with the same configuration.
 	tagging deploy.TaggingClient
+	// certificates is the ACM client client() builds along with the Lattice client.
+	certificates *acm.Client
 }
 
 // The flag sets bind can register.
@@ -122,8 +126,9 @@ func (s *standalone) complete() error {
 
 func (s *standalone) translateConfig() translate.Config {
 	return translate.Config{Owner: s.lattice.Owner, DefaultServiceNetwork: s.lattice.DefaultServiceNetwork,
-		GatewayAddresses: s.data.GatewayAddresses,
-		Quotas:           translate.Quotas{RulesPerListener: s.lattice.MaxRulesPerListener}}
+		GatewayAddresses:             s.data.GatewayAddresses,
+		Quotas:                       translate.Quotas{RulesPerListener: s.lattice.MaxRulesPerListener},
+		IgnoreMissingCertificateRefs: s.lattice.IgnoreMissingCertificateRefs}
 }
 
 func (s *standalone) logger(w io.Writer) logr.Logger {
@@ -165,14 +170,22 @@ func (s *standalone) client(ctx context.Context, local bool) (*vpclattice.Client
 	if local {
 		opts.RateLimits = &localRateLimits
 	}
+	if s.certificates, err = latticeclient.NewACM(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
+		return nil, err
+	}
 	s.tagging = latticeclient.NewTagging(awsCfg, s.lattice.LatticeEndpoint, opts.Retry)
 	return latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
 }
 
-// deployer deploys with client, and resolves ServiceImports with the Tagging API client that
-// client() made alongside.
+// deployer deploys with client as s.lattice's identity.
 func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deploy.Deployer {
-	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner, Tagging: s.tagging}, log.WithName("deploy"))
+	return s.deployerFor(client, s.lattice.Owner, log)
+}
+
+// deployerFor deploys with client as owner, importing certificates with the ACM client and
+// resolving ServiceImports with the Tagging API client that client() built alongside.
+func (s *standalone) deployerFor(client *vpclattice.Client, owner model.Owner, log logr.Logger) *deploy.Deployer {
+	return deploy.New(client, deploy.Config{Owner: owner, ACM: s.certificates, Tagging: s.tagging}, log.WithName("deploy"))
 }
 
 func newRunCmd() *cobra.Command {
@@ -265,7 +278,7 @@ func runStandalone(ctx context.Context, s *standalone, folders []folderCluster, 
 		}
 		c.Dir, c.Translate, c.ListenerAddr = f.dir, s.translateConfig(), listenerAddr
 		c.Translate.Owner = f.owner
-		c.Deployer = deploy.New(client, deploy.Config{Owner: f.owner, Tagging: s.tagging}, log.WithName("deploy").WithValues("cluster", f.owner.ClusterName))
+		c.Deployer = s.deployerFor(client, f.owner, log.WithValues("cluster", f.owner.ClusterName))
 		c.Log = log.WithName("run").WithValues("cluster", f.owner.ClusterName)
 		last := ""
 		c.OnPlan = func(p *deploy.Plan) {

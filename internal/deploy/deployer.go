@@ -38,6 +38,9 @@ type Config struct {
 	Tagging TaggingClient
 	// ImportTTL is how long an import resolution is reused (default 30s).
 	ImportTTL time.Duration
+	// ACM imports the certificates of Kubernetes Secrets (model.Certificates); without it a
+	// service that names one is not programmed.
+	ACM ACMClient
 }
 
 // ownTags are the tags that make a resource ours.
@@ -80,7 +83,8 @@ func New(client Client, cfg Config, log logr.Logger) *Deployer {
 	return &Deployer{client: client, cfg: cfg, log: log}
 }
 
-// Result is what Apply reports for status: one entry per route and per gateway of the model.
+// Result is what Apply reports for status: one entry per route, per gateway and per policy key
+// of the model.
 type Result struct {
 	Routes   map[model.RouteKey]RouteResult
 	Gateways map[model.GatewayKey]GatewayResult
@@ -93,6 +97,7 @@ type Result struct {
 	// ImportRefresh, when positive, is when the import resolutions this Apply used go stale: a
 	// provider runs a pass then, so that imports follow the exports of other clusters.
 	ImportRefresh time.Duration
+	Policies      map[model.PolicyKey]PolicyResult
 }
 
 // ExportResult is the outcome for one ServiceExport's target groups.
@@ -135,7 +140,7 @@ func (d *Deployer) Apply(ctx context.Context, m *model.Model) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.execute(ctx, m, p)
+	return d.execute(ctx, p.model, p)
 }
 
 // Plan returns what Apply would do now, without changing anything. It may read from Lattice
@@ -239,5 +244,6 @@ func (d *Deployer) result(m *model.Model, p *Plan, failures map[statusKey]string
 		rr.UnresolvedImports = p.unresolved[svc.Route]
 		res.Routes[svc.Route] = rr
 	}
+	res.Policies = d.policyResults(m, res)
 	return res
 }

@@ -256,12 +256,21 @@ func (c tagResource) run(ctx context.Context, d *Deployer) error {
 
 func (c createServiceNetwork) run(ctx context.Context, d *Deployer) error {
 	in := &vpclattice.CreateServiceNetworkInput{Name: aws.String(c.sn.Name), Tags: c.sn.Tags}
+	if c.sn.Auth != nil {
+		in.AuthType = types.AuthType(c.sn.Auth.AuthType)
+	}
 	in.ClientToken = d.clientToken(serviceNetworkIdentity(c.sn.Name), in)
 	out, err := d.client.CreateServiceNetwork(ctx, in)
+	if isConflict(err) {
+		// Created out of band since discovery (upstream's workflow: create it, then apply the
+		// Gateway): adopt it as discovery would have.
+		return d.adoptServiceNetwork(ctx, c.sn)
+	}
 	if err != nil {
 		return fmt.Errorf("create service network %s: %w", c.sn.Name, err)
 	}
-	d.state.serviceNetworks.set(c.sn.Name, &snState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), name: c.sn.Name, tags: mergeTags(nil, c.sn.Tags)})
+	d.state.serviceNetworks.set(c.sn.Name, &snState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), name: c.sn.Name, tags: mergeTags(nil, c.sn.Tags),
+		auth: createdAuth(c.sn.Auth), accessLogs: accessLogState{known: true}})
 	return nil
 }
 
@@ -271,8 +280,13 @@ func (c createVPCAssociation) run(ctx context.Context, d *Deployer) error {
 	if st == nil {
 		return fmt.Errorf("service network %s does not exist", sn.Name)
 	}
+	if st.vpcAssoc != nil {
+		// Adopted after the plan was made (adoptServiceNetwork), already associated.
+		return nil
+	}
 	in := &vpclattice.CreateServiceNetworkVpcAssociationInput{ServiceNetworkIdentifier: aws.String(st.id),
-		VpcIdentifier: aws.String(sn.VPCAssociation.VPCID), SecurityGroupIds: sn.VPCAssociation.SecurityGroupIDs, Tags: d.cfg.ownTags()}
+		VpcIdentifier: aws.String(sn.VPCAssociation.VPCID), SecurityGroupIds: sn.VPCAssociation.SecurityGroupIDs,
+		Tags: mergeTags(d.cfg.ownTags(), sn.VPCAssociation.Tags)}
 	in.ClientToken = d.clientToken(vpcAssociationIdentity(st.id), in)
 	var out *vpclattice.CreateServiceNetworkVpcAssociationOutput
 	err := d.retryConflictIf(ctx, c.replacing, "VPC association to be creatable", func(ctx context.Context) (err error) {
@@ -282,7 +296,8 @@ func (c createVPCAssociation) run(ctx context.Context, d *Deployer) error {
 	if err != nil {
 		return fmt.Errorf("associate VPC %s with service network %s: %w", sn.VPCAssociation.VPCID, sn.Name, err)
 	}
-	st.vpcAssoc = &assocState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), status: string(out.Status), tags: d.cfg.ownTags(), tagsKnown: true}
+	st.vpcAssoc = &assocState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), status: string(out.Status), tags: d.cfg.ownTags(), tagsKnown: true,
+		securityGroups: sn.VPCAssociation.SecurityGroupIDs, securityGroupsKnown: true}
 	return nil
 }
 
@@ -316,6 +331,7 @@ func (c createTargetGroup) run(ctx context.Context, d *Deployer) error {
 			Port: aws.Int32(tg.Port), Protocol: types.TargetGroupProtocol(tg.Protocol),
 			ProtocolVersion: types.TargetGroupProtocolVersion(tg.ProtocolVersion),
 			IpAddressType:   types.IpAddressType(tg.IPAddressType), VpcIdentifier: aws.String(tg.VPCID),
+			HealthCheck: toHealthCheck(tg.HealthCheck),
 		}}
 	in.ClientToken = d.clientToken(targetGroupIdentity(tg.Name), in)
 	out, err := d.client.CreateTargetGroup(ctx, in)
@@ -324,7 +340,8 @@ func (c createTargetGroup) run(ctx context.Context, d *Deployer) error {
 	}
 	st := &tgState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), name: tg.Name, status: string(out.Status),
 		typ: tg.Type, protocol: tg.Protocol, protocolVersion: tg.ProtocolVersion, ipAddressType: tg.IPAddressType,
-		vpcID: tg.VPCID, port: tg.Port, tags: mergeTags(nil, tg.Tags), targets: map[model.Target]bool{}, targetsKnown: true}
+		vpcID: tg.VPCID, port: tg.Port, tags: mergeTags(nil, tg.Tags), targets: map[model.Target]bool{}, targetsKnown: true,
+		healthCheck: fromHealthCheck(toHealthCheck(tg.HealthCheck), tg.ProtocolVersion), healthCheckKnown: true}
 	d.state.targetGroups.set(tg.Name, st)
 	if out.Status == types.TargetGroupStatusActive {
 		return nil
@@ -414,12 +431,19 @@ func (c createService) run(ctx context.Context, d *Deployer) error {
 	if svc.CustomDomainName != "" {
 		in.CustomDomainName = aws.String(svc.CustomDomainName)
 	}
-	if svc.CertificateARN != "" {
-		in.CertificateArn = aws.String(svc.CertificateARN)
+	certARN, err := d.certificateARN(&svc)
+	if err != nil {
+		return fmt.Errorf("create service %s: %w", svc.Name, err)
+	}
+	if certARN != "" {
+		in.CertificateArn = aws.String(certARN)
+	}
+	if svc.Auth != nil {
+		in.AuthType = types.AuthType(svc.Auth.AuthType)
 	}
 	in.ClientToken = d.clientToken(serviceIdentity(svc.Name), in)
 	var out *vpclattice.CreateServiceOutput
-	err := d.retryConflictIf(ctx, c.replacing, "service name "+svc.Name+" to be free", func(ctx context.Context) (err error) {
+	err = d.retryConflictIf(ctx, c.replacing, "service name "+svc.Name+" to be free", func(ctx context.Context) (err error) {
 		out, err = d.client.CreateService(ctx, in)
 		return err
 	})
@@ -427,8 +451,9 @@ func (c createService) run(ctx context.Context, d *Deployer) error {
 		return fmt.Errorf("create service %s: %w", svc.Name, err)
 	}
 	st := &svcState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), name: svc.Name, status: string(out.Status),
-		customDomain: svc.CustomDomainName, certARN: svc.CertificateARN, certKnown: true, tags: mergeTags(nil, svc.Tags),
-		childrenKnown: true, listeners: map[int32]*listenerState{}, assocs: map[string]*assocState{}}
+		customDomain: svc.CustomDomainName, certARN: certARN, certKnown: true, tags: mergeTags(nil, svc.Tags),
+		childrenKnown: true, listeners: map[int32]*listenerState{}, assocs: map[string]*assocState{},
+		auth: createdAuth(svc.Auth), accessLogs: accessLogState{known: true}}
 	if out.DnsEntry != nil {
 		st.dnsName = aws.ToString(out.DnsEntry.DomainName)
 	}
@@ -450,13 +475,18 @@ func (c createService) run(ctx context.Context, d *Deployer) error {
 }
 
 func (c updateCertificate) run(ctx context.Context, d *Deployer) error {
-	st := d.state.services.get(c.svc)
-	_, err := d.client.UpdateService(ctx, &vpclattice.UpdateServiceInput{ServiceIdentifier: aws.String(st.id), CertificateArn: aws.String(c.certificateARN)})
+	arn, err := d.certificateARN(&c.svc)
 	if err != nil {
-		d.forgetServiceIfGone(c.svc, err)
-		return fmt.Errorf("update certificate of service %s: %w", c.svc, err)
+		return fmt.Errorf("update certificate of service %s: %w", c.svc.Name, err)
 	}
-	st.certARN = c.certificateARN
+	if st := d.state.services.get(c.svc.Name); st.certARN != arn {
+		_, err = d.client.UpdateService(ctx, &vpclattice.UpdateServiceInput{ServiceIdentifier: aws.String(st.id), CertificateArn: aws.String(arn)})
+		if err != nil {
+			d.forgetServiceIfGone(c.svc.Name, err)
+			return fmt.Errorf("update certificate of service %s: %w", c.svc.Name, err)
+		}
+		st.certARN = arn
+	}
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+
 	"sigs.k8s.io/yaml"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/golden"
@@ -30,6 +32,7 @@ type observedByName struct {
 		Name           string            `json:"name"`
 		Tags           map[string]string `json:"tags"`
 		VPCAssociation *assocByName      `json:"vpcAssociation"`
+		policiesByName `json:",inline"`
 	} `json:"serviceNetworks"`
 	Services []struct {
 		Name             string            `json:"name"`
@@ -39,8 +42,9 @@ type observedByName struct {
 		// Suspect: Lattice answered NotFound for it or a child since it was observed.
 		Suspect bool `json:"suspect"`
 		// ChildrenUnknown, CertificateUnknown: not read yet.
-		ChildrenUnknown    bool          `json:"childrenUnknown"`
-		CertificateUnknown bool          `json:"certificateUnknown"`
+		ChildrenUnknown    bool `json:"childrenUnknown"`
+		CertificateUnknown bool `json:"certificateUnknown"`
+		policiesByName     `json:",inline"`
 		Associations       []assocByName `json:"associations"`
 		Listeners          []struct {
 			Port          int32        `json:"port"`
@@ -65,6 +69,10 @@ type observedByName struct {
 		Tags            map[string]string `json:"tags"`
 		Targets         []model.Target    `json:"targets"`
 		TargetsUnknown  bool              `json:"targetsUnknown"`
+		// HealthCheck is as Lattice reports it, defaults filled in; HealthCheckUnknown: not
+		// read yet.
+		HealthCheck        *model.HealthCheck `json:"healthCheck"`
+		HealthCheckUnknown bool               `json:"healthCheckUnknown"`
 	} `json:"targetGroups"`
 	// Imports are resolved import references: the target group IDs they resolved to (another
 	// cluster's, or tg-<name> for one listed above), or why nothing.
@@ -73,6 +81,39 @@ type observedByName struct {
 		TargetGroupIDs []string        `json:"targetGroupIDs"`
 		Why            string          `json:"why"`
 	} `json:"imports"`
+	// Certificates are ACM certificates of ours; their ARNs end in cert-<arn>.
+	Certificates []struct {
+		ARN    string `json:"arn"`
+		Name   string `json:"name"`
+		SHA256 string `json:"sha256"`
+	} `json:"certificates"`
+}
+
+// policiesByName is the auth and access log state of a service or service network. Unless said
+// unknown, they are known: authType NONE and no subscription when absent.
+type policiesByName struct {
+	AuthType    string `json:"authType"`
+	AuthPolicy  string `json:"authPolicy"`
+	AuthUnknown bool   `json:"authUnknown"`
+	AccessLogs  []struct {
+		Destination string `json:"destination"`
+		// Policy is the AccessLogPolicy tag, <namespace>/<name>.
+		Policy string `json:"policy"`
+	} `json:"accessLogs"`
+	AccessLogsUnknown bool `json:"accessLogsUnknown"`
+}
+
+func (p policiesByName) build(holderID string) (authState, accessLogState) {
+	auth := authState{known: !p.AuthUnknown, authType: p.AuthType, document: p.AuthPolicy}
+	if auth.authType == "" {
+		auth.authType = model.AuthTypeNone
+	}
+	logs := accessLogState{known: !p.AccessLogsUnknown}
+	for _, a := range p.AccessLogs {
+		id := "als-" + holderID + "-" + destinationKind(a.Destination)
+		logs.subs = append(logs.subs, &accessLogSub{id: id, arn: arn(id), destination: a.Destination, policy: a.Policy})
+	}
+	return auth, logs
 }
 
 type assocByName struct {
@@ -80,6 +121,9 @@ type assocByName struct {
 	ServiceNetwork string            `json:"serviceNetwork"`
 	Tags           map[string]string `json:"tags"`
 	TagsUnknown    bool              `json:"tagsUnknown"`
+	// SecurityGroupIDs of a VPC association; SecurityGroupsUnknown: not read yet.
+	SecurityGroupIDs      []string `json:"securityGroupIDs"`
+	SecurityGroupsUnknown bool     `json:"securityGroupsUnknown"`
 }
 
 func arn(id string) string { return "arn:aws:vpc-lattice:us-west-2:111122223333:" + id }
@@ -87,10 +131,12 @@ func arn(id string) string { return "arn:aws:vpc-lattice:us-west-2:111122223333:
 func (in observedByName) build() *observed {
 	o := &observed{}
 	assoc := func(id string, a assocByName) *assocState {
-		return &assocState{id: id, arn: arn(id), status: "ACTIVE", tags: a.Tags, tagsKnown: !a.TagsUnknown}
+		return &assocState{id: id, arn: arn(id), status: "ACTIVE", tags: a.Tags, tagsKnown: !a.TagsUnknown,
+			securityGroups: a.SecurityGroupIDs, securityGroupsKnown: !a.SecurityGroupsUnknown}
 	}
 	for _, sn := range in.ServiceNetworks {
 		st := &snState{id: "sn-" + sn.Name, arn: arn("sn-" + sn.Name), name: sn.Name, tags: sn.Tags}
+		st.auth, st.accessLogs = sn.build(st.id)
 		if sn.VPCAssociation != nil {
 			st.vpcAssoc = assoc("snva-"+sn.Name, *sn.VPCAssociation)
 		}
@@ -99,7 +145,8 @@ func (in observedByName) build() *observed {
 	for _, tg := range in.TargetGroups {
 		st := &tgState{id: "tg-" + tg.Name, arn: arn("tg-" + tg.Name), name: tg.Name, status: "ACTIVE", typ: tg.Type,
 			protocol: tg.Protocol, protocolVersion: tg.ProtocolVersion, ipAddressType: tg.IPAddressType, vpcID: tg.VPCID,
-			port: tg.Port, tags: tg.Tags, targetsKnown: !tg.TargetsUnknown, targets: map[model.Target]bool{}}
+			port: tg.Port, tags: tg.Tags, targetsKnown: !tg.TargetsUnknown, targets: map[model.Target]bool{},
+			healthCheck: tg.HealthCheck, healthCheckKnown: !tg.HealthCheckUnknown}
 		for _, t := range tg.Targets {
 			st.targets[t] = true
 		}
@@ -112,11 +159,16 @@ func (in observedByName) build() *observed {
 		}
 		o.imports.set(imp.Ref.Key(), st)
 	}
+	for _, c := range in.Certificates {
+		a := "arn:aws:acm:us-west-2:111122223333:certificate/" + c.ARN
+		o.certificates.set(a, &certState{arn: a, name: c.Name, sha256: c.SHA256})
+	}
 	for _, svc := range in.Services {
 		id := "svc-" + svc.Name
 		st := &svcState{id: id, arn: arn(id), name: svc.Name, status: "ACTIVE", dnsName: id + ".7d67968.vpc-lattice-svcs.us-west-2.on.aws",
 			customDomain: svc.CustomDomainName, certARN: svc.CertificateARN, certKnown: !svc.CertificateUnknown, tags: svc.Tags,
 			childrenKnown: !svc.ChildrenUnknown, suspect: svc.Suspect}
+		st.auth, st.accessLogs = svc.build(id)
 		if st.childrenKnown {
 			st.listeners, st.assocs = map[int32]*listenerState{}, map[string]*assocState{}
 			for _, a := range svc.Associations {
@@ -146,6 +198,8 @@ func TestDiffGolden(t *testing.T) {
 	}
 	var cfg Config
 	cfg.AccountID, cfg.ClusterName, cfg.VPCID = "111122223333", "c", "vpc-1"
+	// The diff only checks that there is an ACM client; it never calls it.
+	cfg.ACM = acm.New(acm.Options{})
 	for _, name := range cases {
 		t.Run(name, func(t *testing.T) {
 			var in goldenInput
@@ -156,7 +210,7 @@ func TestDiffGolden(t *testing.T) {
 			var p *Plan
 			var reads []read
 			if in.SyncTargets != nil {
-				p, _, reads = diffTargets(&in.Model, in.SyncTargets, obs)
+				p, _, reads = diffTargets(&in.Model, in.SyncTargets, obs, cfg)
 			} else {
 				p, reads = diff(&in.Model, obs, cfg)
 			}
@@ -177,7 +231,7 @@ func printDiff(p *Plan, reads []read, obs *observed) string {
 		}
 		return b.String()
 	}
-	names := []string{"service networks", "VPC association", "exports", "services", "stale services", "stale target groups", "stale service networks"}
+	names := []string{"service networks", "VPC association", "certificates", "exports", "services", "stale services", "stale certificates", "stale target groups", "stale service networks"}
 	for i, phase := range p.phases() {
 		header := false
 		for _, s := range phase {
@@ -224,6 +278,18 @@ func describeRead(r read, obs *observed) string {
 		return "tags of service network " + r.name + " (released by its owner?)"
 	case readImport:
 		return "exports of ServiceImport " + r.imp.Import + " (" + r.imp.Key() + ")"
+	case readServiceAuth:
+		return "auth type and auth policy of service " + r.name
+	case readServiceNetworkAuth:
+		return "auth type and auth policy of service network " + r.name
+	case readServiceAccessLogs:
+		return "access log subscriptions of service " + r.name
+	case readServiceNetworkAccessLogs:
+		return "access log subscriptions of service network " + r.name
+	case readVPCAssociationSecurityGroups:
+		return "security groups of the VPC association of service network " + r.name
+	case readHealthCheck:
+		return "health check of target group " + r.name
 	}
 	return fmt.Sprintf("unknown read %d", r.kind)
 }

@@ -37,6 +37,17 @@ const (
 	readImport
 	// readServiceNetworkTags reads a service network's tags again (see shared.go).
 	readServiceNetworkTags
+	// readServiceAuth and readServiceNetworkAuth read the auth type and auth policy.
+	readServiceAuth
+	readServiceNetworkAuth
+	// readServiceAccessLogs and readServiceNetworkAccessLogs list our access log subscriptions.
+	readServiceAccessLogs
+	readServiceNetworkAccessLogs
+	// readVPCAssociationSecurityGroups reads the security groups of a service network's VPC
+	// association.
+	readVPCAssociationSecurityGroups
+	// readHealthCheck reads a target group's health check (GetTargetGroup).
+	readHealthCheck
 )
 
 // read is one fact a diff needs: of the service, target group or service network name, and for
@@ -58,6 +69,9 @@ func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 		return nil, err
 	}
 	if err := d.readOwnership(ctx, o); err != nil {
+		return nil, err
+	}
+	if err := d.discoverCertificates(ctx, o); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -179,6 +193,14 @@ func (d *Deployer) load(ctx context.Context, r read) error {
 		return d.resolveImport(ctx, r.imp)
 	case readServiceNetworkTags:
 		return d.rereadServiceNetworkTags(ctx, d.state.serviceNetworks.get(r.name))
+	case readServiceAuth, readServiceNetworkAuth:
+		return d.loadAuth(ctx, holder{network: r.kind == readServiceNetworkAuth, name: r.name})
+	case readServiceAccessLogs, readServiceNetworkAccessLogs:
+		return d.loadAccessLogs(ctx, holder{network: r.kind == readServiceNetworkAccessLogs, name: r.name})
+	case readVPCAssociationSecurityGroups:
+		return d.loadSecurityGroups(ctx, d.state.serviceNetworks.get(r.name))
+	case readHealthCheck:
+		return d.loadHealthCheck(ctx, d.state.targetGroups.get(r.name))
 	}
 	return fmt.Errorf("unknown read %d", r.kind)
 }

@@ -17,7 +17,9 @@ type snState struct {
 	id, arn, name string
 	tags          map[string]string
 	// vpcAssoc is the association of the cluster VPC with this service network, if any.
-	vpcAssoc *assocState
+	vpcAssoc   *assocState
+	auth       authState
+	accessLogs accessLogState
 	// tagsReread is set once the tags were read again after discovery (see shared.go).
 	tagsReread bool
 }
@@ -26,6 +28,9 @@ type assocState struct {
 	id, arn, status string
 	tags            map[string]string
 	tagsKnown       bool
+	// securityGroups of a VPC association, sorted; read only when a model asks for some.
+	securityGroups      []string
+	securityGroupsKnown bool
 }
 
 type svcState struct {
@@ -37,9 +42,11 @@ type svcState struct {
 	// childrenKnown is set once listeners, rules and associations are observed.
 	childrenKnown bool
 	// suspect is set when Lattice answered NotFound for the service or a child of it.
-	suspect   bool
-	listeners map[int32]*listenerState // by port
-	assocs    map[string]*assocState   // by service network ID
+	suspect    bool
+	listeners  map[int32]*listenerState // by port
+	assocs     map[string]*assocState   // by service network ID
+	auth       authState
+	accessLogs accessLogState
 }
 
 type listenerState struct {
@@ -65,6 +72,8 @@ type tgState struct {
 	tags                  map[string]string
 	targets               map[model.Target]bool
 	targetsKnown          bool
+	healthCheck           *model.HealthCheck
+	healthCheckKnown      bool
 }
 
 // observed holds the top-level resources by name. The executor deploys services in parallel, and
@@ -76,6 +85,8 @@ type observed struct {
 	targetGroups    lockedMap[*tgState]
 	// imports are the cached resolutions of import references, by ImportRef.Key.
 	imports lockedMap[*importState]
+	// certificates are our ACM certificates, by ARN.
+	certificates lockedMap[*certState]
 }
 
 // serviceNetworkByID finds a service network by ID or ARN.

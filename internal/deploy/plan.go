@@ -80,16 +80,21 @@ type Plan struct {
 	serviceNetworks      []*sequence
 	vpcAssociations      []*sequence
 	exports              []*sequence
+	certificates         []*sequence
 	services             []*sequence
 	staleServices        []*sequence
+	staleCertificates    []*sequence
 	staleTargetGroups    []*sequence
 	staleServiceNetworks []*sequence
 	// unresolved are the imports of each route that resolved to nothing.
 	unresolved map[model.RouteKey][]string
+	// model is the planned model with the names of the existing resources it adopts.
+	model *model.Model
 }
 
 func (p *Plan) phases() [][]*sequence {
-	return [][]*sequence{p.serviceNetworks, p.vpcAssociations, p.exports, p.services, p.staleServices, p.staleTargetGroups, p.staleServiceNetworks}
+	return [][]*sequence{p.serviceNetworks, p.vpcAssociations, p.certificates, p.exports, p.services, p.staleServices, p.staleCertificates,
+		p.staleTargetGroups, p.staleServiceNetworks}
 }
 
 // Ops lists every operation in execution order (sequences of one phase may actually run in

@@ -21,7 +21,7 @@ func (d *Deployer) SyncTargets(ctx context.Context, m *model.Model, tgNames []st
 	}
 	sub := &model.Model{}
 	p, err := d.settle(ctx, func() (*Plan, []read) {
-		p, owners, reads := diffTargets(m, tgNames, d.state)
+		p, owners, reads := diffTargets(m, tgNames, d.state, d.cfg)
 		sub.Services = owners
 		return p, reads
 	})
@@ -31,23 +31,25 @@ func (d *Deployer) SyncTargets(ctx context.Context, m *model.Model, tgNames []st
 	return d.execute(ctx, sub, p)
 }
 
-// diffTargets plans the target changes of the named target groups and returns the services
-// that own them, or the target lists it needs first.
-func diffTargets(m *model.Model, tgNames []string, obs *observed) (p *Plan, owners []model.Service, reads []read) {
+// diffTargets plans the target changes of the named target groups (model names) and returns
+// the services that own them, or the target lists it needs first.
+func diffTargets(m *model.Model, tgNames []string, obs *observed, cfg Config) (p *Plan, owners []model.Service, reads []read) {
 	want := make(map[string]bool, len(tgNames))
 	for _, n := range tgNames {
 		want[n] = true
 	}
 	p = &Plan{}
+	// Adopted target groups keep their Lattice names (see resolveNames); the order is kept.
+	resolved := (&differ{cfg: cfg, obs: obs}).resolveNames(m)
 	for _, e := range m.Exports {
 		s := &sequence{status: exportStatus(e.Key)}
-		if syncTargetGroups(s, e.TargetGroups, want, obs, &reads) {
+		if syncTargetGroups(s, e.TargetGroups, e.TargetGroups, want, obs, &reads) {
 			p.exports = append(p.exports, s)
 		}
 	}
-	for _, svc := range m.Services {
+	for i, svc := range resolved.Services {
 		s := &sequence{status: routeStatus(svc.Route)}
-		if syncTargetGroups(s, svc.TargetGroups, want, obs, &reads) {
+		if syncTargetGroups(s, m.Services[i].TargetGroups, svc.TargetGroups, want, obs, &reads) {
 			p.services = append(p.services, s)
 			owners = append(owners, svc)
 		}
@@ -55,14 +57,15 @@ func diffTargets(m *model.Model, tgNames []string, obs *observed) (p *Plan, owne
 	return p, owners, reads
 }
 
-// syncTargetGroups adds to s the target changes of those of tgs that are wanted, and reports
-// whether any was.
-func syncTargetGroups(s *sequence, tgs []model.TargetGroup, want map[string]bool, obs *observed, reads *[]read) (touched bool) {
-	for _, tg := range tgs {
-		if !want[tg.Name] {
+// syncTargetGroups adds to s the target changes of those of tgs (named in Lattice as in
+// resolved) whose model names are wanted, and reports whether any was.
+func syncTargetGroups(s *sequence, tgs, resolved []model.TargetGroup, want map[string]bool, obs *observed, reads *[]read) (touched bool) {
+	for j, tg := range resolved {
+		name := tgs[j].Name
+		if !want[name] {
 			continue
 		}
-		want[tg.Name] = false // a second claim on the same name is Apply's to report
+		want[name] = false // a second claim on the same name is Apply's to report
 		touched = true
 		st := obs.targetGroups.get(tg.Name)
 		if st == nil {

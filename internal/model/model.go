@@ -8,6 +8,7 @@ package model
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -31,6 +32,23 @@ const (
 	// subscription comes from.
 	TagAccessLogPolicy = TagPrefix + "AccessLogPolicy"
 )
+
+// Tags of ACM certificates imported from Kubernetes Secrets: which Secret a certificate comes
+// from, and the SHA-256 of the certificate and chain imported last, so a rotated Secret is seen
+// without reading the certificate back.
+const (
+	TagSecretNamespace   = "lattice-gateway/secret-namespace"
+	TagSecretName        = "lattice-gateway/secret-name"
+	TagCertificateSHA256 = "lattice-gateway/certificate-sha256"
+)
+
+// ReservedTagKey says whether a tag key belongs to AWS or to a controller of this project or
+// upstream: such keys are never taken from users' additional tags, nor removed as stale ones.
+func ReservedTagKey(k string) bool {
+	return strings.HasPrefix(strings.ToLower(k), "aws:") || strings.HasPrefix(k, TagPrefix) || strings.HasPrefix(k, ownTagPrefix)
+}
+
+const ownTagPrefix = "lattice-gateway/"
 
 // Lattice enumerations used by the model (the API's own spelling).
 const (
@@ -90,6 +108,25 @@ type Model struct {
 	Services []Service `json:"services,omitempty"`
 	// Exports sorted by Key.
 	Exports []Export `json:"exports,omitempty"`
+	// Certificates are the Secrets to import into ACM, sorted by Name; only those some service
+	// uses.
+	Certificates []Certificate `json:"certificates,omitempty"`
+}
+
+// Certificate is a kubernetes.io/tls Secret to import into ACM, so that Lattice services can
+// name it. The PEM material is never printed: plans and golden files show its hash.
+type Certificate struct {
+	// Name is "<namespace>/<name>" of the Secret.
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Secret    string `json:"secret"`
+	// SHA256 is the hex SHA-256 of Certificate and Chain (the key follows from the certificate).
+	SHA256 string `json:"sha256"`
+	// Certificate is the leaf certificate, Chain the certificates after it, PEM-encoded.
+	Certificate []byte            `json:"-"`
+	Chain       []byte            `json:"-"`
+	PrivateKey  []byte            `json:"-"`
+	Tags        map[string]string `json:"tags,omitempty"`
 }
 
 // ServiceNetwork is a Lattice service network, one per accepted Gateway.
@@ -111,14 +148,23 @@ type ServiceNetwork struct {
 type VPCAssociation struct {
 	VPCID            string   `json:"vpcID"`
 	SecurityGroupIDs []string `json:"securityGroupIDs,omitempty"`
+	// Tags are the additional tags of its VpcAssociationPolicy (set on creation).
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // Service is a Lattice service, one per accepted route.
 type Service struct {
-	Name             string   `json:"name"`
+	Name string `json:"name"`
+	// CollisionName, when set, is the name deploy gives a new service whose Name is taken by
+	// another route's Lattice service (upstream's truncated names can collide, upstream #657).
+	// An existing service of the route, found by its route tags, keeps its name either way.
+	CollisionName    string   `json:"collisionName,omitempty"`
 	Route            RouteKey `json:"route"`
 	CustomDomainName string   `json:"customDomainName,omitempty"`
 	CertificateARN   string   `json:"certificateARN,omitempty"`
+	// Certificate, when set, is the Name of the model Certificate whose ACM ARN the service
+	// uses; deploy resolves it. CertificateARN is then empty.
+	Certificate string `json:"certificate,omitempty"`
 	// ServiceNetworks are the names of the service networks to associate with, sorted.
 	ServiceNetworks []string `json:"serviceNetworks,omitempty"`
 	// Listeners sorted by Port.

@@ -23,6 +23,9 @@ func Kind(obj client.Object) string {
 	if key, ok := RouteKey(obj); ok {
 		return string(key.Kind)
 	}
+	if key, ok := PolicyKey(obj); ok {
+		return string(key.Kind)
+	}
 	return ""
 }
 
@@ -61,8 +64,8 @@ func RouteStatus(obj client.Object) *gwv1.RouteStatus {
 	return st
 }
 
-// Objects are the snapshot's objects whose status a pass writes: GatewayClasses, Gateways, routes,
-// then ServiceExports, as pointers into the snapshot, whatever their deletion state.
+// Objects are the snapshot's objects that have a status: GatewayClasses, Gateways, routes,
+// policies, then ServiceExports, as pointers into the snapshot, whatever their deletion state.
 func (p *Pass) Objects() []client.Object {
 	in := p.snapshot
 	var out []client.Object
@@ -72,7 +75,7 @@ func (p *Pass) Objects() []client.Object {
 	for i := range in.Gateways {
 		out = append(out, &in.Gateways[i])
 	}
-	out = append(out, routes(in)...)
+	out = append(append(out, routes(in)...), policies(in)...)
 	return append(out, p.exportObjects()...)
 }
 
@@ -90,7 +93,7 @@ func routes(in *translate.Input) []client.Object {
 	return out
 }
 
-// live is in without the Gateways and routes being deleted.
+// live is in without the Gateways, routes and policies being deleted.
 func live(in *translate.Input) *translate.Input {
 	out := *in
 	out.Gateways = liveOnly(in.Gateways)
@@ -98,6 +101,10 @@ func live(in *translate.Input) *translate.Input {
 	out.GRPCRoutes = liveOnly(in.GRPCRoutes)
 	out.TLSRoutes = liveOnly(in.TLSRoutes)
 	out.ServiceExports = liveOnly(in.ServiceExports)
+	out.TargetGroupPolicies = liveOnly(in.TargetGroupPolicies)
+	out.VpcAssociationPolicies = liveOnly(in.VpcAssociationPolicies)
+	out.AccessLogPolicies = liveOnly(in.AccessLogPolicies)
+	out.IAMAuthPolicies = liveOnly(in.IAMAuthPolicies)
 	return &out
 }
 

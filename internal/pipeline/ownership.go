@@ -68,10 +68,10 @@ type Finalizer struct {
 	Hold   bool
 }
 
-// Protect are the finalizer decisions to carry out before Deploy: every live Gateway and route of
-// ours holds one before Apply creates Lattice resources for it, so that deleting it always passes
-// through us; each of our GatewayClasses holds one exactly while Gateways use it (counting
-// Gateways being deleted, which still hold Lattice resources).
+// Protect are the finalizer decisions to carry out before Deploy: every live Gateway, route and
+// policy of ours holds one before Apply creates Lattice resources for it, so that deleting it
+// always passes through us; each of our GatewayClasses holds one exactly while Gateways use it
+// (counting Gateways being deleted, which still hold Lattice resources).
 func (p *Pass) Protect() []Finalizer {
 	var out []Finalizer
 	for _, obj := range p.gatewaysAndRoutes() {
@@ -90,13 +90,15 @@ func (p *Pass) Protect() []Finalizer {
 		}
 		out = append(out, Finalizer{Object: cl, Hold: used[cl.Name]})
 	}
-	return append(out, p.exportFinalizers(true)...)
+	out = append(out, p.exportFinalizers(true)...)
+	return append(out, p.policyFinalizers(true)...)
 }
 
 // Release are the finalizer decisions to carry out after Deploy: every Gateway and route that is
 // being deleted or is no longer ours lets go once Lattice holds nothing for it any more, that is,
 // unless the deletion of its own resources failed (Result.Withdrawals) or Apply failed in a way
-// that concerns no object in particular (Err), after which none. An object whose GatewayClass (or
+// that concerns no object in particular (Err), after which none; so does every policy being
+// deleted or changing nothing in Lattice any more, after an Apply without errors. An object whose GatewayClass (or
 // Gateway) vanished first is no longer ours and is released too, so deleting in any order never
 // leaves a finalizer behind (upstream #115).
 func (p *Pass) Release() []Finalizer {
@@ -112,7 +114,7 @@ func (p *Pass) Release() []Finalizer {
 			out = append(out, Finalizer{Object: obj})
 		}
 	}
-	return out
+	return append(out, p.policyFinalizers(false)...)
 }
 
 // withdrawing says whether the deletion of a route's or Gateway's Lattice resources failed.

@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -12,7 +13,9 @@ import (
 
 // ruleState is one Gateway API route rule.
 type ruleState struct {
-	index    int
+	index int
+	// name is the rule's optional name (HTTPRouteNamedRouteRule, GRPCRouteNamedRouteRule).
+	name     string
 	label    string
 	matches  []matchState
 	backends []backendSpec
@@ -39,6 +42,29 @@ type piece struct {
 type backendSpec struct {
 	ref    gwv1.BackendObjectReference
 	weight int64
+}
+
+func newRuleState(i int, name *gwv1.SectionName) *ruleState {
+	rs := &ruleState{index: i, label: ruleLabel(i, name)}
+	if name != nil {
+		rs.name = string(*name)
+	}
+	return rs
+}
+
+// maxRuleNameLen is the Lattice rule-name limit.
+const maxRuleNameLen = 63
+
+// latticeRuleName is "r<rule>-m<match><suffix>", with the rule's name after the number when it
+// has one ("r2-checkout-m1"), so the Lattice console and plans show it. The rule number keeps
+// names unique whatever users call their rules; names that break Lattice's rules or length are
+// cut and hashed.
+func latticeRuleName(route model.RouteKey, rs *ruleState, match int, suffix string) string {
+	if rs.name == "" {
+		return fmt.Sprintf("r%d-m%d%s", rs.index+1, match+1, suffix)
+	}
+	want := fmt.Sprintf("r%d-%s-m%d%s", rs.index+1, rs.name, match+1, suffix)
+	return latticeName(want, maxRuleNameLen, "", route.String(), want)
 }
 
 func ruleLabel(i int, name *gwv1.SectionName) string {
@@ -69,9 +95,14 @@ func (t *translator) httpRoute(hr *gwv1.HTTPRoute) *routeState {
 	if len(rules) == 0 {
 		rules = []gwv1.HTTPRouteRule{{}} // the CRD default: one rule matching every request
 	}
+	mode, set := hr.Annotations[AnnotationPathPrefix]
+	stringPrefix := mode == PathPrefixString
+	if set && !stringPrefix {
+		r.notes = append(r.notes, fmt.Sprintf("annotation %s=%q is ignored: the only value is %q", AnnotationPathPrefix, mode, PathPrefixString))
+	}
 	for i := range rules {
 		rule := &rules[i]
-		rs := &ruleState{index: i, label: ruleLabel(i, rule.Name)}
+		rs := newRuleState(i, rule.Name)
 		if len(rule.Filters) > 0 {
 			rs.invalid = append(rs.invalid, "filters ("+filterTypes(rule.Filters)+") are not supported by VPC Lattice")
 		}
@@ -84,7 +115,7 @@ func (t *translator) httpRoute(hr *gwv1.HTTPRoute) *routeState {
 		if rule.SessionPersistence != nil {
 			rs.invalid = append(rs.invalid, "sessionPersistence is not supported by VPC Lattice")
 		}
-		addMatches(rs, rule.Matches, t.httpMatch)
+		addMatches(rs, rule.Matches, func(m *gwv1.HTTPRouteMatch) (matchState, string) { return t.httpMatch(m, stringPrefix) })
 		for _, b := range rule.BackendRefs {
 			if len(b.Filters) > 0 {
 				rs.invalid = append(rs.invalid, "backendRef filters ("+filterTypes(b.Filters)+") are not supported by VPC Lattice")
@@ -123,8 +154,9 @@ func addMatches[M any](rs *ruleState, matches []M, convert func(*M) (matchState,
 
 // httpMatch maps one HTTPRouteMatch. Gateway API PathPrefix matches whole path elements ("/abc"
 // matches "/abc" and "/abc/x" but not "/abcd") while a Lattice prefix is a plain string prefix, so
-// a non-root PathPrefix becomes two Lattice matches: exact "/abc" and prefix "/abc/".
-func (t *translator) httpMatch(m *gwv1.HTTPRouteMatch) (matchState, string) {
+// a non-root PathPrefix becomes two Lattice matches: exact "/abc" and prefix "/abc/"; with
+// stringPrefix (AnnotationPathPrefix) it becomes upstream's one prefix "/abc".
+func (t *translator) httpMatch(m *gwv1.HTTPRouteMatch, stringPrefix bool) (matchState, string) {
 	var ms matchState
 	if len(m.QueryParams) > 0 {
 		return ms, "query parameter matches are not supported by VPC Lattice"
@@ -170,12 +202,32 @@ func (t *translator) httpMatch(m *gwv1.HTTPRouteMatch) (matchState, string) {
 		if err := checkPath(trimmed + "/"); err != "" {
 			return ms, err
 		}
+		if stringPrefix {
+			ms.pieces = []piece{{match: withPath(base, model.MatchPrefix, value)}}
+			break
+		}
 		ms.pieces = []piece{
 			{suffix: "-exact", match: withPath(base, model.MatchExact, trimmed)},
 			{match: withPath(base, model.MatchPrefix, trimmed+"/")},
 		}
+	case gwv1.PathMatchRegularExpression:
+		lm, err := regexLiteral(value, model.MatchExact, model.MatchPrefix)
+		if err == "" {
+			err = checkPath(lm.value)
+		}
+		if err != "" {
+			return ms, "path: " + err
+		}
+		if lm.typ == model.MatchExact {
+			ms.rank[0] = 1
+		} else {
+			ms.rank[1] = len(lm.value)
+		}
+		p := withPath(base, lm.typ, lm.value)
+		p.Path.CaseSensitive = lm.caseSensitive
+		ms.pieces = []piece{{match: p}}
 	default:
-		return ms, fmt.Sprintf("path match type %s is not supported by VPC Lattice (Exact and PathPrefix are)", typ)
+		return ms, fmt.Sprintf("path match type %s is not supported by VPC Lattice (Exact, PathPrefix and literal RegularExpressions are)", typ)
 	}
 	return ms, ""
 }
@@ -213,8 +265,9 @@ func headerList(hs []gwv1.HTTPHeaderMatch) []header {
 	return out
 }
 
-// headerMatches maps exact header matches; the first of several equivalent names wins, as the spec
-// says. Lattice compares names case-insensitively and values case-sensitively when asked.
+// headerMatches maps exact header matches, and regular expressions that are a literal, a literal
+// prefix or a contained literal; the first of several equivalent names wins, as the spec says.
+// Lattice compares names case-insensitively and values case-sensitively when asked.
 func (t *translator) headerMatches(hs []header) ([]model.HeaderMatch, string) {
 	var out []model.HeaderMatch
 	seen := map[string]bool{}
@@ -224,13 +277,18 @@ func (t *translator) headerMatches(hs []header) ([]model.HeaderMatch, string) {
 			continue
 		}
 		seen[key] = true
+		hm := model.HeaderMatch{Name: h.name, Type: model.MatchExact, Value: h.value, CaseSensitive: true}
 		if h.regex {
-			return nil, fmt.Sprintf("header %s: only Exact header matches are supported by VPC Lattice", h.name)
+			lm, err := regexLiteral(h.value, model.MatchExact, model.MatchPrefix, model.MatchContains)
+			if err != "" {
+				return nil, fmt.Sprintf("header %s: %s", h.name, err)
+			}
+			hm.Type, hm.Value, hm.CaseSensitive = lm.typ, lm.value, lm.caseSensitive
 		}
-		if len(h.name) > 100 || len(h.value) > 200 || h.value == "" {
+		if len(hm.Name) > 100 || len(hm.Value) > 200 || hm.Value == "" {
 			return nil, fmt.Sprintf("header %s: VPC Lattice allows names up to 100 and values of 1-200 characters", h.name)
 		}
-		out = append(out, model.HeaderMatch{Name: h.name, Type: model.MatchExact, Value: h.value, CaseSensitive: true})
+		out = append(out, hm)
 	}
 	if len(out) > t.cfg.Quotas.HeaderMatchesPerRule {
 		return nil, fmt.Sprintf("%d header matches exceed the VPC Lattice limit of %d per rule", len(out), t.cfg.Quotas.HeaderMatchesPerRule)
@@ -246,7 +304,7 @@ func (t *translator) grpcRoute(gr *gwv1.GRPCRoute) *routeState {
 	}
 	for i := range rules {
 		rule := &rules[i]
-		rs := &ruleState{index: i, label: ruleLabel(i, rule.Name)}
+		rs := newRuleState(i, rule.Name)
 		if len(rule.Filters) > 0 {
 			rs.invalid = append(rs.invalid, "filters are not supported by VPC Lattice")
 		}
@@ -317,7 +375,7 @@ func (t *translator) tlsRoute(tr *gwv1.TLSRoute) *routeState {
 	}
 	for i := range tr.Spec.Rules {
 		rule := &tr.Spec.Rules[i]
-		rs := &ruleState{index: i, label: ruleLabel(i, rule.Name)}
+		rs := newRuleState(i, rule.Name)
 		for _, b := range rule.BackendRefs {
 			rs.backends = append(rs.backends, backendSpec{ref: b.BackendObjectReference, weight: weightOf(b.Weight)})
 		}
@@ -361,8 +419,12 @@ func (t *translator) buildRules(r *routeState) {
 			}
 		}
 	}
+	order := rulePriorities(r)
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
+		if order != nil && order[a.rule] != order[b.rule] {
+			return order[a.rule] < order[b.rule]
+		}
 		if a.match.rank != b.match.rank {
 			for k := range a.match.rank {
 				if a.match.rank[k] != b.match.rank[k] {
@@ -378,6 +440,7 @@ func (t *translator) buildRules(r *routeState) {
 
 	kept := map[*ruleState]bool{}
 	count := 0
+	why := t.quotaExcess(r)
 	for _, c := range cands {
 		if _, decided := kept[c.rule]; decided {
 			continue
@@ -390,7 +453,7 @@ func (t *translator) buildRules(r *routeState) {
 		if kept[c.rule] {
 			count += n
 		} else {
-			c.rule.invalid = append(c.rule.invalid, fmt.Sprintf("its %d Lattice rules would exceed the limit of %d rules per listener", n, t.cfg.Quotas.RulesPerListener))
+			c.rule.invalid = append(c.rule.invalid, fmt.Sprintf("its %d Lattice rules would exceed the limit of %d rules per listener%s", n, t.cfg.Quotas.RulesPerListener, why))
 		}
 	}
 	prio := int32(0)
@@ -400,7 +463,7 @@ func (t *translator) buildRules(r *routeState) {
 		}
 		prio++
 		r.latticeRules = append(r.latticeRules, model.Rule{
-			Name:     fmt.Sprintf("r%d-m%d%s", c.rule.index+1, c.match.index+1, c.piece.suffix),
+			Name:     latticeRuleName(r.key, c.rule, c.match.index, c.piece.suffix),
 			Priority: prio,
 			Match:    c.piece.match,
 			Action:   c.rule.action,
@@ -410,6 +473,60 @@ func (t *translator) buildRules(r *routeState) {
 	if len(r.latticeRules) == 0 {
 		r.reject("no rule can be programmed: " + strings.Join(r.droppedRules(), "; "))
 	}
+}
+
+// rulePriorities orders a route's rules by upstream's rule-<i>-priority annotations (i counts
+// rules from 0): annotated rules by their value, the others after them in rule order, as upstream
+// assigns max+1, max+2, ... The Lattice rules are then numbered 1..N in that order (a rule may
+// take several). nil when no rule is annotated: Gateway API precedence applies.
+func rulePriorities(r *routeState) map[*ruleState]int64 {
+	order := map[*ruleState]int64{}
+	top := int64(0)
+	for _, rs := range r.rules {
+		key := fmt.Sprintf(annotationRulePriority, rs.index)
+		v, ok := r.meta.Annotations[key]
+		if !ok {
+			continue
+		}
+		p, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		if err != nil {
+			r.notes = append(r.notes, fmt.Sprintf("annotation %s=%q is ignored: not an integer", key, v))
+			continue
+		}
+		order[rs] = p
+		top = max(top, p)
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	r.notes = append(r.notes, "rule order follows the rule-<i>-priority annotations, not Gateway API precedence")
+	for _, rs := range r.rules {
+		if _, ok := order[rs]; !ok {
+			top++
+			order[rs] = top
+		}
+	}
+	return order
+}
+
+// quotaExcess explains a rules-per-listener overflow that only the spec's two-rule PathPrefix
+// causes: "" when the route fits the quota, or would not fit it with one rule per prefix either.
+func (t *translator) quotaExcess(r *routeState) string {
+	pieces, single := 0, 0
+	for _, rs := range r.rules {
+		if len(rs.invalid) > 0 {
+			continue
+		}
+		for _, m := range rs.matches {
+			pieces += len(m.pieces)
+			single++
+		}
+	}
+	if pieces <= t.cfg.Quotas.RulesPerListener || single > t.cfg.Quotas.RulesPerListener {
+		return ""
+	}
+	return fmt.Sprintf(" only because each PathPrefix match takes two Lattice rules (exact and prefix, to match whole path elements): the route needs %d rules, %d with one string-prefix rule per PathPrefix as upstream does; annotation %s: %q opts in to that",
+		pieces, single, AnnotationPathPrefix, PathPrefixString)
 }
 
 // droppedRules describes the rules that are not programmed.

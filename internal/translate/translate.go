@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -31,6 +32,20 @@ const (
 	AnnotationServiceNameOverride = "application-networking.k8s.aws/service-name-override"
 	OptionCertificateARN          = "application-networking.k8s.aws/certificate-arn"
 	AnnotationAllowTakeoverFrom   = "application-networking.k8s.aws/allow-takeover-from"
+	// AnnotationStandalone "true" on a route, or else on a parent Gateway, makes the route's
+	// service join no service network.
+	AnnotationStandalone = "application-networking.k8s.aws/standalone"
+	// annotationRulePriority, with the rule's index from 0, sets the rule's place in the order.
+	annotationRulePriority = "application-networking.k8s.aws/rule-%d-priority"
+)
+
+// AnnotationPathPrefix on an HTTPRoute, set to PathPrefixString, makes each PathPrefix match one
+// Lattice string-prefix rule as upstream does ("/api" then also matches "/apix"), instead of the
+// spec's whole-path-element match, which takes two Lattice rules (exact "/api", prefix "/api/").
+// It is the opt-in for routes that need the rules-per-listener quota.
+const (
+	AnnotationPathPrefix = "lattice-gateway/path-prefix"
+	PathPrefixString     = "string"
 )
 
 // Input is a snapshot of the world. Order does not matter: Translate sorts internally.
@@ -52,6 +67,11 @@ type Input struct {
 	VpcAssociationPolicies []v1alpha1.VpcAssociationPolicy
 	AccessLogPolicies      []v1alpha1.AccessLogPolicy
 	IAMAuthPolicies        []v1alpha1.IAMAuthPolicy
+	// Secrets are read only as listener certificateRefs.
+	Secrets []corev1.Secret
+	// Now is when the snapshot was taken: certificates outside their validity period at that
+	// time are rejected. Zero skips that check (golden files, plans of saved manifests).
+	Now time.Time
 }
 
 // Quotas are the Lattice limits Translate checks; zero fields take the Lattice defaults.
@@ -76,6 +96,11 @@ type Config struct {
 	// no address, so it stays unset against AWS and Gateways then report none.
 	GatewayAddresses netip.Prefix
 	Quotas           Quotas
+	// IgnoreMissingCertificateRefs makes an HTTPS listener whose certificateRefs name a Secret
+	// that does not exist serve with Lattice's managed certificate, as the upstream controller
+	// does (its examples use placeholder Secrets), instead of rejecting the listener as the spec
+	// asks. ResolvedRefs stays False and says so.
+	IgnoreMissingCertificateRefs bool
 }
 
 func (c Config) withDefaults() Config {

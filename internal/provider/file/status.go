@@ -9,10 +9,9 @@ import (
 	"strings"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/pipeline"
 )
 
@@ -41,6 +40,8 @@ func clearStatus(o Object) {
 		o.Status = gwv1.TLSRouteStatus{}
 	case *v1alpha1.ServiceExport:
 		o.Status = v1alpha1.ServiceExportStatus{}
+	case v1alpha1.Policy:
+		o.SetConditions(nil)
 	}
 }
 
@@ -60,6 +61,8 @@ func copyStatus(from, to Object) {
 		to.Status = from.(*gwv1.TLSRoute).Status
 	case *v1alpha1.ServiceExport:
 		to.Status = from.(*v1alpha1.ServiceExport).Status
+	case v1alpha1.Policy:
+		to.SetConditions(from.(v1alpha1.Policy).GetConditions())
 	}
 }
 
@@ -73,9 +76,10 @@ func statusFileName(o Object) string {
 	return kind + "." + o.GetNamespace() + "." + o.GetName() + ".yaml"
 }
 
-var statusKinds = []string{"gatewayclass.", "gateway.", "httproute.", "grpcroute.", "tlsroute.", "serviceexport."}
+var statusKinds = []string{"gatewayclass.", "gateway.", "httproute.", "grpcroute.", "tlsroute.",
+	"targetgrouppolicy.", "vpcassociationpolicy.", "accesslogpolicy.", "iamauthpolicy.", "serviceexport."}
 
-// writeStatus writes each Gateway API object with its status to the status folder (atomically,
+// writeStatus writes each Gateway API object and policy with its status to the status folder (atomically,
 // only when it changed) and removes the files of objects that are gone. Only files named like
 // ours are ever removed.
 func (r *Runner) writeStatus() error {
@@ -116,7 +120,7 @@ func (r *Runner) writeStatus() error {
 
 func hasStatus(o Object) bool {
 	switch o.(type) {
-	case *gwv1.GatewayClass, *gwv1.Gateway, *gwv1.HTTPRoute, *gwv1.GRPCRoute, *gwv1.TLSRoute, *v1alpha1.ServiceExport:
+	case *gwv1.GatewayClass, *gwv1.Gateway, *gwv1.HTTPRoute, *gwv1.GRPCRoute, *gwv1.TLSRoute, v1alpha1.Policy, *v1alpha1.ServiceExport:
 		return true
 	}
 	return false

@@ -19,6 +19,10 @@ const (
 	FinalizerHTTPRoute = "httproute.k8s.aws/resources"
 	FinalizerGRPCRoute = "grpcroute.k8s.aws/resources"
 	FinalizerTLSRoute  = "tlsroute.k8s.aws/resources"
+
+	FinalizerVpcAssociationPolicy = "vpcassociationpolicies.application-networking.k8s.aws/resources"
+	FinalizerAccessLogPolicy      = "accesslogpolicy.k8s.aws/resources"
+	FinalizerIAMAuthPolicy        = "application-networking.k8s.aws/iam-auth-policy"
 )
 
 // finalizerNames are the finalizers by kind; GatewayClasses get Gateway API's own.
@@ -29,6 +33,10 @@ var finalizerNames = map[string]string{
 	"GRPCRoute":     FinalizerGRPCRoute,
 	"TLSRoute":      FinalizerTLSRoute,
 	"ServiceExport": FinalizerServiceExport,
+
+	"VpcAssociationPolicy": FinalizerVpcAssociationPolicy,
+	"AccessLogPolicy":      FinalizerAccessLogPolicy,
+	"IAMAuthPolicy":        FinalizerIAMAuthPolicy,
 }
 
 // setFinalizers carries out the pipeline's finalizer decisions.

@@ -8,14 +8,19 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
@@ -63,8 +68,14 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := CheckCRDs(restCfg); err != nil {
+	crds, err := CheckCRDs(restCfg)
+	if err != nil {
 		return err
+	}
+	for _, k := range optionalKinds {
+		if !crds[k.resource] {
+			log.Info("CRD not installed: not reading this kind (install the CRDs in config/crd and restart to use it)", "crd", k.resource+"."+v1alpha1.GroupName)
+		}
 	}
 	reg := o.Registry
 	if reg == nil {
@@ -78,11 +89,16 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
+	certificates, err := latticeclient.NewACM(awsCfg, c.LatticeEndpoint, reg, o.Client)
+	if err != nil {
+		return err
+	}
 	dcfg := o.Deploy
 	dcfg.Owner = c.Owner
 	if dcfg.Tagging == nil {
 		dcfg.Tagging = latticeclient.NewTagging(awsCfg, c.LatticeEndpoint, o.Client.Retry)
 	}
+	dcfg.ACM = certificates
 	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
 
 	gatewayAddresses, err := c.GatewayAddresses()
@@ -94,7 +110,11 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	mopts := ctrl.Options{
-		Scheme:                  scheme,
+		Scheme: scheme,
+		// Only TLS Secrets can be certificateRefs: the cache (and memory) holds no other Secret.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))},
+		}},
 		Logger:                  log,
 		Metrics:                 metricsserver.Options{BindAddress: c.MetricsBindAddress},
 		HealthProbeBindAddress:  c.HealthProbeBindAddress,
@@ -114,12 +134,14 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	ctl, err := Setup(mgr, Options{
 		Translate: translate.Config{
-			Owner:                 c.Owner,
-			DefaultServiceNetwork: c.DefaultServiceNetwork,
-			GatewayAddresses:      gatewayAddresses,
-			Quotas:                translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
+			Owner:                        c.Owner,
+			DefaultServiceNetwork:        c.DefaultServiceNetwork,
+			GatewayAddresses:             gatewayAddresses,
+			Quotas:                       translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
+			IgnoreMissingCertificateRefs: c.IgnoreMissingCertificateRefs,
 		},
 		Deployer:     deployer,
+		CRDs:         crds,
 		Log:          log.WithName("controller"),
 		Registry:     reg,
 		ResyncPeriod: c.ResyncPeriod,

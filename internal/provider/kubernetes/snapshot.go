@@ -3,9 +3,11 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
@@ -26,8 +28,10 @@ func (c *Controller) snapshot(ctx context.Context) (*translate.Input, error) {
 		namespaces corev1.NamespaceList
 		services   corev1.ServiceList
 		slices     discoveryv1.EndpointSliceList
+		secrets    corev1.SecretList
 	)
-	for _, l := range []client.ObjectList{&classes, &gateways, &http, &grpc, &tls, &grants, &namespaces, &services, &slices} {
+	now := time.Now()
+	for _, l := range []client.ObjectList{&classes, &gateways, &http, &grpc, &tls, &grants, &namespaces, &services, &slices, &secrets} {
 		if err := c.client.List(ctx, l); err != nil {
 			return nil, fmt.Errorf("list %T from cache: %w", l, err)
 		}
@@ -36,9 +40,16 @@ func (c *Controller) snapshot(ctx context.Context) (*translate.Input, error) {
 		GatewayClasses: classes.Items, Gateways: gateways.Items,
 		HTTPRoutes: http.Items, GRPCRoutes: grpc.Items, TLSRoutes: tls.Items,
 		ReferenceGrants: grants.Items, Namespaces: namespaces.Items, Services: services.Items, EndpointSlices: slices.Items,
+		Secrets: secrets.Items, Now: now,
 	}
-	if err := c.snapshotMultiCluster(ctx, in); err != nil {
-		return nil, err
+	for _, k := range c.optional {
+		l := k.list.DeepCopyObject().(client.ObjectList)
+		if err := c.client.List(ctx, l); err != nil {
+			return nil, fmt.Errorf("list %T from cache: %w", l, err)
+		}
+		if err := meta.EachListItem(l, in.Add); err != nil {
+			return nil, fmt.Errorf("read %T: %w", l, err)
+		}
 	}
 	return in, nil
 }
