@@ -25,20 +25,9 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
-// The cross-cluster blue/green: inventory-ver1 runs in cluster A, inventory-ver2 in cluster B,
-// which exports it; A's route splits 50/50 between its Service and the ServiceImport.
-const (
-	importManifests = `
-apiVersion: application-networking.k8s.aws/v1alpha1
-kind: ServiceImport
-metadata:
-  name: inventory-ver2
-spec:
-  type: ClusterSetIP
-  ports:
-  - port: 8090
-    protocol: TCP
----
+// importRoute is the cross-cluster blue/green: inventory-ver1 runs in cluster A, inventory-ver2 in
+// cluster B, which exports it; A's route splits 50/50 between its Service and the ServiceImport.
+const importRoute = `
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata:
@@ -58,19 +47,6 @@ spec:
       kind: ServiceImport
       weight: 50
 `
-	exportManifest = `
-apiVersion: application-networking.k8s.aws/v1alpha1
-kind: ServiceExport
-metadata:
-  name: inventory-ver2
-  annotations:
-    application-networking.k8s.aws/federation: amazon-vpc-lattice
-spec:
-  exportedPorts:
-  - port: 8090
-    routeType: HTTP
-`
-)
 
 // TestMultiClusterExportImport: two API servers with their own Pod ranges, two controllers with
 // their own cluster name and VPC, one Local Lattice. B exports inventory-ver2, A's route imports
@@ -98,7 +74,7 @@ func TestMultiClusterExportImport(t *testing.T) {
 		}
 		return string(data)
 	}
-	if err := a.cluster.Apply(ctx, read("gatewayclass.yaml")+"\n---\n"+read("my-hotel-gateway.yaml")+"\n---\n"+read("inventory-ver1.yaml")+"\n---\n"+importManifests); err != nil {
+	if err := a.cluster.Apply(ctx, read("gatewayclass.yaml")+"\n---\n"+read("my-hotel-gateway.yaml")+"\n---\n"+read("inventory-ver1.yaml")+"\n---\n"+harness.Manifest(t, "inventory-ver2-import.yaml", nil)+"\n---\n"+importRoute); err != nil {
 		t.Fatal(err)
 	}
 	// B has a Gateway my-hotel too: both clusters share one service network, each with its VPC.
@@ -139,7 +115,7 @@ func TestMultiClusterExportImport(t *testing.T) {
 
 	a.lattice.ResetCounts()
 	exported := time.Now()
-	if err := b.cluster.Apply(ctx, exportManifest); err != nil {
+	if err := b.cluster.Apply(ctx, harness.Manifest(t, "inventory-ver2-export.yaml", nil)); err != nil {
 		t.Fatal(err)
 	}
 	harness.Eventually(t, time.Minute, harness.That(func() bool {

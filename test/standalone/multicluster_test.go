@@ -12,33 +12,6 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
-const exportInventoryVer2 = `---
-apiVersion: application-networking.k8s.aws/v1alpha1
-kind: ServiceExport
-metadata:
-  name: inventory-ver2
-  namespace: default
-  annotations:
-    application-networking.k8s.aws/federation: amazon-vpc-lattice
-spec:
-  exportedPorts:
-  - port: 8090
-    routeType: HTTP
-`
-
-const importInventoryVer2 = `---
-apiVersion: application-networking.k8s.aws/v1alpha1
-kind: ServiceImport
-metadata:
-  name: inventory-ver2
-  namespace: default
-spec:
-  type: ClusterSetIP
-  ports:
-  - port: 8090
-    protocol: TCP
-`
-
 // TestRunSeveralClusters: `run -f a -f b` runs two clusters on one Local Lattice; b exports
 // inventory-ver2, a's route imports it next to its own inventory-ver1, and traffic reaches both.
 func TestRunSeveralClusters(t *testing.T) {
@@ -52,8 +25,8 @@ func TestRunSeveralClusters(t *testing.T) {
 	}
 	route := strings.Replace(inventoryRoute(t, 50, 50), "    - name: inventory-ver2\n      port: 8090\n",
 		"    - name: inventory-ver2\n      group: application-networking.k8s.aws\n      kind: ServiceImport\n", 1)
-	write(t, a, "a.yaml", base(t)+service(t, "inventory-ver1", "127.0.38.11")+importInventoryVer2+"---\n"+route)
-	write(t, b, "b.yaml", service(t, "inventory-ver2", "127.0.38.21")+exportInventoryVer2)
+	write(t, a, "a.yaml", base(t)+service(t, "inventory-ver1", "127.0.38.11")+harness.Manifest(t, "inventory-ver2-import.yaml", nil)+"---\n"+route)
+	write(t, b, "b.yaml", service(t, "inventory-ver2", "127.0.38.21")+harness.Manifest(t, "inventory-ver2-export.yaml", nil))
 	port := freePort(t)
 	p := start(t, "run", "-f", a, "-f", b, "--status-dir", statusDir,
 		"--api-addr", "127.0.0.1:0", "--admin-addr", "", "--dns-addr", "127.0.0.1:0",
