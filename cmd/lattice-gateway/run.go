@@ -144,26 +144,26 @@ func (s *standalone) listenerAddr(port int32) string {
 	return net.JoinHostPort(s.data.DataPlaneAddr, strconv.Itoa(int(port)+s.data.ListenerPortOffset))
 }
 
-// localRateLimits lift the client-side limiter for an in-process Local Lattice, which answers in
-// microseconds and throttles only when told to (--tps-limit).
-var localRateLimits = latticeclient.Limits{Default: latticeclient.Limit{PerSecond: 0}}
-
-// client returns a VPC Lattice client for s.lattice's endpoint, with the controller's
-// client-side rate limits (lifted for an in-process Local Lattice) and retries.
-func (s *standalone) client(ctx context.Context, local bool) (*vpclattice.Client, error) {
+// connect returns a VPC Lattice client for s.lattice's endpoint (metrics off, the rate ceiling
+// of --lattice-api-max-tps, retries) and a deployer using it, with Tagging API discovery unless
+// --disable-tagging-service-api.
+func (s *standalone) connect(ctx context.Context, log logr.Logger) (*vpclattice.Client, *deploy.Deployer, error) {
 	awsCfg, err := s.lattice.AWSConfig(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var opts latticeclient.Options
-	if local {
-		opts.RateLimits = &localRateLimits
+	opts := latticeclient.Options{RateLimits: latticeclient.Ceiling(s.lattice.LatticeAPIMaxTPS)}
+	client, err := latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
+	if err != nil {
+		return nil, nil, err
 	}
-	return latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
-}
-
-func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deploy.Deployer {
-	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner}, log.WithName("deploy"))
+	dcfg := deploy.Config{Owner: s.lattice.Owner, Concurrency: s.lattice.LatticeAPIConcurrency}
+	if !s.lattice.DisableTaggingServiceAPI {
+		if dcfg.Tagging, err = latticeclient.NewTagging(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
+			return nil, nil, err
+		}
+	}
+	return client, deploy.New(client, dcfg, log.WithName("deploy")), nil
 }
 
 func newRunCmd() *cobra.Command {
@@ -226,11 +226,11 @@ func runStandalone(ctx context.Context, s *standalone, cfg file.Config, out, err
 	} else {
 		fmt.Fprintf(out, "VPC Lattice API %s (region %s), ManagedBy %s\n\n", s.lattice.LatticeEndpoint, s.lattice.Region, s.lattice.ManagedBy())
 	}
-	client, err := s.client(ctx, local)
+	_, deployer, err := s.connect(ctx, log)
 	if err != nil {
 		return err
 	}
-	cfg.Translate, cfg.Deployer, cfg.ListenerAddr, cfg.Log = s.translateConfig(), s.deployer(client, log), listenerAddr, log.WithName("run")
+	cfg.Translate, cfg.Deployer, cfg.ListenerAddr, cfg.Log = s.translateConfig(), deployer, listenerAddr, log.WithName("run")
 	last := ""
 	cfg.OnPlan = func(p *deploy.Plan) {
 		fmt.Fprintf(out, "--- applying %d change(s)\n", p.Len())
