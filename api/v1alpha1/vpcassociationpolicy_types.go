@@ -15,6 +15,9 @@ const VpcAssociationPolicyKind = "VpcAssociationPolicy"
 // +kubebuilder:resource:categories=gateway-api,shortName=vap
 // +kubebuilder:metadata:labels="gateway.networking.k8s.io/policy=Direct"
 // +kubebuilder:storageversion
+// +kubebuilder:printcolumn:name="Target Kind",type=string,JSONPath=`.spec.targetRef.kind`
+// +kubebuilder:printcolumn:name="Target Name",type=string,JSONPath=`.spec.targetRef.name`
+// +kubebuilder:printcolumn:name="Accepted",type=string,JSONPath=`.status.conditions[?(@.type=="Accepted")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:subresource:status
 type VpcAssociationPolicy struct {
@@ -24,6 +27,8 @@ type VpcAssociationPolicy struct {
 	Spec VpcAssociationPolicySpec `json:"spec"`
 
 	// Status is the observed state of the policy.
+	//
+	// +kubebuilder:default={conditions: {{type: "Accepted", status: "Unknown", reason:"NotReconciled", message:"Waiting for controller", lastTransitionTime: "1970-01-01T00:00:00Z"}}}
 	Status PolicyStatus `json:"status,omitempty"`
 }
 

@@ -21,11 +21,10 @@ import (
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
-	"github.com/go-logr/logr"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 )
@@ -86,32 +85,20 @@ func lattice(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	o := api.DefaultOptions()
-	srv, err := api.Open(o)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "dataplane-bench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	dp, err := dataplane.New(srv.Store(), dataplane.Options{DNSAddr: args[0] + ":0", DataPlaneAddr: args[0],
-		ListenerPortOffset: 8000, DataDir: dir}, logr.Discard())
+	o := api.DefaultOptions()
+	o.APIAddr, o.AdminAddr = "", ""
+	ll, err := locallattice.Start(ctx, locallattice.Options{API: o, DataPlane: &dataplane.Options{DNSAddr: args[0] + ":0",
+		DataPlaneAddr: args[0], ListenerPortOffset: 8000, DataDir: dir}})
 	if err != nil {
 		return err
 	}
-	if err := dp.Start(ctx); err != nil {
-		return err
-	}
-	defer dp.Close()
-
-	c := vpclattice.New(vpclattice.Options{Region: o.Region, BaseEndpoint: aws.String(srv.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")})
+	defer ll.Close()
+	c := ll.NewClient()
 	svc, err := c.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String("bench")})
 	if err != nil {
 		return fmt.Errorf("create service: %w", err)
@@ -143,7 +130,7 @@ func lattice(ctx context.Context, args []string) error {
 		DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{TargetGroups: weighted}}}); err != nil {
 		return fmt.Errorf("create listener: %w", err)
 	}
-	addr, ok := dp.ListenerAddr(80)
+	addr, ok := ll.DataPlane.ListenerAddr(80)
 	if !ok {
 		return fmt.Errorf("listener port 80 is not served")
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
@@ -75,15 +76,13 @@ type bench struct {
 func run(o options) error {
 	q := api.DefaultQuotas()
 	q.Services, q.TargetGroups, q.ServicesPerServiceNetwork = o.n+10, 2*o.n+10, o.n+10
-	srv, err := api.Open(api.Options{Region: "us-west-2", AccountID: account, Quotas: q,
-		Faults: api.Faults{APILatency: o.latency, TPSLimit: o.tps}})
+	ll, err := locallattice.Start(context.Background(), locallattice.Options{API: api.Options{Region: "us-west-2", AccountID: account, Quotas: q,
+		Faults: api.Faults{APILatency: o.latency, TPSLimit: o.tps}}})
 	if err != nil {
 		return err
 	}
-	defer func() { _ = srv.Close() }()
-	if err := srv.Start(""); err != nil {
-		return err
-	}
+	defer ll.Close()
+	srv := ll.API
 	// Enough idle connections for every call in flight: the default 2 per host would make the
 	// bench measure TCP handshakes.
 	tr := &http.Transport{MaxIdleConnsPerHost: max(o.concurrency, 2)}

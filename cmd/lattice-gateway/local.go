@@ -9,6 +9,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/spf13/cobra"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 )
@@ -33,14 +34,16 @@ that routes HTTP, HTTPS, gRPC and TLS passthrough traffic to the registered targ
 			log := funcr.NewJSON(func(obj string) { fmt.Fprintln(os.Stderr, obj) }, funcr.Options{})
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			ll, err := startLocalLattice(ctx, o, &data, log)
+			ll, err := locallattice.Start(ctx, locallattice.Options{API: o, DataPlane: &data, Logger: log})
 			if err != nil {
 				return err
 			}
 			defer ll.Close()
-			fmt.Fprint(cmd.OutOrStdout(), ll.api.Instructions())
+			fmt.Fprint(cmd.OutOrStdout(), ll.API.Instructions())
 			fmt.Fprintf(cmd.OutOrStdout(), "DNS on %s (udp/tcp); data plane on %s, Lattice port P served on P+%d; CA for HTTPS listeners: %s\n",
-				ll.dp.DNSAddr(), data.DataPlaneAddr, data.ListenerPortOffset, ll.dp.CAPath())
+				ll.DataPlane.DNSAddr(), data.DataPlaneAddr, data.ListenerPortOffset, ll.DataPlane.CAPath())
+			p := ll.DataPlane.Principal()
+			fmt.Fprintf(cmd.OutOrStdout(), "IAM auth (AWS_IAM services, SigV4 service vpc-lattice-svcs): principal %s, access key %s, secret key %s\n", p.ARN, p.AccessKeyID, p.SecretAccessKey)
 			<-ctx.Done()
 			return nil
 		},

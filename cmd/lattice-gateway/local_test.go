@@ -12,24 +12,25 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
 // startLocal runs `lattice-gateway local` in-process on free loopback ports and returns its
-// endpoint, read from the instructions it prints.
-func startLocal(t *testing.T) string {
+// endpoint, read from the instructions it prints. Extra flags override the defaults.
+func startLocal(t *testing.T, extra ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	root := newRootCmd()
-	root.SetArgs([]string{"local", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--draining-delay", "0s",
-		"--dns-addr", "127.0.0.1:0", "--dataplane-addr", "127.0.0.1", "--data-dir", t.TempDir()})
+	root.SetArgs(append([]string{"local", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--draining-delay", "0s",
+		"--dns-addr", "127.0.0.1:0", "--dataplane-addr", "127.0.0.1", "--data-dir", t.TempDir()}, extra...))
 	root.SetOut(pw)
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
@@ -61,13 +62,7 @@ func TestAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the CLI round trip takes about a second per call")
 	}
-	endpoint := startLocal(t)
-	vars := map[string]string{}
-	steps := []struct {
-		args    string
-		capture map[string]string // variable -> top-level member of the answer
-		expect  string            // substring of the answer
-	}{
+	runCLI(t, aws, startLocal(t), map[string]string{}, []cliStep{
 		{args: "create-service-network --name cli-sn", capture: map[string]string{"sn": "id", "snArn": "arn"}},
 		{args: "list-service-networks", expect: "cli-sn"},
 		{args: "get-service-network --service-network-identifier {snArn}", expect: `"numberOfAssociatedServices": 0`},
@@ -118,7 +113,20 @@ func TestAWSCLI(t *testing.T) {
 		{args: "delete-target-group --target-group-identifier {tg}", expect: "DELETE_IN_PROGRESS"},
 		{args: "delete-service-network --service-network-identifier {sn}"},
 		{args: "list-services", expect: `"items": []`},
-	}
+	})
+}
+
+// cliStep is one `aws vpc-lattice` call; its args may use {name} for a value an earlier step
+// captured.
+type cliStep struct {
+	args    string
+	capture map[string]string // variable -> member of the answer, nested members joined by "."
+	expect  string            // substring of the answer
+}
+
+// runCLI runs the steps against endpoint, capturing into vars.
+func runCLI(t *testing.T, aws, endpoint string, vars map[string]string, steps []cliStep) {
+	t.Helper()
 	expand := func(s string) string {
 		for k, v := range vars {
 			s = strings.ReplaceAll(s, "{"+k+"}", v)
@@ -146,11 +154,16 @@ func TestAWSCLI(t *testing.T) {
 				t.Fatalf("aws %s: %v\n%s", st.args, err, out)
 			}
 			for name, member := range st.capture {
-				v, _ := m[member].(string)
-				if v == "" {
-					t.Fatalf("aws %s: no %s in answer:\n%s", st.args, member, out)
+				var v any = m
+				for part := range strings.SplitSeq(member, ".") {
+					obj, _ := v.(map[string]any)
+					v = obj[part]
 				}
-				vars[name] = v
+				if s, _ := v.(string); s != "" {
+					vars[name] = s
+					continue
+				}
+				t.Fatalf("aws %s: no %s in answer:\n%s", st.args, member, out)
 			}
 		}
 	}
@@ -179,34 +192,20 @@ func TestStateFileSurvivesKill(t *testing.T) {
 	}
 	file := filepath.Join(t.TempDir(), "state")
 	dataDir := t.TempDir()
-	run := func() (*exec.Cmd, string) {
+	run := func() (*harness.Process, string) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestLocalChild$")
 		cmd.Env = append(os.Environ(), "LOCAL_CHILD_ARGS=local --api-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 --state-file "+file+
 			" --dns-addr 127.0.0.1:0 --data-dir "+dataDir)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		line, err := bufio.NewReader(out).ReadString('\n')
-		if err != nil {
-			t.Fatalf("read banner: %v", err)
-		}
-		url := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(line)
-		if url == "" {
-			t.Fatalf("no endpoint in %q", line)
-		}
-		return cmd, url
+		p := harness.StartProcess(t, cmd)
+		m, _ := p.WaitOutput(`API on (http://127\.0\.0\.1:\d+)`, 0, time.Minute)
+		return p, m[1]
 	}
 	client := func(url string) *vpclattice.Client {
 		return vpclattice.New(vpclattice.Options{Region: "us-west-2", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
 			Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")})
 	}
 
-	cmd, url := run()
+	child, url := run()
 	c := client(url)
 	var mu sync.Mutex
 	var acked []string
@@ -233,12 +232,9 @@ func TestStateFileSurvivesKill(t *testing.T) {
 		}()
 	}
 	time.Sleep(300 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	child.Kill()
 	close(stop)
 	wg.Wait()
-	_ = cmd.Wait()
 	if len(acked) == 0 {
 		t.Fatal("no create was answered before the kill")
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
@@ -126,16 +127,16 @@ func (s *standalone) logger(w io.Writer) logr.Logger {
 
 // startLocal starts an in-process Local Lattice from s's flags (the data plane only when
 // dataPlane is set) and points s.lattice at it.
-func (s *standalone) startLocal(ctx context.Context, dataPlane bool, log logr.Logger) (*localLattice, error) {
-	var data *dataplane.Options
+func (s *standalone) startLocal(ctx context.Context, dataPlane bool, log logr.Logger) (*locallattice.Instance, error) {
+	o := locallattice.Options{API: s.local, Logger: log}
 	if dataPlane {
-		data = &s.data
+		o.DataPlane = &s.data
 	}
-	ll, err := startLocalLattice(ctx, s.local, data, log)
+	ll, err := locallattice.Start(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	s.lattice.LatticeEndpoint = ll.api.URL()
+	s.lattice.LatticeEndpoint = ll.URL()
 	return ll, nil
 }
 
@@ -219,9 +220,9 @@ func runStandalone(ctx context.Context, s *standalone, cfg file.Config, out, err
 			return err
 		}
 		defer ll.Close()
-		fmt.Fprint(out, ll.api.Instructions())
+		fmt.Fprint(out, ll.API.Instructions())
 		fmt.Fprintf(out, "DNS on %s (udp/tcp); data plane on %s, Lattice port P served on P+%d\n\n",
-			ll.dp.DNSAddr(), s.data.DataPlaneAddr, s.data.ListenerPortOffset)
+			ll.DataPlane.DNSAddr(), s.data.DataPlaneAddr, s.data.ListenerPortOffset)
 		listenerAddr = s.listenerAddr
 	} else {
 		fmt.Fprintf(out, "VPC Lattice API %s (region %s), ManagedBy %s\n\n", s.lattice.LatticeEndpoint, s.lattice.Region, s.lattice.ManagedBy())

@@ -11,8 +11,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/demo/workload"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
-	"github.com/lattice-gateway/lattice-gateway/test/workloads"
 )
 
 // Pod is one running stand-in for a Pod named in an EndpointSlice.
@@ -24,11 +24,11 @@ type Pod struct {
 // Apps are the running pods; Close stops them.
 type Apps struct {
 	Pods    []Pod
-	running []*workloads.Running
+	running []*workload.Running
 }
 
 // StartApps runs, for every ready endpoint of the EndpointSlices in objs, the workload of the
-// Deployment behind its Service (the image decides which, see workloads.KindOf; the demo apps'
+// Deployment behind its Service (the image decides which, see workload.KindOf; the demo apps'
 // image answers "Requesting to Pod(<pod>): <PodName env>") on the endpoint's loopback address, as
 // the Pod named in its targetRef. So the manifests are the single description of the demo.
 func StartApps(objs []file.Object, log logr.Logger) (*Apps, error) {
@@ -88,9 +88,9 @@ func (a *Apps) start(es *discoveryv1.EndpointSlice, ep discoveryv1.Endpoint, add
 	}
 	image := c.Image
 	if image == "" {
-		image = workloads.DemoAppImage
+		image = workload.DemoAppImage
 	}
-	r, err := workloads.Start(workloads.Container{Pod: podName, Namespace: es.Namespace, Name: nonEmpty(c.Name, svcName),
+	r, err := workload.Start(workload.Container{Pod: podName, Namespace: es.Namespace, Name: nonEmpty(c.Name, svcName),
 		Image: image, Addr: addr, Env: env, Ports: ports}, log)
 	if err != nil {
 		return nil, fmt.Errorf("start pod %s of %s: %w", podName, svcName, err)

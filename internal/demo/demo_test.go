@@ -18,8 +18,9 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/examples/hotel"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
-	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
@@ -56,34 +57,11 @@ func freePort(t *testing.T) int {
 // TestRun plays the walkthrough against Local Lattice's API and data plane in-process, with the
 // data plane allowed to dial loopback only.
 func TestRun(t *testing.T) {
-	o := api.DefaultOptions()
-	srv, err := api.Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Close() }()
 	offset := freePort(t) - 80
-	var dp *dataplane.DataPlane
-	for attempt := 0; ; attempt++ { // a free UDP port for DNS may be taken for TCP: try again
-		dp, err = dataplane.New(srv.Store(), dataplane.Options{DNSAddr: "127.0.0.1:0", ListenerPortOffset: offset,
-			DataDir: t.TempDir(), Dialer: dataplane.LoopbackOnlyDialer(t)}, testr.New(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err = dp.Start(context.Background()); err == nil {
-			break
-		}
-		dp.Close()
-		if attempt == 2 {
-			t.Fatal(err)
-		}
-	}
-	defer dp.Close()
+	ll := locallatticetest.Start(t, locallattice.Options{DataPlane: &dataplane.Options{ListenerPortOffset: offset}})
+	dp := ll.DataPlane
 	client, err := latticeclient.New(aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
-		srv.URL(), nil, latticeclient.Options{RateLimits: &latticeclient.Limits{}})
+		ll.URL(), nil, latticeclient.Options{RateLimits: &latticeclient.Limits{}})
 	if err != nil {
 		t.Fatal(err)
 	}

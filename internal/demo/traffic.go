@@ -13,7 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/lattice-gateway/lattice-gateway/test/workloads"
+	"github.com/lattice-gateway/lattice-gateway/internal/demo/workload"
 )
 
 // Resolve asks the DNS server at server for the A record of name, as a pod's resolver would ask
@@ -70,7 +70,7 @@ func Request(ctx context.Context, n int, url string, addr netip.AddrPort, source
 			continue
 		}
 		each(line)
-		if pod, ok := workloads.PodOf([]byte(line)); ok {
+		if pod, ok := workload.PodOf([]byte(line)); ok {
 			s.Pods[pod]++
 			s.Services[apps.ServiceOf(pod)]++
 		}

@@ -8,7 +8,9 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
@@ -17,14 +19,7 @@ import (
 func BenchmarkSteadyStateApply1000Routes(b *testing.B) {
 	q := api.DefaultQuotas()
 	q.Services, q.TargetGroups, q.ServicesPerServiceNetwork = 1010, 2010, 1010
-	srv, err := api.Open(api.Options{Region: "us-west-2", AccountID: account, Quotas: q})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = srv.Close() }()
-	if err := srv.Start(""); err != nil {
-		b.Fatal(err)
-	}
+	srv := locallatticetest.Start(b, locallattice.Options{API: api.Options{AccountID: account, Quotas: q}, Logger: locallatticetest.Silent}).API
 	d := deploy.New(newClient(b, srv, 3, nil), deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID}}, logr.Discard())
 	m := seed()
 	proto := m.Services[0]

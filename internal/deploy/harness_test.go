@@ -19,7 +19,9 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
@@ -35,15 +37,8 @@ var managedBy = account + "/" + cluster + "/" + vpcID
 // startLattice runs Local Lattice in-process on a loopback port.
 func startLattice(t *testing.T, faults api.Faults) *api.Server {
 	t.Helper()
-	srv, err := api.Open(api.Options{Region: "us-west-2", AccountID: account, Faults: faults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(""); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
+	return locallatticetest.Start(t, locallattice.Options{API: api.Options{AccountID: account, Faults: faults},
+		Logger: locallatticetest.Silent}).API
 }
 
 // newClient is the production client (metrics, rate limits, retries) pointed at srv, with fast

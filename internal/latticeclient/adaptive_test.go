@@ -12,21 +12,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 )
 
 // The default client against Local Lattice limited to 20 calls per second per operation: it
 // starts unrestricted, finds the rate and keeps to it, so every call succeeds and only a few
 // attempts are throttled, not a storm; an operation throttled this way does not slow another.
 func TestAdaptiveRateConvergesUnderTPSLimit(t *testing.T) {
-	srv, err := api.Open(api.Options{Region: "us-west-2", AccountID: "123456789012", Faults: api.Faults{TPSLimit: 20}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(""); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := locallatticetest.Start(t, locallattice.Options{API: api.Options{Faults: api.Faults{TPSLimit: 20}},
+		Logger: locallatticetest.Silent}).API
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	cfg := aws.Config{Region: "us-west-2", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {

@@ -32,12 +32,6 @@ const (
 	TagAccessLogPolicy = TagPrefix + "AccessLogPolicy"
 )
 
-// TagHostnames lists a route's hostnames on its service, space-separated, a wildcard "*.x" written
-// ".x" (AWS tag values allow no "*"). A Lattice service has one custom domain; the Local Lattice
-// data plane reads this tag to route Gateway-address requests by every hostname, as Gateway API
-// does. Absent when the route has no hostnames or they do not fit the 256-character tag value.
-const TagHostnames = "lattice-gateway/hostnames"
-
 // Lattice enumerations used by the model (the API's own spelling).
 const (
 	ProtocolHTTP           = "HTTP"

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/contract"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 )
@@ -389,7 +390,7 @@ func (t *translator) finishGateways() {
 		if g.accepted && len(g.notes) > 0 {
 			g.status.Conditions[0].Message += "; " + strings.Join(g.notes, "; ")
 		}
-		if addr := model.GatewayAddress(t.cfg.GatewayAddresses, g.snName); g.accepted && addr.IsValid() {
+		if addr := contract.GatewayAddress(t.cfg.GatewayAddresses, g.snName); g.accepted && addr.IsValid() {
 			typ := gwv1.IPAddressType
 			g.status.Addresses = []gwv1.GatewayStatusAddress{{Type: &typ, Value: addr.String()}}
 		}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/contract"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
@@ -50,7 +51,7 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 	svc.ServiceNetworks = sortedKeys(sns)
 	svc.AccessLogSubscriptions, svc.Auth = t.accessLogsAndAuth(routeTarget(r.key))
 	if v := hostnamesTag(r); v != "" {
-		svc.Tags[model.TagHostnames] = v
+		svc.Tags[contract.TagHostnames] = v
 	}
 	sort.SliceStable(gwListeners, func(i, j int) bool {
 		a, b := gwListeners[i], gwListeners[j]
@@ -191,7 +192,7 @@ func (t *translator) writeRouteStatus(r *routeState) {
 	t.routeStatusMap(r.key.Kind)[types.NamespacedName{Namespace: r.key.Namespace, Name: r.key.Name}] = statuses
 }
 
-// hostnamesTag is the model.TagHostnames value: the hostnames of every attached parent, sorted,
+// hostnamesTag is the contract.TagHostnames value: the hostnames of every attached parent, sorted,
 // or "" when there are none or they exceed a tag value's 256 characters.
 func hostnamesTag(r *routeState) string {
 	seen := map[string]bool{}

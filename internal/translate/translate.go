@@ -69,7 +69,7 @@ type Config struct {
 	// DefaultServiceNetwork, when set, is the service network the cluster VPC is associated with.
 	DefaultServiceNetwork string
 	// GatewayAddresses, when valid, gives every accepted Gateway the status address
-	// model.GatewayAddress(GatewayAddresses, <service network name>), which the Local Lattice data
+	// contract.GatewayAddress(GatewayAddresses, <service network name>), which the Local Lattice data
 	// plane serves when configured with the same prefix. Real VPC Lattice service networks have
 	// no address, so it stays unset against AWS and Gateways then report none.
 	GatewayAddresses netip.Prefix

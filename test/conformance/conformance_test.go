@@ -22,7 +22,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
-	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -38,16 +37,16 @@ import (
 	"sigs.k8s.io/gateway-api/pkg/features"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
-	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 	"github.com/lattice-gateway/lattice-gateway/internal/version"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
 const (
@@ -116,22 +115,25 @@ func TestConformance(t *testing.T) {
 	begin := time.Now()
 	c := cluster.Start(t, cluster.Options{Log: testr.NewWithOptions(t, testr.Options{Verbosity: clusterLogVerbosity()}).WithName("cluster")})
 
-	lattice := startLocalLattice(t)
 	prefix := netip.MustParsePrefix(gatewayAddresses)
 	portOffset := listenerPortOffset(t, prefix)
-	dp, err := dataplane.New(lattice.Store(), dataplane.Options{
-		DNSAddr: dataPlaneAddr + ":0", DataPlaneAddr: dataPlaneAddr, ListenerPortOffset: portOffset,
-		DataDir: t.TempDir(), DialMap: cluster.PodDialMap(), Dialer: dataplane.LoopbackOnlyDialer(t),
-		HealthCheckInterval: 200 * time.Millisecond, GatewayAddresses: prefix,
-	}, logr.Discard())
-	if err != nil {
-		t.Fatal(err)
+	ll := locallatticetest.Start(t, locallattice.Options{
+		API: api.Options{Region: region, AccountID: accountID, DrainingDelay: 200 * time.Millisecond,
+			Quotas: api.Quotas{RulesPerListener: rulesPerListener}},
+		DataPlane: &dataplane.Options{DataPlaneAddr: dataPlaneAddr, ListenerPortOffset: portOffset,
+			DialMap: cluster.PodDialMap(), HealthCheckInterval: 200 * time.Millisecond, GatewayAddresses: prefix},
+		Logger: locallatticetest.Silent,
+	})
+	controllerLog := locallatticetest.Silent
+	if os.Getenv("CONFORMANCE_CONTROLLER_LOG") != "" {
+		controllerLog = testr.New(t).WithName("controller")
 	}
-	if err := dp.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dp.Close)
-	startController(t, c, lattice.URL())
+	// Announce Gateway addresses from the range the data plane serves.
+	harness.StartController(t, harness.ControllerOptions{
+		Lattice: config.Lattice{Owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}, Region: region,
+			LatticeEndpoint: ll.URL(), GatewayAddressCIDR: gatewayAddresses, MaxRulesPerListener: rulesPerListener},
+		Kubeconfig: c.Kubeconfig, Log: controllerLog,
+	})
 	createGatewayClass(t, c.Client)
 	t.Logf("environment ready in %s", time.Since(begin).Round(time.Millisecond))
 
@@ -196,60 +198,6 @@ func timeouts() conformanceconfig.TimeoutConfig {
 	return tc
 }
 
-func startLocalLattice(t *testing.T) *api.Server {
-	t.Helper()
-	o := api.DefaultOptions()
-	o.Region, o.AccountID, o.Logger = region, accountID, logr.Discard()
-	o.DrainingDelay = 200 * time.Millisecond
-	o.Quotas.RulesPerListener = rulesPerListener
-	srv, err := api.Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
-}
-
-// startController runs `lattice-gateway controller` in-process against the cluster and Local
-// Lattice, announcing Gateway addresses from the range the data plane serves.
-func startController(t *testing.T, c *cluster.Cluster, endpoint string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	cfg := config.Controller{
-		Lattice: config.Lattice{Owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}, Region: region,
-			LatticeEndpoint: endpoint, LogLevel: "info", GatewayAddressCIDR: gatewayAddresses,
-			MaxRulesPerListener: rulesPerListener},
-		Kubeconfig:         c.Kubeconfig,
-		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
-	}
-	log := logr.Discard()
-	if os.Getenv("CONFORMANCE_CONTROLLER_LOG") != "" {
-		log = testr.New(t).WithName("controller")
-	}
-	go func() {
-		done <- kubernetes.Run(ctx, kubernetes.RunOptions{
-			Config: cfg, Log: log, Registry: prometheus.NewRegistry(),
-			Client: latticeclient.Options{RateLimits: &latticeclient.Limits{}, Retry: latticeclient.Retry{MaxAttempts: 5, Base: 5 * time.Millisecond, Max: 100 * time.Millisecond}},
-			Deploy: deploy.Config{WaitInitial: 20 * time.Millisecond},
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && ctx.Err() == nil {
-				t.Errorf("controller: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("controller did not stop")
-		}
-	})
-}
-
 // createGatewayClass creates the class the suite uses and checks that its status advertises
 // exactly supportedFeatures.
 func createGatewayClass(t *testing.T, cl client.Client) {
@@ -263,16 +211,11 @@ func createGatewayClass(t *testing.T, cl client.Client) {
 		t.Fatalf("create GatewayClass: %v", err)
 	}
 	t.Cleanup(func() { _ = cl.Delete(context.Background(), gc) })
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if err := cl.Get(ctx, client.ObjectKeyFromObject(gc), gc); err == nil && meta.IsStatusConditionTrue(gc.Status.Conditions, string(gwv1.GatewayClassConditionStatusAccepted)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GatewayClass %s not accepted: %+v", gatewayClassName, gc.Status.Conditions)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
+		return cl.Get(ctx, client.ObjectKeyFromObject(gc), gc) == nil && meta.IsStatusConditionTrue(gc.Status.Conditions, string(gwv1.GatewayClassConditionStatusAccepted))
+	}, func() string {
+		return fmt.Sprintf("GatewayClass %s not accepted: %+v", gatewayClassName, gc.Status.Conditions)
+	}))
 	var advertised []features.FeatureName
 	for _, f := range gc.Status.SupportedFeatures {
 		advertised = append(advertised, features.FeatureName(f.Name))

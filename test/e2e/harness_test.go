@@ -6,7 +6,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,28 +14,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
-	"github.com/go-logr/logr/testr"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	eventsv1 "k8s.io/api/events/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
-	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
-	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
-	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
 const (
@@ -54,165 +45,32 @@ type env struct {
 	kubeconfig string
 	lattice    *api.Server
 	dp         *dataplane.DataPlane
+	// client is an SDK client of Local Lattice for changing things behind the controller's back.
+	client *vpclattice.Client
 }
 
 // startEnv starts a cluster and Local Lattice for one test; everything stops when it ends.
 func startEnv(t *testing.T, dataPlaneIP string) *env {
 	t.Helper()
 	c := cluster.Start(t, cluster.Options{})
-	o := api.DefaultOptions()
-	o.Region, o.AccountID, o.Logger = region, accountID, testr.New(t)
-	o.DrainingDelay = 200 * time.Millisecond
-	srv, err := api.Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	dp, err := dataplane.New(srv.Store(), dataplane.Options{
-		DNSAddr: dataPlaneIP + ":0", DataPlaneAddr: dataPlaneIP, ListenerPortOffset: listenerPortOffset,
-		DataDir: t.TempDir(), DialMap: cluster.PodDialMap(), Dialer: dataplane.LoopbackOnlyDialer(t),
-		HealthCheckInterval: 100 * time.Millisecond,
-	}, testr.New(t).WithName("dataplane"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dp.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dp.Close)
-	e := &env{cluster: c, lattice: srv, dp: dp}
+	ll := locallatticetest.Start(t, locallattice.Options{
+		API: api.Options{Region: region, AccountID: accountID, DrainingDelay: 200 * time.Millisecond},
+		DataPlane: &dataplane.Options{DataPlaneAddr: dataPlaneIP, ListenerPortOffset: listenerPortOffset,
+			DialMap: cluster.PodDialMap(), HealthCheckInterval: 100 * time.Millisecond},
+	})
+	e := &env{cluster: c, lattice: ll.API, dp: ll.DataPlane, client: ll.Client}
 	e.kubeconfig = e.controllerKubeconfig(t)
 	return e
 }
 
-// controllerRun is one in-process controller replica.
-type controllerRun struct {
-	name     string
-	registry *prometheus.Registry
-	cancel   context.CancelFunc
-	done     chan error
-}
-
-type controllerOpts struct {
-	name        string
-	leaderElect bool
-	deploy      deploy.Config
-	resync      time.Duration
-}
-
-// startController runs the controller as `lattice-gateway controller` would, against the
-// cluster's kubeconfig file and Local Lattice's endpoint, with its own metrics registry.
-func (e *env) startController(t *testing.T, o controllerOpts) *controllerRun {
+// startController runs a controller replica as `lattice-gateway controller` would, against the
+// cluster as the controller's ServiceAccount and against Local Lattice.
+func (e *env) startController(t *testing.T, o harness.ControllerOptions) *harness.Controller {
 	t.Helper()
-	if o.name == "" {
-		// controller-runtime refuses two controllers of the same name in one process.
-		o.name = "lattice-gateway-" + strings.ToLower(t.Name())
-	}
-	run := &controllerRun{name: o.name, registry: prometheus.NewRegistry(), done: make(chan error, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	run.cancel = cancel
-	dcfg := o.deploy
-	if dcfg.WaitInitial == 0 {
-		dcfg.WaitInitial = 20 * time.Millisecond
-	}
-	cfg := config.Controller{
-		Lattice: config.Lattice{Owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}, Region: region,
-			LatticeEndpoint: e.lattice.URL(), LogLevel: "info"},
-		Kubeconfig:         e.kubeconfig,
-		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
-		LeaderElect: o.leaderElect, LeaderElectionNamespace: controllerNamespace, LeaderElectionID: config.LeaderElectionID,
-		ResyncPeriod: o.resync,
-	}
-	ro := kubernetes.RunOptions{
-		Config: cfg, Log: testr.NewWithOptions(t, testr.Options{Verbosity: 0}).WithName(o.name), Registry: run.registry,
-		Client: latticeclient.Options{RateLimits: &latticeclient.Limits{}, Retry: latticeclient.Retry{MaxAttempts: 5, Base: 5 * time.Millisecond, Max: 100 * time.Millisecond}},
-		Deploy: dcfg, Name: o.name,
-	}
-	if o.leaderElect {
-		ro.LeaseDuration, ro.RenewDeadline, ro.RetryPeriod = 3*time.Second, 2*time.Second, 250*time.Millisecond
-	}
-	go func() { run.done <- kubernetes.Run(ctx, ro) }()
-	t.Cleanup(func() { run.stop(t) })
-	return run
-}
-
-func (r *controllerRun) stop(t *testing.T) {
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	r.cancel = nil
-	select {
-	case err := <-r.done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("controller %s: %v", r.name, err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Errorf("controller %s did not stop", r.name)
-	}
-}
-
-// counter sums a counter family of the replica's registry, optionally for one label value.
-func (r *controllerRun) counter(t *testing.T, name, label, value string) float64 {
-	t.Helper()
-	families, err := r.registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if label == "" || hasLabel(m, label, value) {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
-}
-
-func (r *controllerRun) histogram(t *testing.T, name string) (count uint64, sum float64) {
-	t.Helper()
-	families, err := r.registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() == name {
-			for _, m := range f.GetMetric() {
-				count += m.GetHistogram().GetSampleCount()
-				sum += m.GetHistogram().GetSampleSum()
-			}
-		}
-	}
-	return count, sum
-}
-
-func hasLabel(m *dto.Metric, name, value string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name && l.GetValue() == value {
-			return true
-		}
-	}
-	return false
-}
-
-// eventually polls cond until it holds or the timeout passes, then fails with what() describing
-// the last state.
-func eventually(t *testing.T, timeout time.Duration, what func() string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s: %s", timeout, what())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	o.Lattice = config.Lattice{Owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}, Region: region,
+		LatticeEndpoint: e.lattice.URL()}
+	o.Kubeconfig, o.LeaderElectionNamespace = e.kubeconfig, controllerNamespace
+	return harness.StartController(t, o)
 }
 
 // hotelDir is the seed walkthrough's manifests, used unchanged.
@@ -222,50 +80,6 @@ func hotelDir(t *testing.T) string {
 		t.Fatalf("examples/hotel is missing: %v", err)
 	}
 	return dir
-}
-
-func condition(conds []metav1.Condition, typ string) *metav1.Condition {
-	return meta.FindStatusCondition(conds, typ)
-}
-
-func isTrue(conds []metav1.Condition, typ string, generation int64) bool {
-	c := condition(conds, typ)
-	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation
-}
-
-// parentConds returns the conditions of our status.parents entry for the parent named gateway.
-func parentConds(parents []gwv1.RouteParentStatus, gateway string) []metav1.Condition {
-	for _, p := range parents {
-		if string(p.ControllerName) == "application-networking.k8s.aws/gateway-api-controller" && string(p.ParentRef.Name) == gateway {
-			return p.Conditions
-		}
-	}
-	return nil
-}
-
-func describeConds(conds []metav1.Condition) string {
-	var b strings.Builder
-	for _, c := range conds {
-		fmt.Fprintf(&b, "%s=%s/%s(%q, gen %d) ", c.Type, c.Status, c.Reason, c.Message, c.ObservedGeneration)
-	}
-	return b.String()
-}
-
-// routeProgrammed waits until the HTTPRoute is Accepted, ResolvedRefs and Programmed for its
-// current generation, and returns it.
-func (e *env) routeProgrammed(t *testing.T, ns, name, gateway string, timeout time.Duration) *gwv1.HTTPRoute {
-	t.Helper()
-	r := &gwv1.HTTPRoute{}
-	eventually(t, timeout, func() string {
-		return fmt.Sprintf("route %s/%s: %s", ns, name, describeConds(parentConds(r.Status.Parents, gateway)))
-	}, func() bool {
-		if err := e.cluster.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, r); err != nil {
-			return false
-		}
-		conds := parentConds(r.Status.Parents, gateway)
-		return isTrue(conds, "Accepted", r.Generation) && isTrue(conds, "ResolvedRefs", r.Generation) && isTrue(conds, "Programmed", r.Generation)
-	})
-	return r
 }
 
 // latticeInventory lists everything in Local Lattice, for leak and duplicate checks.
@@ -344,7 +158,7 @@ func targetsOf(s *store.Snapshot, tgPrefix string) []string {
 func (e *env) hasEvent(t *testing.T, ns, name, reason string) bool {
 	t.Helper()
 	var found bool
-	eventually(t, 10*time.Second, func() string { return fmt.Sprintf("no %s event for %s/%s", reason, ns, name) }, func() bool {
+	harness.Eventually(t, 10*time.Second, harness.That(func() bool {
 		list := &eventsv1.EventList{}
 		if err := e.cluster.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
 			return false
@@ -355,12 +169,6 @@ func (e *env) hasEvent(t *testing.T, ns, name, reason string) bool {
 			}
 		}
 		return found
-	})
+	}, func() string { return fmt.Sprintf("no %s event for %s/%s", reason, ns, name) }))
 	return found
-}
-
-// latticeClient is an SDK client of Local Lattice for changing things behind the controller's back.
-func (e *env) latticeClient() *vpclattice.Client {
-	return vpclattice.New(vpclattice.Options{Region: region, BaseEndpoint: aws.String(e.lattice.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
 }

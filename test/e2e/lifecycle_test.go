@@ -16,6 +16,7 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
 func routesAndGateway() []client.Object {
@@ -37,14 +38,14 @@ func (e *env) deleteAll(t *testing.T, objs ...client.Object) {
 
 func (e *env) latticeEmpty(t *testing.T) {
 	t.Helper()
-	eventually(t, time.Minute, func() string { return fmt.Sprint(e.latticeInventory()) }, func() bool { return total(e.latticeInventory()) == 0 })
+	harness.Eventually(t, time.Minute, harness.That(func() bool { return total(e.latticeInventory()) == 0 }, func() string { return fmt.Sprint(e.latticeInventory()) }))
 }
 
 // TestDeletionInAnyOrder deletes the GatewayClass first (upstream #115 left Gateway and route
 // finalizers stuck that way), and also removes the class from under its Gateway.
 func TestDeletionInAnyOrder(t *testing.T) {
 	e := startEnv(t, "127.0.63.1")
-	e.startController(t, controllerOpts{})
+	e.startController(t, harness.ControllerOptions{})
 	ctx := context.Background()
 	k := e.cluster.Client
 	class := &gwv1.GatewayClass{ObjectMeta: objMeta("", "amazon-vpc-lattice")}
@@ -53,14 +54,14 @@ func TestDeletionInAnyOrder(t *testing.T) {
 		if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
 			t.Fatal(err)
 		}
-		e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
+		harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", 2*time.Minute)
 		e.deleteAll(t, class)
 		// The class is Terminating but still serves: a route change is still programmed.
 		if err := k.Patch(ctx, &gwv1.HTTPRoute{ObjectMeta: objMeta("default", "inventory")}, client.RawPatch(types.MergePatchType,
 			[]byte(`{"spec":{"rules":[{"backendRefs":[{"name":"inventory-ver1","port":8090,"weight":80},{"name":"inventory-ver2","port":8090,"weight":20}]}]}}`))); err != nil {
 			t.Fatal(err)
 		}
-		e.routeProgrammed(t, "default", "inventory", "my-hotel", time.Minute)
+		harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", time.Minute)
 		if err := k.Get(ctx, client.ObjectKeyFromObject(class), class); err != nil || class.DeletionTimestamp == nil {
 			t.Fatalf("class should be Terminating, held by its finalizer: %v %v", err, class.Finalizers)
 		}
@@ -73,7 +74,7 @@ func TestDeletionInAnyOrder(t *testing.T) {
 		if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
 			t.Fatal(err)
 		}
-		e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
+		harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", 2*time.Minute)
 		// Someone strips the gateway-exists finalizer, so the class really disappears first.
 		e.deleteAll(t, class)
 		if err := k.Patch(ctx, class, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))); err != nil {
@@ -83,14 +84,14 @@ func TestDeletionInAnyOrder(t *testing.T) {
 		// Without its class the Gateway is no longer ours: Lattice is cleaned and our finalizers
 		// are released, so deleting the objects later completes at once.
 		e.latticeEmpty(t)
-		eventually(t, time.Minute, func() string { return "finalizers still present" }, func() bool {
+		harness.Eventually(t, time.Minute, harness.That(func() bool {
 			for _, obj := range routesAndGateway() {
 				if err := k.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil || len(obj.GetFinalizers()) > 0 {
 					return false
 				}
 			}
 			return true
-		})
+		}, func() string { return "finalizers still present" }))
 		e.deleteAll(t, routesAndGateway()...)
 		e.waitGone(t, routesAndGateway()...)
 	})
@@ -104,15 +105,15 @@ func TestRestartMidApply(t *testing.T) {
 	if err := e.lattice.SetFaults(api.Faults{APILatency: 40 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	first := e.startController(t, controllerOpts{name: "restart-first"})
+	first := e.startController(t, harness.ControllerOptions{Name: "restart-first"})
 	ctx := context.Background()
 	if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Minute, func() string { return fmt.Sprint(e.lattice.Counts()) }, func() bool {
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
 		return e.lattice.Counts().Mutating() >= 6
-	})
-	first.stop(t)
+	}, func() string { return fmt.Sprint(e.lattice.Counts()) }))
+	first.Stop(t)
 	midway := e.latticeInventory()
 	t.Logf("stopped after %d mutating calls; Lattice holds %v", e.lattice.Counts().Mutating(), midway)
 	if total(midway) == 0 {
@@ -120,9 +121,9 @@ func TestRestartMidApply(t *testing.T) {
 	}
 
 	e.lattice.ResetCounts()
-	second := e.startController(t, controllerOpts{name: "restart-second"})
-	e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
-	e.routeProgrammed(t, "default", "rates", "my-hotel", time.Minute)
+	second := e.startController(t, harness.ControllerOptions{Name: "restart-second"})
+	harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", 2*time.Minute)
+	harness.RouteProgrammed(t, e.cluster.Client, "default", "rates", "my-hotel", time.Minute)
 	inv := e.latticeInventory()
 	t.Logf("after restart: %v; second controller made %v", inv, opsOf(e.lattice.Counts()))
 	if d := duplicates(inv); len(d) > 0 {
@@ -134,7 +135,7 @@ func TestRestartMidApply(t *testing.T) {
 			t.Errorf("%d %s, want %d: %v", len(inv[kind]), kind, n, inv[kind])
 		}
 	}
-	if w := second.counter(t, "lattice_gateway_status_writes_total", "", ""); w == 0 {
+	if w := second.Counter(t, "lattice_gateway_status_writes_total", "", ""); w == 0 {
 		t.Error("second controller wrote no status")
 	}
 	e.deleteAll(t, routesAndGateway()...)
@@ -146,34 +147,34 @@ func TestRestartMidApply(t *testing.T) {
 // stops, the other takes over.
 func TestLeaderElection(t *testing.T) {
 	e := startEnv(t, "127.0.65.1")
-	a := e.startController(t, controllerOpts{name: "replica-a", leaderElect: true})
-	b := e.startController(t, controllerOpts{name: "replica-b", leaderElect: true})
+	a := e.startController(t, harness.ControllerOptions{Name: "replica-a", LeaderElect: true})
+	b := e.startController(t, harness.ControllerOptions{Name: "replica-b", LeaderElect: true})
 	ctx := context.Background()
 	if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
 		t.Fatal(err)
 	}
-	e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
-	e.routeProgrammed(t, "default", "rates", "my-hotel", time.Minute)
-	writes := func(r *controllerRun) float64 {
-		return r.counter(t, "lattice_gateway_status_writes_total", "", "") + r.counter(t, "aws_api_calls_total", "", "")
+	harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", 2*time.Minute)
+	harness.RouteProgrammed(t, e.cluster.Client, "default", "rates", "my-hotel", time.Minute)
+	writes := func(r *harness.Controller) float64 {
+		return r.Counter(t, "lattice_gateway_status_writes_total", "", "") + r.Counter(t, "aws_api_calls_total", "", "")
 	}
 	leader, follower := a, b
 	if writes(b) > 0 {
 		leader, follower = b, a
 	}
-	t.Logf("leader %s: %.0f status writes, %.0f Lattice calls; follower %s: %.0f, %.0f", leader.name,
-		leader.counter(t, "lattice_gateway_status_writes_total", "", ""), leader.counter(t, "aws_api_calls_total", "", ""),
-		follower.name, follower.counter(t, "lattice_gateway_status_writes_total", "", ""), follower.counter(t, "aws_api_calls_total", "", ""))
+	t.Logf("leader %s: %.0f status writes, %.0f Lattice calls; follower %s: %.0f, %.0f", leader.Name,
+		leader.Counter(t, "lattice_gateway_status_writes_total", "", ""), leader.Counter(t, "aws_api_calls_total", "", ""),
+		follower.Name, follower.Counter(t, "lattice_gateway_status_writes_total", "", ""), follower.Counter(t, "aws_api_calls_total", "", ""))
 	if writes(leader) == 0 || writes(follower) != 0 {
 		t.Fatalf("writes: leader %.0f, follower %.0f; want only the leader to write", writes(leader), writes(follower))
 	}
 
-	leader.stop(t)
+	leader.Stop(t)
 	if err := e.cluster.Client.Patch(ctx, &gwv1.HTTPRoute{ObjectMeta: objMeta("default", "inventory")}, client.RawPatch(types.MergePatchType,
 		[]byte(`{"spec":{"rules":[{"backendRefs":[{"name":"inventory-ver1","port":8090,"weight":90},{"name":"inventory-ver2","port":8090,"weight":10}]}]}}`))); err != nil {
 		t.Fatal(err)
 	}
-	e.routeProgrammed(t, "default", "inventory", "my-hotel", time.Minute)
+	harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", time.Minute)
 	if writes(follower) == 0 {
 		t.Error("the new leader wrote nothing")
 	}
@@ -186,22 +187,22 @@ func TestLeaderElection(t *testing.T) {
 // listener deleted); with a resync period the controller puts both back.
 func TestDriftRepaired(t *testing.T) {
 	e := startEnv(t, "127.0.66.1")
-	e.startController(t, controllerOpts{resync: time.Second})
+	e.startController(t, harness.ControllerOptions{Resync: time.Second})
 	ctx := context.Background()
 	if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
 		t.Fatal(err)
 	}
-	e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
-	e.routeProgrammed(t, "default", "rates", "my-hotel", time.Minute)
+	harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", 2*time.Minute)
+	harness.RouteProgrammed(t, e.cluster.Client, "default", "rates", "my-hotel", time.Minute)
 	const ver1 = "k8s-default-inventory-ver1"
-	eventually(t, time.Minute, func() string { return fmt.Sprint(targetsOf(e.lattice.Store().Snapshot(), ver1)) }, func() bool {
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
 		return len(targetsOf(e.lattice.Store().Snapshot(), ver1)) == 2
-	})
+	}, func() string { return fmt.Sprint(targetsOf(e.lattice.Store().Snapshot(), ver1)) }))
 	before := e.latticeInventory()
 
 	snap := e.lattice.Store().Snapshot()
 	e.lattice.ResetCounts()
-	lc := e.latticeClient()
+	lc := e.client
 	for _, tg := range snap.TargetGroups {
 		if strings.HasPrefix(tg.Name, ver1) {
 			if _, err := lc.DeregisterTargets(ctx, &vpclattice.DeregisterTargetsInput{TargetGroupIdentifier: aws.String(tg.ID),
@@ -225,10 +226,10 @@ func TestDriftRepaired(t *testing.T) {
 	}
 	t.Logf("drift: deregistered one %s target, deleted listener %s of rates-default", ver1, listener.Name)
 
-	eventually(t, time.Minute, func() string { return fmt.Sprint(e.latticeInventory(), targetsOf(e.lattice.Store().Snapshot(), ver1)) }, func() bool {
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
 		inv := e.latticeInventory()
 		return len(targetsOf(e.lattice.Store().Snapshot(), ver1)) == 2 && len(inv["Listener"]) == len(before["Listener"]) && len(inv["Rule"]) == len(before["Rule"])
-	})
+	}, func() string { return fmt.Sprint(e.latticeInventory(), targetsOf(e.lattice.Store().Snapshot(), ver1)) }))
 	if d := duplicates(e.latticeInventory()); len(d) > 0 {
 		t.Errorf("duplicates after repair: %v", d)
 	}

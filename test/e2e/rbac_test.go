@@ -13,6 +13,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
 // The controller runs as the Helm chart's ServiceAccount with exactly the chart's permissions:
@@ -24,51 +25,6 @@ const (
 	controllerServiceAccount = "gateway-api-controller"
 )
 
-const rbacBindings = `
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: gateway-api-controller
-  namespace: default
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: lattice-gateway
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: lattice-gateway
-subjects:
-- kind: ServiceAccount
-  name: gateway-api-controller
-  namespace: default
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: lattice-gateway-leader-election
-  namespace: default
-rules:
-- apiGroups: ["coordination.k8s.io"]
-  resources: ["leases"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: lattice-gateway-leader-election
-  namespace: default
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: lattice-gateway-leader-election
-subjects:
-- kind: ServiceAccount
-  name: gateway-api-controller
-  namespace: default
-`
-
 // controllerKubeconfig installs the chart's RBAC and writes a kubeconfig that authenticates as
 // the controller's ServiceAccount.
 func (e *env) controllerKubeconfig(t *testing.T) string {
@@ -78,7 +34,7 @@ func (e *env) controllerKubeconfig(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("read generated ClusterRole: %v", err)
 	}
-	if err := e.cluster.Apply(ctx, string(role)+"\n---\n"+rbacBindings); err != nil {
+	if err := e.cluster.Apply(ctx, string(role)+"\n---\n"+harness.Manifest(t, "controller-rbac.yaml", nil)); err != nil {
 		t.Fatal(err)
 	}
 	expiry := int64(3600)

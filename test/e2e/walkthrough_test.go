@@ -20,12 +20,13 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
 // TestSeedWalkthrough is the product's story with examples/hotel applied unchanged.
 func TestSeedWalkthrough(t *testing.T) {
 	e := startEnv(t, "127.0.61.1")
-	ctl := e.startController(t, controllerOpts{})
+	ctl := e.startController(t, harness.ControllerOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	k := e.cluster.Client
@@ -39,24 +40,24 @@ func TestSeedWalkthrough(t *testing.T) {
 	if err := e.cluster.Apply(ctx, string(class)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Minute, func() string { return "GatewayClass not accepted" }, func() bool {
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
 		gc := &gwv1.GatewayClass{}
-		return k.Get(ctx, client.ObjectKey{Name: "amazon-vpc-lattice"}, gc) == nil && isTrue(gc.Status.Conditions, "Accepted", gc.Generation)
-	})
+		return k.Get(ctx, client.ObjectKey{Name: "amazon-vpc-lattice"}, gc) == nil && harness.IsTrue(gc.Status.Conditions, "Accepted", gc.Generation)
+	}, func() string { return "GatewayClass not accepted" }))
 	begin := time.Now()
 	if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
 		t.Fatal(err)
 	}
-	inventory := e.routeProgrammed(t, "default", "inventory", "my-hotel", 2*time.Minute)
-	e.routeProgrammed(t, "default", "rates", "my-hotel", time.Minute)
+	inventory := harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", 2*time.Minute)
+	harness.RouteProgrammed(t, e.cluster.Client, "default", "rates", "my-hotel", time.Minute)
 	programmedAfter := time.Since(begin)
 
 	gc := &gwv1.GatewayClass{}
 	if err := k.Get(ctx, client.ObjectKey{Name: "amazon-vpc-lattice"}, gc); err != nil {
 		t.Fatal(err)
 	}
-	if !isTrue(gc.Status.Conditions, "Accepted", gc.Generation) {
-		t.Errorf("GatewayClass not Accepted: %s", describeConds(gc.Status.Conditions))
+	if !harness.IsTrue(gc.Status.Conditions, "Accepted", gc.Generation) {
+		t.Errorf("GatewayClass not Accepted: %s", harness.Describe(gc.Status.Conditions))
 	}
 	if !slices.Contains(gc.Finalizers, gwv1.GatewayClassFinalizerGatewaysExist) {
 		t.Errorf("GatewayClass finalizers = %v, want the gateway-exists finalizer", gc.Finalizers)
@@ -65,8 +66,8 @@ func TestSeedWalkthrough(t *testing.T) {
 	if err := k.Get(ctx, client.ObjectKey{Namespace: "default", Name: "my-hotel"}, gw); err != nil {
 		t.Fatal(err)
 	}
-	if !isTrue(gw.Status.Conditions, "Accepted", gw.Generation) || !isTrue(gw.Status.Conditions, "Programmed", gw.Generation) {
-		t.Errorf("Gateway not Accepted+Programmed: %s", describeConds(gw.Status.Conditions))
+	if !harness.IsTrue(gw.Status.Conditions, "Accepted", gw.Generation) || !harness.IsTrue(gw.Status.Conditions, "Programmed", gw.Generation) {
+		t.Errorf("Gateway not Accepted+Programmed: %s", harness.Describe(gw.Status.Conditions))
 	}
 	if !slices.Contains(gw.Finalizers, kubernetes.FinalizerGateway) || !slices.Contains(inventory.Finalizers, kubernetes.FinalizerHTTPRoute) {
 		t.Errorf("finalizers: gateway %v, route %v", gw.Finalizers, inventory.Finalizers)
@@ -78,26 +79,26 @@ func TestSeedWalkthrough(t *testing.T) {
 
 	// Economy: what it cost to get here, before any traffic or change.
 	calls := e.lattice.Counts()
-	statusWrites := ctl.counter(t, "lattice_gateway_status_writes_total", "", "")
-	routeWrites := ctl.counter(t, "lattice_gateway_status_writes_total", "kind", "HTTPRoute")
+	statusWrites := ctl.Counter(t, "lattice_gateway_status_writes_total", "", "")
+	routeWrites := ctl.Counter(t, "lattice_gateway_status_writes_total", "kind", "HTTPRoute")
 	t.Logf("walkthrough: Programmed %s after apply; %d Lattice API calls (%d mutating) for 2 routes + 1 gateway; status writes: %.0f total, %.0f HTTPRoute (%.1f per route)",
 		programmedAfter.Round(time.Millisecond), calls.Total(), calls.Mutating(), statusWrites, routeWrites, routeWrites/2)
 	t.Logf("walkthrough calls by operation: %v; finalizer/annotation patches: %.0f (%.0f on HTTPRoutes)", opsOf(calls),
-		ctl.counter(t, "lattice_gateway_metadata_writes_total", "", ""), ctl.counter(t, "lattice_gateway_metadata_writes_total", "kind", "HTTPRoute"))
-	if n, sum := ctl.histogram(t, "lattice_gateway_route_convergence_seconds"); n > 0 {
+		ctl.Counter(t, "lattice_gateway_metadata_writes_total", "", ""), ctl.Counter(t, "lattice_gateway_metadata_writes_total", "kind", "HTTPRoute"))
+	if n, sum := ctl.Histogram(t, "lattice_gateway_route_convergence_seconds"); n > 0 {
 		t.Logf("route convergence: %d observations, mean %.2fs", n, sum/float64(n))
 	}
 
 	// Pods keep becoming ready after the routes are Programmed; wait for every replica's target.
 	replicas := map[string]int{"k8s-default-inventory-ver1-": 2, "k8s-default-inventory-ver2-": 2, "k8s-default-parking-": 1, "k8s-default-review-": 1}
-	eventually(t, time.Minute, func() string { return fmt.Sprint(e.latticeInventory()["TargetGroup"]) }, func() bool {
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
 		for prefix, n := range replicas {
 			if len(targetsOf(e.lattice.Store().Snapshot(), prefix)) != n {
 				return false
 			}
 		}
 		return true
-	})
+	}, func() string { return fmt.Sprint(e.latticeInventory()["TargetGroup"]) }))
 
 	// Steady state: an event that changes nothing (a new label on the Gateway) re-runs the whole
 	// world but makes no Lattice call and no status write.
@@ -110,7 +111,7 @@ func TestSeedWalkthrough(t *testing.T) {
 	if c := e.lattice.Counts(); c.Total() != 0 {
 		t.Errorf("steady state made Lattice calls: %v", opsOf(c))
 	}
-	if w := ctl.counter(t, "lattice_gateway_status_writes_total", "", ""); w != statusWrites {
+	if w := ctl.Counter(t, "lattice_gateway_status_writes_total", "", ""); w != statusWrites {
 		t.Errorf("steady state wrote statuses: %.0f writes, %.0f before", w, statusWrites)
 	}
 	if !e.hasEvent(t, "default", "inventory", "Programmed") {
@@ -125,10 +126,10 @@ func TestSeedWalkthrough(t *testing.T) {
 	dial := cluster.PodDialer(t)
 	send := func(n int) map[string]int { return cluster.Apps(cluster.SendRequests(n, url, dnsName, dial)) }
 	// Targets start INITIAL until their first health check; wait for both versions to answer.
-	eventually(t, time.Minute, func() string { return fmt.Sprint(send(20)) }, func() bool {
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
 		got := send(20)
 		return got["inventory-ver1"]+got["inventory-ver2"] == 20 && got["inventory-ver1"] > 0 && got["inventory-ver2"] > 0
-	})
+	}, func() string { return fmt.Sprint(send(20)) }))
 
 	const n = 1000
 	// Tolerance: ±5 percentage points (the data plane's smooth weighted round robin is exact over
@@ -146,7 +147,7 @@ func TestSeedWalkthrough(t *testing.T) {
 	checkSplit(0.5)
 
 	for path, app := range map[string]string{"/parking": "parking", "/review": "review"} {
-		ratesDNS := e.routeProgrammed(t, "default", "rates", "my-hotel", time.Minute).Annotations[status.AnnotationDomainName]
+		ratesDNS := harness.RouteProgrammed(t, e.cluster.Client, "default", "rates", "my-hotel", time.Minute).Annotations[status.AnnotationDomainName]
 		rips, err := cluster.ResolveDNS(ratesDNS, e.dp.DNSAddr())
 		if err != nil {
 			t.Fatal(err)
@@ -163,7 +164,7 @@ func TestSeedWalkthrough(t *testing.T) {
 	if err := k.Patch(ctx, &gwv1.HTTPRoute{ObjectMeta: inventory.ObjectMeta}, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		t.Fatal(err)
 	}
-	e.routeProgrammed(t, "default", "inventory", "my-hotel", time.Minute)
+	harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", time.Minute)
 	t.Logf("weights 90/10: Lattice calls %v", opsOf(e.lattice.Counts()))
 	checkSplit(0.9)
 
@@ -176,11 +177,11 @@ func TestSeedWalkthrough(t *testing.T) {
 	if err := k.Patch(ctx, dep, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"replicas":0}}`))); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Minute, func() string {
-		return fmt.Sprint(targetsOf(e.lattice.Store().Snapshot(), "k8s-default-inventory-ver1"))
-	}, func() bool {
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
 		return len(targetsOf(e.lattice.Store().Snapshot(), "k8s-default-inventory-ver1")) == 0
-	})
+	}, func() string {
+		return fmt.Sprint(targetsOf(e.lattice.Store().Snapshot(), "k8s-default-inventory-ver1"))
+	}))
 	scaleCalls := e.lattice.Counts()
 	t.Logf("scale inventory-ver1 to 0: Lattice calls %v", opsOf(scaleCalls))
 	for op := range scaleCalls {
@@ -211,7 +212,7 @@ func TestSeedWalkthrough(t *testing.T) {
 	}
 	e.waitGone(t, &gwv1.HTTPRoute{ObjectMeta: objMeta("default", "inventory")}, &gwv1.HTTPRoute{ObjectMeta: objMeta("default", "rates")},
 		&gwv1.Gateway{ObjectMeta: objMeta("default", "my-hotel")})
-	eventually(t, 30*time.Second, func() string { return fmt.Sprint(e.latticeInventory()) }, func() bool { return total(e.latticeInventory()) == 0 })
+	harness.Eventually(t, 30*time.Second, harness.That(func() bool { return total(e.latticeInventory()) == 0 }, func() string { return fmt.Sprint(e.latticeInventory()) }))
 	// The GatewayClass lost its gateway-exists finalizer with its last Gateway and can go.
 	if err := k.Delete(ctx, &gwv1.GatewayClass{ObjectMeta: objMeta("", "amazon-vpc-lattice")}); err != nil {
 		t.Fatal(err)
@@ -234,11 +235,11 @@ func (e *env) waitGone(t *testing.T, objs ...client.Object) {
 	t.Helper()
 	for _, obj := range objs {
 		key := client.ObjectKeyFromObject(obj)
-		eventually(t, time.Minute, func() string {
-			return fmt.Sprintf("%T %s still exists with finalizers %v", obj, key, obj.GetFinalizers())
-		}, func() bool {
+		harness.Eventually(t, time.Minute, harness.That(func() bool {
 			return apierrors.IsNotFound(e.cluster.Client.Get(context.Background(), key, obj))
-		})
+		}, func() string {
+			return fmt.Sprintf("%T %s still exists with finalizers %v", obj, key, obj.GetFinalizers())
+		}))
 	}
 }
 

@@ -3,7 +3,9 @@ package packaging_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -63,6 +65,40 @@ func TestManifestsInstallOnAPIServer(t *testing.T) {
 	t.Run("rbac", func(t *testing.T) { checkServiceAccountAccess(ctx, t, cfg) })
 	t.Run("crds", func(t *testing.T) { checkCRDs(ctx, t, c) })
 	t.Run("validation", func(t *testing.T) { checkValidation(ctx, t, c) })
+	t.Run("printer columns", func(t *testing.T) { checkPolicyTables(ctx, t, cfg) })
+}
+
+// checkPolicyTables asks the API server for the policies checkValidation created as kubectl get
+// does (a Table) and checks the target and Accepted cells.
+func checkPolicyTables(ctx context.Context, t *testing.T, cfg *rest.Config) {
+	rc, err := rest.RESTClientFor(&rest.Config{Host: cfg.Host, TLSClientConfig: cfg.TLSClientConfig, BearerToken: cfg.BearerToken,
+		ContentConfig: rest.ContentConfig{NegotiatedSerializer: clientgoscheme.Codecs.WithoutConversion(), GroupVersion: &v1alpha1.GroupVersion}, APIPath: "/apis"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for resource, name := range map[string]string{"targetgrouppolicies": "tgp", "vpcassociationpolicies": "vap", "accesslogpolicies": "alp", "iamauthpolicies": "iap"} {
+		raw, err := rc.Get().Namespace("default").Resource(resource).Name(name).
+			SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", resource, err)
+		}
+		var table metav1.Table
+		if err := json.Unmarshal(raw, &table); err != nil || len(table.Rows) != 1 {
+			t.Fatalf("%s: %v %s", resource, err, raw)
+		}
+		var cols []string
+		for _, c := range table.ColumnDefinitions {
+			cols = append(cols, c.Name)
+		}
+		cells := fmt.Sprint(table.Rows[0].Cells[:4])
+		want := "[" + name + " Gateway my-hotel Unknown]"
+		if name == "tgp" {
+			want = "[tgp Service parking Unknown]"
+		}
+		if strings.Join(cols, ",") != "Name,Target Kind,Target Name,Accepted,Age" || cells != want {
+			t.Errorf("%s: columns %v cells %s, want %s", resource, cols, cells, want)
+		}
+	}
 }
 
 // applyAll creates every object of a multi-document YAML stream.
@@ -195,6 +231,11 @@ func checkCRDs(ctx context.Context, t *testing.T, c client.Client) {
 			want := []string{}
 			if tt.arnColumn {
 				want = append(want, "ARN")
+			}
+			if tt.policy {
+				// Policy discovery tools and kubectl show what each policy targets and whether it
+				// was accepted.
+				want = append(want, "Target Kind", "Target Name", "Accepted")
 			}
 			if tt.categories {
 				want = append(want, "Age")

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
 // repoExamples is examples/hotel of this checkout.
@@ -25,10 +27,10 @@ func TestDemo(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := start(t, "demo", "--requests", strconv.Itoa(tt.requests), "--listener-port-offset", strconv.Itoa(freePort(t)-80),
 				"--data-dir", t.TempDir())
-			if err := p.wait(time.Minute); err != nil {
+			if err := p.Wait(time.Minute); err != nil {
 				t.Fatalf("demo exit: %v", err)
 			}
-			out := p.output()
+			out := p.Output()
 			if n := strings.Count(out, "): Inventory-ver1 handler pod") + strings.Count(out, "): Inventory-ver2 handler pod"); n != tt.requests {
 				t.Errorf("%d inventory answers, want %d", n, tt.requests)
 			}
@@ -104,10 +106,10 @@ func TestPlan(t *testing.T) {
 
 	t.Run("against a running instance only the difference, and nothing changes", func(t *testing.T) {
 		dir := t.TempDir()
-		write(t, dir, "base.yaml", base+service("inventory-ver1", "127.0.31.11")+service("inventory-ver2", "127.0.31.21"))
-		write(t, dir, "inventory.yaml", inventoryRoute(50, 50))
+		write(t, dir, "base.yaml", base(t)+service(t, "inventory-ver1", "127.0.31.11")+service(t, "inventory-ver2", "127.0.31.21"))
+		write(t, dir, "inventory.yaml", inventoryRoute(t, 50, 50))
 		in := startRun(t, dir, t.TempDir(), filepath.Join(t.TempDir(), "state.json"), freePort(t))
-		in.p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed`, 0, 30*time.Second)
+		in.p.WaitOutput(`HTTPRoute\s+default/inventory\s+Programmed`, 0, 30*time.Second)
 
 		// The same objects with new weights, in a folder the running instance does not watch.
 		planDir := t.TempDir()
@@ -116,7 +118,7 @@ func TestPlan(t *testing.T) {
 			t.Fatal(err)
 		}
 		write(t, planDir, "base.yaml", string(b))
-		write(t, planDir, "inventory.yaml", inventoryRoute(80, 20))
+		write(t, planDir, "inventory.yaml", inventoryRoute(t, 80, 20))
 		before := in.counters(t).Mutating
 		out, err := exec.Command(binary, "plan", "-f", planDir, "--lattice-endpoint", in.api).CombinedOutput()
 		if err != nil {
@@ -132,8 +134,8 @@ func TestPlan(t *testing.T) {
 
 	t.Run("a bad manifest fails the plan", func(t *testing.T) {
 		dir := t.TempDir()
-		write(t, dir, "base.yaml", base)
-		write(t, dir, "broken.yaml", brokenRoute)
+		write(t, dir, "base.yaml", base(t))
+		write(t, dir, "broken.yaml", harness.Manifest(t, "broken-route.yaml", nil))
 		out, err := exec.Command(binary, "plan", "-f", dir).CombinedOutput()
 		if err == nil {
 			t.Fatalf("plan succeeded:\n%s", out)
@@ -148,11 +150,11 @@ func TestPlan(t *testing.T) {
 // manifests are applied, and Ctrl-C stops everything and removes the copy.
 func TestDemoKeepRunning(t *testing.T) {
 	p := start(t, "demo", "--keep-running", "--requests", "2", "--listener-port-offset", strconv.Itoa(freePort(t)-80), "--data-dir", t.TempDir())
-	m, at := p.waitOutput(`Edit the manifests in (\S+) and`, 0, time.Minute)
+	m, at := p.WaitOutput(`Edit the manifests in (\S+) and`, 0, time.Minute)
 	dir := m[1]
-	m, _ = p.waitOutput(`curl --resolve (\S+):(\d+):(\S+) http://`, at, 5*time.Second)
+	m, _ = p.WaitOutput(`curl --resolve (\S+):(\d+):(\S+) http://`, at, 5*time.Second)
 	in := &instance{listener: m[3] + ":" + m[2]}
-	m2, _ := p.waitOutput(`dig @(\S+) -p (\d+) \+short`, at, 5*time.Second)
+	m2, _ := p.WaitOutput(`dig @(\S+) -p (\d+) \+short`, at, 5*time.Second)
 	in.dns = m2[1] + ":" + m2[2]
 	if c := in.split(t, m[1], 10); c["inventory-ver1-7d7b9b6b4f-2lx8m"]+c["inventory-ver1-7d7b9b6b4f-t5r7n"] != 5 {
 		t.Errorf("split of the printed command's requests: %v", c)
@@ -163,14 +165,14 @@ func TestDemoKeepRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, dir, "inventory-route.yaml", strings.Replace(strings.Replace(string(b), "weight: 50", "weight: 100", 1), "weight: 50", "weight: 0", 1))
-	eventually(t, 20*time.Second, "the edit applied", func() error {
+	harness.Eventually(t, 20*time.Second, func() error {
 		c := in.split(t, m[1], 4)
 		if c["inventory-ver1-7d7b9b6b4f-2lx8m"]+c["inventory-ver1-7d7b9b6b4f-t5r7n"] != 4 {
 			return fmt.Errorf("split %v", c)
 		}
 		return nil
 	})
-	if err := p.stop(10 * time.Second); err != nil {
+	if err := p.Stop(10 * time.Second); err != nil {
 		t.Fatalf("exit after Ctrl-C: %v", err)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {

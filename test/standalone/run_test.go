@@ -21,97 +21,20 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/demo"
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 	"github.com/lattice-gateway/lattice-gateway/test/workloads"
 )
 
-const base = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata:
-  name: amazon-vpc-lattice
-spec:
-  controllerName: application-networking.k8s.aws/gateway-api-controller
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: my-hotel
-spec:
-  gatewayClassName: amazon-vpc-lattice
-  listeners:
-  - name: http
-    protocol: HTTP
-    port: 80
-`
+func base(t *testing.T) string { return harness.Manifest(t, "hotel-gateway.yaml", nil) }
 
 // service returns a Service and its standalone EndpointSlice with one pod at addr:8090.
-func service(name, addr string) string {
-	return fmt.Sprintf(`---
-apiVersion: v1
-kind: Service
-metadata:
-  name: %[1]s
-spec:
-  ports:
-  - port: 8090
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: %[1]s-1
-  labels:
-    kubernetes.io/service-name: %[1]s
-addressType: IPv4
-ports:
-- port: 8090
-endpoints:
-- addresses: [%[2]q]
-  targetRef: {kind: Pod, name: %[1]s-pod}
-`, name, addr)
+func service(t *testing.T, name, addr string) string {
+	return harness.Manifest(t, "service.yaml.tmpl", map[string]string{"Name": name, "Addr": addr})
 }
 
-func inventoryRoute(w1, w2 int) string {
-	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: inventory
-spec:
-  parentRefs:
-  - name: my-hotel
-  rules:
-  - backendRefs:
-    - name: inventory-ver1
-      port: 8090
-      weight: %d
-    - name: inventory-ver2
-      port: 8090
-      weight: %d
-`, w1, w2)
+func inventoryRoute(t *testing.T, ver1, ver2 int) string {
+	return harness.Manifest(t, "inventory-route.yaml.tmpl", map[string]int{"Ver1": ver1, "Ver2": ver2})
 }
-
-const ratesRoute = `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: rates
-spec:
-  parentRefs:
-  - name: my-hotel
-  rules:
-  - matches:
-    - path: {type: PathPrefix, value: /parking}
-    backendRefs:
-    - name: parking
-      port: 8090
-`
-
-// brokenRoute has a typo on line 7: spec.rulez.
-const brokenRoute = `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: review
-spec:
-  parentRefs: [{name: my-hotel}]
-  rulez: []
-`
 
 // pods runs demo-app pods on loopback addresses for the test's Services.
 func pods(t *testing.T, byAddr map[string]string) {
@@ -135,7 +58,7 @@ func write(t *testing.T, dir, name, content string) {
 
 // instance is what a started `run` printed about itself.
 type instance struct {
-	p               *process
+	p               *harness.Process
 	api, admin, dns string
 	listener        string
 	client          *vpclattice.Client
@@ -147,11 +70,11 @@ func startRun(t *testing.T, dir, statusDir, stateFile string, listenerPort int, 
 		"--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0",
 		"--listener-port-offset", strconv.Itoa(listenerPort - 80), "--data-dir", filepath.Join(t.TempDir(), "data")}, extra...)
 	p := start(t, args...)
-	m, _ := p.waitOutput(`API on (http://\S+) `, 0, 30*time.Second)
+	m, _ := p.WaitOutput(`API on (http://\S+) `, 0, 30*time.Second)
 	in := &instance{p: p, api: m[1], listener: "127.0.0.1:" + strconv.Itoa(listenerPort)}
-	m, _ = p.waitOutput(`admin \(metrics, counters, faults\) on http://(\S+)`, 0, 5*time.Second)
+	m, _ = p.WaitOutput(`admin \(metrics, counters, faults\) on http://(\S+)`, 0, 5*time.Second)
 	in.admin = m[1]
-	m, _ = p.waitOutput(`DNS on (\S+) \(udp/tcp\)`, 0, 5*time.Second)
+	m, _ = p.WaitOutput(`DNS on (\S+) \(udp/tcp\)`, 0, 5*time.Second)
 	in.dns = m[1]
 	in.client = latticeClient(in.api)
 	return in
@@ -229,12 +152,12 @@ func TestRunFolder(t *testing.T) {
 		"127.0.30.21": "inventory-ver2-pod"})
 	dir, statusDir := t.TempDir(), t.TempDir()
 	stateFile := filepath.Join(t.TempDir(), "state.json")
-	write(t, dir, "base.yaml", base+service("inventory-ver1", "127.0.30.11")+service("inventory-ver2", "127.0.30.21")+service("parking", "127.0.30.1"))
-	write(t, dir, "inventory.yaml", inventoryRoute(50, 50))
+	write(t, dir, "base.yaml", base(t)+service(t, "inventory-ver1", "127.0.30.11")+service(t, "inventory-ver2", "127.0.30.21")+service(t, "parking", "127.0.30.1"))
+	write(t, dir, "inventory.yaml", inventoryRoute(t, 50, 50))
 	port := freePort(t)
 	in := startRun(t, dir, statusDir, stateFile, port)
 
-	m, at := in.p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+(\S+)\s+http://127\.0\.0\.1:`+strconv.Itoa(port), 0, 30*time.Second)
+	m, at := in.p.WaitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+(\S+)\s+http://127\.0\.0\.1:`+strconv.Itoa(port), 0, 30*time.Second)
 	dnsName := m[1]
 	svc, err := in.service(t, "inventory-default")
 	if err != nil {
@@ -264,8 +187,8 @@ func TestRunFolder(t *testing.T) {
 	})
 
 	t.Run("modified route re-applied", func(t *testing.T) {
-		write(t, dir, "inventory.yaml", inventoryRoute(100, 0))
-		eventually(t, 20*time.Second, "all traffic to ver1", func() error {
+		write(t, dir, "inventory.yaml", inventoryRoute(t, 100, 0))
+		harness.Eventually(t, 20*time.Second, func() error {
 			if c := in.split(t, dnsName, 20); c["inventory-ver1-pod"] != 20 {
 				return fmt.Errorf("split %v", c)
 			}
@@ -274,11 +197,11 @@ func TestRunFolder(t *testing.T) {
 	})
 
 	t.Run("endpoint added to an EndpointSlice gets traffic", func(t *testing.T) {
-		slices := base + strings.Replace(service("inventory-ver1", "127.0.30.11"), "endpoints:\n",
+		slices := base(t) + strings.Replace(service(t, "inventory-ver1", "127.0.30.11"), "endpoints:\n",
 			"endpoints:\n- addresses: [\"127.0.30.12\"]\n  targetRef: {kind: Pod, name: inventory-ver1-pod-b}\n", 1) +
-			service("inventory-ver2", "127.0.30.21") + service("parking", "127.0.30.1")
+			service(t, "inventory-ver2", "127.0.30.21") + service(t, "parking", "127.0.30.1")
 		write(t, dir, "base.yaml", slices)
-		eventually(t, 20*time.Second, "both ver1 pods answer", func() error {
+		harness.Eventually(t, 20*time.Second, func() error {
 			if c := in.split(t, dnsName, 20); c["inventory-ver1-pod"] == 0 || c["inventory-ver1-pod-b"] == 0 {
 				return fmt.Errorf("split %v", c)
 			}
@@ -287,8 +210,8 @@ func TestRunFolder(t *testing.T) {
 	})
 
 	t.Run("added route appears", func(t *testing.T) {
-		write(t, dir, "rates.yaml", ratesRoute)
-		m, at = in.p.waitOutput(`HTTPRoute\s+default/rates\s+Programmed\s+(\S+)`, at, 30*time.Second)
+		write(t, dir, "rates.yaml", harness.Manifest(t, "rates-route.yaml", nil))
+		m, at = in.p.WaitOutput(`HTTPRoute\s+default/rates\s+Programmed\s+(\S+)`, at, 30*time.Second)
 		if _, err := in.service(t, "rates-default"); err != nil {
 			t.Fatal(err)
 		}
@@ -299,8 +222,8 @@ func TestRunFolder(t *testing.T) {
 	})
 
 	t.Run("malformed manifest reported with file and line, others keep working", func(t *testing.T) {
-		write(t, dir, "broken.yaml", brokenRoute)
-		in.p.waitOutput(`skipped `+regexp.QuoteMeta(filepath.Join(dir, "broken.yaml"))+`:7: HTTPRoute: unknown field spec\.rulez`, at, 20*time.Second)
+		write(t, dir, "broken.yaml", harness.Manifest(t, "broken-route.yaml", nil))
+		in.p.WaitOutput(`skipped `+regexp.QuoteMeta(filepath.Join(dir, "broken.yaml"))+`:7: HTTPRoute: unknown field spec\.rulez`, at, 20*time.Second)
 		if c := in.split(t, dnsName, 10); c["inventory-ver1-pod"]+c["inventory-ver1-pod-b"] != 10 {
 			t.Fatalf("inventory after a bad manifest: %v", c)
 		}
@@ -313,13 +236,13 @@ func TestRunFolder(t *testing.T) {
 		if err := os.Remove(filepath.Join(dir, "rates.yaml")); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 20*time.Second, "rates-default deleted", func() error {
+		harness.Eventually(t, 20*time.Second, func() error {
 			if _, err := in.service(t, "rates-default"); err == nil {
 				return fmt.Errorf("still there")
 			}
 			return nil
 		})
-		eventually(t, 5*time.Second, "rates status file removed", func() error {
+		harness.Eventually(t, 5*time.Second, func() error {
 			if _, err := os.Stat(filepath.Join(statusDir, "httproute.default.rates.yaml")); err == nil {
 				return fmt.Errorf("still there")
 			}
@@ -328,13 +251,13 @@ func TestRunFolder(t *testing.T) {
 	})
 
 	t.Run("Ctrl-C stops cleanly and a restart resumes", func(t *testing.T) {
-		if err := in.p.stop(10 * time.Second); err != nil {
+		if err := in.p.Stop(10 * time.Second); err != nil {
 			t.Fatalf("exit after Ctrl-C: %v", err)
 		}
-		in.p.waitOutput(`stopped; Local Lattice state saved in `+regexp.QuoteMeta(stateFile), 0, time.Second)
+		in.p.WaitOutput(`stopped; Local Lattice state saved in `+regexp.QuoteMeta(stateFile), 0, time.Second)
 
 		again := startRun(t, dir, statusDir, stateFile, port)
-		again.p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+`+regexp.QuoteMeta(dnsName), 0, 30*time.Second)
+		again.p.WaitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+`+regexp.QuoteMeta(dnsName), 0, 30*time.Second)
 		svc2, err := again.service(t, "inventory-default")
 		if err != nil {
 			t.Fatal(err)
@@ -348,7 +271,7 @@ func TestRunFolder(t *testing.T) {
 		if c := again.split(t, dnsName, 10); c["inventory-ver1-pod"]+c["inventory-ver1-pod-b"] != 10 {
 			t.Fatalf("traffic after restart: %v", c)
 		}
-		if err := again.p.stop(10 * time.Second); err != nil {
+		if err := again.p.Stop(10 * time.Second); err != nil {
 			t.Fatalf("exit after Ctrl-C: %v", err)
 		}
 	})
@@ -359,20 +282,20 @@ func TestRunFolder(t *testing.T) {
 func TestRunExternalEndpoint(t *testing.T) {
 	pods(t, map[string]string{"127.0.32.11": "inventory-ver1-pod", "127.0.32.21": "inventory-ver2-pod"})
 	hostDir := t.TempDir()
-	write(t, hostDir, "base.yaml", base)
+	write(t, hostDir, "base.yaml", base(t))
 	host := startRun(t, hostDir, t.TempDir(), filepath.Join(t.TempDir(), "state.json"), freePort(t))
-	host.p.waitOutput(`Gateway\s+default/my-hotel\s+Programmed`, 0, 30*time.Second)
+	host.p.WaitOutput(`Gateway\s+default/my-hotel\s+Programmed`, 0, 30*time.Second)
 
 	dir := t.TempDir()
-	write(t, dir, "base.yaml", strings.ReplaceAll(base, "my-hotel", "other-hotel")+
-		service("inventory-ver1", "127.0.32.11")+service("inventory-ver2", "127.0.32.21"))
-	write(t, dir, "inventory.yaml", strings.ReplaceAll(inventoryRoute(50, 50), "my-hotel", "other-hotel"))
+	write(t, dir, "base.yaml", strings.ReplaceAll(base(t), "my-hotel", "other-hotel")+
+		service(t, "inventory-ver1", "127.0.32.11")+service(t, "inventory-ver2", "127.0.32.21"))
+	write(t, dir, "inventory.yaml", strings.ReplaceAll(inventoryRoute(t, 50, 50), "my-hotel", "other-hotel"))
 	p := start(t, "run", "-f", dir, "--lattice-endpoint", host.api, "--cluster-name", "other")
-	m, _ := p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+(\S+)\s+http://(\S+):80\n`, 0, 30*time.Second)
+	m, _ := p.WaitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+(\S+)\s+http://(\S+):80\n`, 0, 30*time.Second)
 	if m[1] != m[2] {
 		t.Errorf("address %s, want the DNS name %s (real Lattice has no local listener)", m[2], m[1])
 	}
-	if strings.Contains(p.output(), "Local Lattice VPC Lattice API on") {
+	if strings.Contains(p.Output(), "Local Lattice VPC Lattice API on") {
 		t.Error("started an in-process Local Lattice despite --lattice-endpoint")
 	}
 	svc, err := host.service(t, "inventory-default")
@@ -389,10 +312,10 @@ func TestRunExternalEndpoint(t *testing.T) {
 	if c := host.split(t, m[1], 20); c["inventory-ver1-pod"] < 6 || c["inventory-ver2-pod"] < 6 || len(c) != 2 {
 		t.Errorf("split through the host's data plane: %v", c)
 	}
-	if err := p.stop(10 * time.Second); err != nil {
+	if err := p.Stop(10 * time.Second); err != nil {
 		t.Fatalf("exit after Ctrl-C: %v", err)
 	}
-	p.waitOutput(`stopped; the Lattice resources stay in place`, 0, time.Second)
+	p.WaitOutput(`stopped; the Lattice resources stay in place`, 0, time.Second)
 	if _, err := host.service(t, "inventory-default"); err != nil {
 		t.Errorf("service gone after stopping run: %v", err)
 	}
@@ -403,14 +326,14 @@ func TestRunExternalEndpoint(t *testing.T) {
 func TestRunGatewayAddress(t *testing.T) {
 	pods(t, map[string]string{"127.0.33.11": "inventory-ver1-pod", "127.0.33.21": "inventory-ver2-pod"})
 	dir, statusDir := t.TempDir(), t.TempDir()
-	write(t, dir, "base.yaml", base+service("inventory-ver1", "127.0.33.11")+service("inventory-ver2", "127.0.33.21"))
-	write(t, dir, "inventory.yaml", inventoryRoute(50, 50))
+	write(t, dir, "base.yaml", base(t)+service(t, "inventory-ver1", "127.0.33.11")+service(t, "inventory-ver2", "127.0.33.21"))
+	write(t, dir, "inventory.yaml", inventoryRoute(t, 50, 50))
 	port := freePort(t)
 	p := start(t, "run", "-f", dir, "--status-dir", statusDir, "--gateway-address-cidr", "127.78.0.0/16",
 		"--api-addr", "127.0.0.1:0", "--admin-addr", "", "--dns-addr", "127.0.0.1:0",
 		"--listener-port-offset", strconv.Itoa(port-80), "--data-dir", t.TempDir())
-	m, _ := p.waitOutput(`Gateway\s+default/my-hotel\s+Programmed\s+-\s+http://(127\.78\.\d+\.\d+:\d+)\n`, 0, 30*time.Second)
-	p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed`, 0, 30*time.Second)
+	m, _ := p.WaitOutput(`Gateway\s+default/my-hotel\s+Programmed\s+-\s+http://(127\.78\.\d+\.\d+:\d+)\n`, 0, 30*time.Second)
+	p.WaitOutput(`HTTPRoute\s+default/inventory\s+Programmed`, 0, 30*time.Second)
 	b, err := os.ReadFile(filepath.Join(statusDir, "gateway.default.my-hotel.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -418,7 +341,7 @@ func TestRunGatewayAddress(t *testing.T) {
 	if host, _, _ := strings.Cut(m[1], ":"); !strings.Contains(string(b), "value: "+host) {
 		t.Errorf("Gateway status lacks address %s:\n%s", host, b)
 	}
-	eventually(t, 10*time.Second, "requests to the Gateway address", func() error {
+	harness.Eventually(t, 10*time.Second, func() error {
 		c := map[string]int{}
 		for range 10 {
 			resp, err := http.Get("http://" + m[1] + "/")
@@ -441,10 +364,10 @@ func TestRunGatewayAddress(t *testing.T) {
 func TestRunResync(t *testing.T) {
 	pods(t, map[string]string{"127.0.34.11": "inventory-ver1-pod", "127.0.34.21": "inventory-ver2-pod"})
 	dir := t.TempDir()
-	write(t, dir, "base.yaml", base+service("inventory-ver1", "127.0.34.11")+service("inventory-ver2", "127.0.34.21"))
-	write(t, dir, "inventory.yaml", inventoryRoute(50, 50))
+	write(t, dir, "base.yaml", base(t)+service(t, "inventory-ver1", "127.0.34.11")+service(t, "inventory-ver2", "127.0.34.21"))
+	write(t, dir, "inventory.yaml", inventoryRoute(t, 50, 50))
 	in := startRun(t, dir, t.TempDir(), filepath.Join(t.TempDir(), "state.json"), freePort(t), "--resync-period", "300ms")
-	m, _ := in.p.waitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+(\S+)`, 0, 30*time.Second)
+	m, _ := in.p.WaitOutput(`HTTPRoute\s+default/inventory\s+Programmed\s+(\S+)`, 0, 30*time.Second)
 	svc, err := in.service(t, "inventory-default")
 	if err != nil {
 		t.Fatal(err)
@@ -456,14 +379,14 @@ func TestRunResync(t *testing.T) {
 	if _, err := in.client.DeleteListener(ctx(t), &vpclattice.DeleteListenerInput{ServiceIdentifier: svc.Id, ListenerIdentifier: ls.Items[0].Id}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "listener re-created", func() error {
+	harness.Eventually(t, 20*time.Second, func() error {
 		ls, err := in.client.ListListeners(ctx(t), &vpclattice.ListListenersInput{ServiceIdentifier: svc.Id})
 		if err != nil || len(ls.Items) != 1 {
 			return fmt.Errorf("listeners %v, %v", ls, err)
 		}
 		return nil
 	})
-	eventually(t, 10*time.Second, "traffic after the repair", func() error {
+	harness.Eventually(t, 10*time.Second, func() error {
 		if c := in.split(t, m[1], 10); c["inventory-ver1-pod"]+c["inventory-ver2-pod"] != 10 {
 			return fmt.Errorf("split %v", c)
 		}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/demo/workload"
 	"golang.org/x/net/websocket"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -72,31 +74,31 @@ func startEchoBasic(r *Running, c Container, log logr.Logger) error {
 		log.Info("echo-basic's UDP echo mode is not simulated; the container serves nothing")
 		return nil
 	}
-	httpPort, err := parsePort(c, "HTTP_PORT", "3000")
+	httpPort, err := c.Port("HTTP_PORT", "3000")
 	if err != nil {
 		return err
 	}
-	h2cPort, err := parsePort(c, "H2C_PORT", "3001")
+	h2cPort, err := c.Port("H2C_PORT", "3001")
 	if err != nil {
 		return err
 	}
 	e := &echoServer{ctx: ctx, httpPort: strconv.Itoa(httpPort), attempts: map[string]int{}}
 	h := e.handler()
 
-	l, ap, err := listen(c.Addr, httpPort)
+	l, ap, err := workload.Listen(c.Addr, httpPort)
 	if err != nil {
 		return err
 	}
-	r.add(ap, serveHTTP(l, h, nil, nil, log))
+	r.Add(ap, workload.ServeHTTP(l, h, nil, nil, log))
 
-	l, ap, err = listen(c.Addr, h2cPort)
+	l, ap, err = workload.Listen(c.Addr, h2cPort)
 	if err != nil {
 		return err
 	}
 	h2c := new(http.Protocols)
 	h2c.SetHTTP1(true)
 	h2c.SetUnencryptedHTTP2(true)
-	r.add(ap, serveHTTP(l, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.Add(ap, workload.ServeHTTP(l, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.ProtoMajor != 2 && req.Header.Get("Upgrade") != "h2c" {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, "Expected h2c request")
@@ -109,7 +111,7 @@ func startEchoBasic(r *Running, c Container, log logr.Logger) error {
 	if certPath == "" || keyPath == "" {
 		return nil
 	}
-	httpsPort, err := parsePort(c, "HTTPS_PORT", "8443")
+	httpsPort, err := c.Port("HTTPS_PORT", "8443")
 	if err != nil {
 		return err
 	}
@@ -118,7 +120,7 @@ func startEchoBasic(r *Running, c Container, log logr.Logger) error {
 		return err
 	}
 	if caPath := c.Env["TLS_CLIENT_CACERTS"]; caPath != "" {
-		ca, err := c.file(caPath)
+		ca, err := c.File(caPath)
 		if err != nil {
 			return err
 		}
@@ -129,20 +131,20 @@ func startEchoBasic(r *Running, c Container, log logr.Logger) error {
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 		cfg.ClientCAs = pool
 	}
-	l, ap, err = listen(c.Addr, httpsPort)
+	l, ap, err = workload.Listen(c.Addr, httpsPort)
 	if err != nil {
 		return err
 	}
-	r.add(ap, serveHTTP(l, h, nil, cfg, log))
+	r.Add(ap, workload.ServeHTTP(l, h, nil, cfg, log))
 	return nil
 }
 
 func serverTLS(c Container, certPath, keyPath string) (*tls.Config, error) {
-	certPEM, err := c.file(certPath)
+	certPEM, err := c.File(certPath)
 	if err != nil {
 		return nil, err
 	}
-	keyPEM, err := c.file(keyPath)
+	keyPEM, err := c.File(keyPath)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +227,7 @@ func (e *echoServer) retry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := delay(r, "delayRetry"); err != nil {
-		writeError(w, err)
+		workload.WriteError(w, err)
 		return
 	}
 	if code, err := strconv.Atoi(q.Get("responseCode")); err == nil {
@@ -233,7 +235,7 @@ func (e *echoServer) retry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := reset(w); err != nil {
-		writeError(w, err)
+		workload.WriteError(w, err)
 	}
 }
 
@@ -272,7 +274,7 @@ func delay(r *http.Request, key string) error {
 
 func (e *echoServer) echo(w http.ResponseWriter, r *http.Request) {
 	if err := delay(r, "delay"); err != nil {
-		writeError(w, err)
+		workload.WriteError(w, err)
 		return
 	}
 	body, err := json.MarshalIndent(EchoResponse{
@@ -286,7 +288,7 @@ func (e *echoServer) echo(w http.ResponseWriter, r *http.Request) {
 		TLS:         tlsAssertions(r.TLS),
 	}, "", " ")
 	if err != nil {
-		writeError(w, err)
+		workload.WriteError(w, err)
 		return
 	}
 	for _, kvs := range r.Header["X-Echo-Set-Header"] {
@@ -302,15 +304,6 @@ func (e *echoServer) echo(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(body)
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	body, _ := json.Marshal(struct {
-		Message string `json:"message"`
-	}{err.Error()})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusInternalServerError)
 	_, _ = w.Write(body)
 }
 
@@ -357,7 +350,7 @@ func startGRPCEcho(r *Running, c Container, ctx EchoContext) error {
 		return fmt.Errorf("GrpcEcho service missing from the conformance proto")
 	}
 	pctx := &pb.Context{Namespace: ctx.Namespace, Ingress: ctx.Ingress, ServiceName: ctx.Service, Pod: ctx.Pod}
-	port, err := parsePort(c, "HTTP_PORT", "3000")
+	port, err := c.Port("HTTP_PORT", "3000")
 	if err != nil {
 		return err
 	}
@@ -369,7 +362,7 @@ func startGRPCEcho(r *Running, c Container, ctx EchoContext) error {
 	if certPath == "" || keyPath == "" {
 		return nil
 	}
-	port, err = parsePort(c, "HTTPS_PORT", "8443")
+	port, err = c.Port("HTTPS_PORT", "8443")
 	if err != nil {
 		return err
 	}
@@ -381,7 +374,7 @@ func startGRPCEcho(r *Running, c Container, ctx EchoContext) error {
 }
 
 func serveGRPC(r *Running, c Container, port int, cfg *tls.Config, echo *grpcEcho) error {
-	l, ap, err := listen(c.Addr, port)
+	l, ap, err := workload.Listen(c.Addr, port)
 	if err != nil {
 		return err
 	}
@@ -393,7 +386,7 @@ func serveGRPC(r *Running, c Container, port int, cfg *tls.Config, echo *grpcEch
 	pb.RegisterGrpcEchoServer(s, echo)
 	reflection.Register(s)
 	go func() { _ = s.Serve(l) }()
-	r.add(ap, stopFunc(func() {
+	r.Add(ap, stopFunc(func() {
 		s.Stop()
 		_ = l.Close() // Serve may not have started yet; the port must be free on return
 	}))

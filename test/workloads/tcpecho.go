@@ -11,17 +11,19 @@ import (
 	"sync"
 
 	"sigs.k8s.io/gateway-api/conformance/echo-basic/tcpserver"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/demo/workload"
 )
 
 // startTCPEcho is echo-basic's TCP_ECHO_SERVER mode: a welcome line, then answers to TEST (the
 // pod context as JSON), IS_TLS and PING, on TCP_PORT and, with a certificate, over TLS on
 // TLS_PORT. The conformance suite's TLSRoute tests reach it through TLS passthrough.
 func startTCPEcho(r *Running, c Container, ctx EchoContext) error {
-	tcpPort, err := parsePort(c, "TCP_PORT", "3000")
+	tcpPort, err := c.Port("TCP_PORT", "3000")
 	if err != nil {
 		return err
 	}
-	tlsPort, err := parsePort(c, "TLS_PORT", "8443")
+	tlsPort, err := c.Port("TLS_PORT", "8443")
 	if err != nil {
 		return err
 	}
@@ -44,7 +46,7 @@ func startTCPEcho(r *Running, c Container, ctx EchoContext) error {
 }
 
 func serveTCPEcho(r *Running, c Container, port int, cfg *tls.Config, pctx tcpserver.Context) error {
-	l, ap, err := listen(c.Addr, port)
+	l, ap, err := workload.Listen(c.Addr, port)
 	if err != nil {
 		return err
 	}
@@ -64,7 +66,7 @@ func serveTCPEcho(r *Running, c Container, port int, cfg *tls.Config, pctx tcpse
 			go tcpEcho(ctx, conn, pctx)
 		}
 	}()
-	r.add(ap, stopFunc(func() {
+	r.Add(ap, stopFunc(func() {
 		cancel()
 		_ = l.Close()
 		wg.Wait()

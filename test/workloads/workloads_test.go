@@ -47,26 +47,6 @@ func TestKindOf(t *testing.T) {
 	}
 }
 
-func TestPodOf(t *testing.T) {
-	for _, tc := range []struct {
-		body string
-		pod  string
-		ok   bool
-	}{
-		{"Requesting to Pod(parking-6cdcd5b4b4-g8dkb): parking handler pod", "parking-6cdcd5b4b4-g8dkb", true},
-		{`{"path":"/","pod":"infra-backend-v1-abc"}`, "infra-backend-v1-abc", true},
-		{`{"pod":""}`, "", true},
-		{`{"path":"/"}`, "", false},
-		{"upstream connect error", "", false},
-		{"", "", false},
-	} {
-		pod, ok := PodOf([]byte(tc.body))
-		if pod != tc.pod || ok != tc.ok {
-			t.Errorf("PodOf(%q) = %q, %v; want %q, %v", tc.body, pod, ok, tc.pod, tc.ok)
-		}
-	}
-}
-
 // testAddr gives each case its own loopback address, away from the test cluster's 127.244/16.
 func testAddr(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 250, 0, byte(10 + i)}) }
 

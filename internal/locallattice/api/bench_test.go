@@ -31,7 +31,7 @@ func BenchmarkAPIThroughput(b *testing.B) {
 		_, _ = w.Write([]byte(`{"id":"svc-00000000000000000","name":"bench-svc","status":"ACTIVE"}`))
 	}))
 	b.Cleanup(static.Close)
-	baseline := client(static.URL, "us-west-2")
+	baseline := vpclattice.New(c.Options(), func(o *vpclattice.Options) { o.BaseEndpoint = aws.String(static.URL) })
 	var n atomic.Int64
 
 	cases := []struct {

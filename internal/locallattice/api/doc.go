@@ -3,17 +3,11 @@
 // server-side validation, real error shapes, idempotency tokens, pagination, quotas, asynchronous
 // states, fault injection and per-operation call counters.
 //
-// Embedding it in a test:
+// Start it with locallattice.Start, or in a test with locallatticetest:
 //
-//	srv, err := api.Open(api.Options{Region: "us-west-2", AccountID: "123456789012"})
-//	if err != nil { ... }
-//	if err := srv.Start("127.0.0.1:0"); err != nil { ... }
-//	defer srv.Close()
-//	client := vpclattice.New(vpclattice.Options{
-//		Region:       "us-west-2",
-//		BaseEndpoint: aws.String(srv.URL()),
-//		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-//	})
+//	ll := locallatticetest.Start(t, locallattice.Options{})
+//	ll.Client.CreateService(ctx, ...) // a real SDK client of ll.API
+//	srv := ll.API
 //	...
 //	calls := srv.Counts()          // API calls by operation and status code
 //	calls.Op("CreateService"); calls.Mutating(); srv.ResetCounts()

@@ -9,44 +9,25 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"github.com/go-logr/logr/testr"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 )
 
 // start runs Local Lattice on a loopback port and returns it with a real SDK client pointed at it.
 func start(t testing.TB, mutate func(*api.Options)) (*api.Server, *vpclattice.Client) {
 	t.Helper()
-	o := api.DefaultOptions()
-	o.DrainingDelay = 0
-	if tt, ok := t.(*testing.T); ok {
-		o.Logger = testr.New(tt)
-	}
+	var o api.Options
 	if mutate != nil {
 		mutate(&o)
 	}
-	srv, err := api.Open(o)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv, client(srv.URL(), o.Region)
-}
-
-func client(url, region string) *vpclattice.Client {
-	return vpclattice.New(vpclattice.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
-	})
+	ll := locallatticetest.Start(t, locallattice.Options{API: o})
+	return ll.API, ll.Client
 }
 
 func ctx(t testing.TB) context.Context {

@@ -137,6 +137,8 @@ type accessLogEntry struct {
 	HostHeader           string `json:"hostHeader,omitempty"`
 	ServerNameIndication string `json:"serverNameIndication,omitempty"`
 	FailureReason        string `json:"failureReason,omitempty"`
+	ResolvedUser         string `json:"resolvedUser,omitempty"`
+	AuthDeniedReason     string `json:"authDeniedReason,omitempty"`
 }
 
 func logTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

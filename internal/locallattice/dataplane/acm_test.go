@@ -1,4 +1,4 @@
-package dataplane
+package dataplane_test
 
 import (
 	"context"
@@ -9,37 +9,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
-	"github.com/go-logr/logr/testr"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/certtest"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 )
-
-var testCredentials = credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")
-
-// startAPI serves the Local Lattice API on a free loopback port and returns it with a
-// vpclattice client; mutate adjusts the default options.
-func startAPI(t *testing.T, mutate func(*api.Options)) (*api.Server, *vpclattice.Client) {
-	t.Helper()
-	o := api.DefaultOptions()
-	o.Logger = testr.New(t)
-	if mutate != nil {
-		mutate(&o)
-	}
-	srv, err := api.Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv, vpclattice.New(vpclattice.Options{Region: o.Region, BaseEndpoint: aws.String(srv.URL()), Credentials: testCredentials})
-}
 
 // TestImportedCertificateServedBySNI: a certificate imported into Local ACM and named by a
 // service is what the HTTPS listener presents for the service's custom domain (verified
@@ -47,10 +25,11 @@ func startAPI(t *testing.T, mutate func(*api.Options)) (*api.Server, *vpclattice
 // Lattice CA's certificate, and a re-import is served on the next connection.
 func TestImportedCertificateServedBySNI(t *testing.T) {
 	t.Parallel()
-	b := startBackend(t, "shop", "127.0.51.173:8090")
-	srv, lc := startAPI(t, nil)
-	ac := acm.New(acm.Options{Region: srv.Store().Region(), BaseEndpoint: aws.String(srv.URL()), Credentials: testCredentials})
-	dp := startDataPlane(t, srv.Store(), "127.0.52.73")
+	b := dataplane.StartBackend(t, "shop", "127.0.51.173:8090")
+	ll := locallatticetest.Start(t, locallattice.Options{DataPlane: &dataplane.Options{DataPlaneAddr: "127.0.52.73",
+		ListenerPortOffset: dataplane.TestPortOffset, HealthCheckInterval: 50 * time.Millisecond}})
+	lc, dp := ll.Client, ll.DataPlane
+	ac := acm.New(acm.Options{Region: ll.Store().Region(), BaseEndpoint: aws.String(ll.URL()), Credentials: lc.Options().Credentials})
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -68,7 +47,7 @@ func TestImportedCertificateServedBySNI(t *testing.T) {
 		Protocol: types.ListenerProtocolHttps, Port: aws.Int32(443),
 		DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}}))
 	var addr string
-	eventually(t, "the HTTPS listener", func() bool { addr, _ = dp.ListenerAddr(443); return addr != "" })
+	dataplane.Eventually(t, "the HTTPS listener", func() bool { addr, _ = dp.ListenerAddr(443); return addr != "" })
 
 	// presented dials the listener with sni and returns the verified leaf.
 	presented := func(sni string, roots *x509.CertPool) *x509.Certificate {
@@ -87,21 +66,21 @@ func TestImportedCertificateServedBySNI(t *testing.T) {
 		t.Fatalf("generated name presented a certificate from %s", got.Issuer)
 	}
 
-	client := clientFor(dp, nil)
+	client := dataplane.ClientFor(dp, nil)
 	client.Transport.(*http.Transport).TLSClientConfig.RootCAs = ca.Pool()
 	client.Transport.(*http.Transport).DisableKeepAlives = true
-	if code, e := get(t, client, mustRequest(t, "GET", "https://shop.example.com/cart")); code != http.StatusOK || e == nil || e.Backend != "shop" {
+	if code, e := dataplane.Get(t, client, dataplane.MustRequest(t, "GET", "https://shop.example.com/cart")); code != http.StatusOK || e == nil || e.Backend != "shop" {
 		t.Fatalf("request through the imported certificate: %d %+v", code, e)
 	}
 
 	rotated := ca.Issue(t, "shop.example.com", certtest.Options{NotAfter: time.Now().Add(48 * time.Hour)})
 	must(ac.ImportCertificate(ctx, &acm.ImportCertificateInput{CertificateArn: cert.CertificateArn,
 		Certificate: rotated.CertPEM, PrivateKey: rotated.KeyPEM, CertificateChain: ca.PEM}))
-	eventually(t, "the re-imported certificate", func() bool { return presented("shop.example.com", ca.Pool()).Equal(rotated.Cert) })
-	if code, e := get(t, client, mustRequest(t, "GET", "https://shop.example.com/cart")); code != http.StatusOK || e == nil {
+	dataplane.Eventually(t, "the re-imported certificate", func() bool { return presented("shop.example.com", ca.Pool()).Equal(rotated.Cert) })
+	if code, e := dataplane.Get(t, client, dataplane.MustRequest(t, "GET", "https://shop.example.com/cart")); code != http.StatusOK || e == nil {
 		t.Fatalf("request after rotation: %d %+v", code, e)
 	}
-	if b.hits.Load() != 2 {
-		t.Fatalf("backend saw %d requests, want 2", b.hits.Load())
+	if b.Hits() != 2 {
+		t.Fatalf("backend saw %d requests, want 2", b.Hits())
 	}
 }

@@ -42,6 +42,7 @@ type DataPlane struct {
 	sinks      *sinks
 	health     *healthChecks
 	ca         *pki.CA
+	principals *principals
 	dns        *dns.Server
 
 	ctx    context.Context
@@ -90,6 +91,13 @@ func (dp *DataPlane) Start(ctx context.Context) error {
 		return fmt.Errorf("start data plane: %w", err)
 	}
 	dp.ca = ca
+	if dp.principals, err = loadPrincipals(dp.opts.DataDir, dp.opts.PrincipalsFile, dp.src.Snapshot().AccountID); err != nil {
+		return fmt.Errorf("start data plane: %w", err)
+	}
+	p := dp.principals.initial
+	dp.log.Info("IAM auth: sign requests to AWS_IAM services with this principal (SigV4, service vpc-lattice-svcs)",
+		"arn", p.ARN, "accessKeyId", p.AccessKeyID, "secretAccessKey", p.SecretAccessKey,
+		"file", filepath.Join(dp.opts.DataDir, initialPrincipalFile))
 	answer, _ := netip.ParseAddr(dp.opts.DataPlaneAddr)
 	dp.dns = dns.New(dp.resolves, answer.AsSlice(), dp.log.WithName("dns"))
 	if err := dp.dns.Start(dp.opts.DNSAddr); err != nil {
@@ -123,8 +131,14 @@ func (dp *DataPlane) reconcile() {
 	if snap == nil {
 		return
 	}
-	t := compile(snap, dp.table.Load(), dp.sinks.get)
+	prev := dp.table.Load()
+	t := compile(snap, prev, dp.sinks.get)
 	dp.table.Store(t)
+	for id, msg := range t.invalidPolicies {
+		if prev.invalidPolicies[id] != msg {
+			dp.log.Info("auth policy does not parse: requests it governs are denied", "resource", id, "error", msg)
+		}
+	}
 	for port := range t.ports {
 		if _, ok := dp.listeners[port]; ok {
 			continue
@@ -232,6 +246,10 @@ func (dp *DataPlane) ListenerAddrs() map[int32]string {
 
 // CAPath is the PEM file of the Local Lattice CA that signs HTTPS listener certificates.
 func (dp *DataPlane) CAPath() string { return dp.ca.CertPath() }
+
+// Principal is the IAM principal created at first start (kept under the data directory), whose
+// keys sign requests to services with authType AWS_IAM.
+func (dp *DataPlane) Principal() PrincipalEntry { return dp.principals.initial }
 
 // CA gives tests and tools the CA (for a certificate pool).
 func (dp *DataPlane) CA() *pki.CA { return dp.ca }

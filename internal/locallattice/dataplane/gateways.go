@@ -9,19 +9,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/contract"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
-	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
 // Gateway addresses (Options.GatewayAddresses): VPC Lattice service networks have no address,
 // but a Gateway API Gateway needs one, and clients such as the Gateway API conformance suite send
 // requests to it with any Host. Each service network is served on its own loopback address
-// (model.GatewayAddress, the address translate writes into the Gateway's status), one socket per
+// (contract.GatewayAddress, the address translate writes into the Gateway's status), one socket per
 // listener port of its services. A request arriving there is routed among that service network's
 // services with a listener on the port, as one Gateway would route among its routes:
 //
 //   - a service serves the Host when it is the service's generated DNS name or custom domain,
-//     or one of the route hostnames in its model.TagHostnames tag ("*.x" matching any name
+//     or one of the route hostnames in its contract.TagHostnames tag ("*.x" matching any name
 //     below x); a service with neither a custom domain nor that tag (a route without hostnames)
 //     serves any Host;
 //   - among the rules of those services that match the request, the most specific Host match
@@ -41,7 +41,7 @@ type candidate struct {
 	rt    *route
 	rule  *rule
 	names []string // the service's DNS name and custom domain, normalised
-	// hostnames are the route hostnames of the model.TagHostnames tag, a wildcard as ".x".
+	// hostnames are the route hostnames of the contract.TagHostnames tag, a wildcard as ".x".
 	hostnames []string
 	// anyHost: no custom domain and no hostnames tag, so a route without hostnames.
 	anyHost bool
@@ -66,7 +66,7 @@ func compileGateways(snap *store.Snapshot, t *table, prefix netip.Prefix) *gatew
 	})
 	snAddr := map[string]netip.Addr{}
 	for _, sn := range networks {
-		addr := model.GatewayAddress(prefix, sn.Name)
+		addr := contract.GatewayAddress(prefix, sn.Name)
 		if _, taken := out.addrs[addr]; taken || !addr.IsValid() {
 			continue
 		}
@@ -96,7 +96,7 @@ func compileGateways(snap *store.Snapshot, t *table, prefix netip.Prefix) *gatew
 		if len(names) == 0 {
 			continue
 		}
-		hostnames := strings.Fields(strings.ToLower(m.svc.Tags[model.TagHostnames]))
+		hostnames := strings.Fields(strings.ToLower(m.svc.Tags[contract.TagHostnames]))
 		for port, pr := range t.ports {
 			// The compiled route is keyed by each of the service's names; the first one is
 			// always there for HTTP and HTTPS listeners.
@@ -240,7 +240,7 @@ func (dp *DataPlane) reconcileGateways(snap *store.Snapshot, t *table) {
 // GatewayAddr is where Lattice listener port of the service network named serviceNetwork is
 // served, if it is.
 func (dp *DataPlane) GatewayAddr(serviceNetwork string, port int32) (string, bool) {
-	addr := model.GatewayAddress(dp.opts.GatewayAddresses, serviceNetwork)
+	addr := contract.GatewayAddress(dp.opts.GatewayAddresses, serviceNetwork)
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
 	pl, ok := dp.gatewayListeners[gatewayPort{addr, port}]

@@ -12,8 +12,8 @@ import (
 
 	"github.com/go-logr/logr/testr"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/contract"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
-	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
 // TestGatewayAddresses routes requests that arrive on service networks' gateway addresses with
@@ -49,7 +49,7 @@ func TestGatewayAddresses(t *testing.T) {
 
 	// A route with several hostnames: its service has one custom domain and the hostnames tag.
 	tagged := f.service("tagged", "first.example.org")
-	f.svc(tagged).Tags = map[string]string{model.TagHostnames: ".wild.example.org first.example.org second.example.org"}
+	f.svc(tagged).Tags = map[string]string{contract.TagHostnames: ".wild.example.org first.example.org second.example.org"}
 	f.svc(tagged).CreatedAt = base.Add(time.Hour)
 	f.rule(f.listener(tagged, "HTTP", 80, fixed(404)), 1, (&httpMatch{path: "/"}).store(), tg("tagged"))
 	moveToNetwork(f, net1.ID, tagged)
@@ -60,8 +60,8 @@ func TestGatewayAddresses(t *testing.T) {
 	f.listener(tls, "TLS_PASSTHROUGH", 443, forward(f.targetGroup("TCP", "", nil, "", "127.0.53.9:8443"), 1))
 
 	prefix := netip.MustParsePrefix("127.78.0.0/16")
-	addr1 := model.GatewayAddress(prefix, net1.Name)
-	addr2 := model.GatewayAddress(prefix, "net-other")
+	addr1 := contract.GatewayAddress(prefix, net1.Name)
+	addr2 := contract.GatewayAddress(prefix, "net-other")
 	if addr1 == addr2 {
 		t.Fatalf("test service networks hash to one address %s", addr1)
 	}

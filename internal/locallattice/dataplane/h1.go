@@ -113,7 +113,7 @@ func (p *h1Pool) closeIdle() {
 
 // forwardHeaders are what the data plane sets on every forwarded request (reference §3.7).
 type forwardHeaders struct {
-	clientIP, port, proto, target, network string
+	clientIP, port, proto, target, network, identity string
 }
 
 // errUpstream marks failures talking to the target, as opposed to the client going away.
@@ -205,6 +205,9 @@ func (c *h1Conn) writeRequest(r *http.Request, h *forwardHeaders, buf []byte) er
 	writeHeader(bw, "X-Amzn-Lattice-Target", h.target)
 	if h.network != "" {
 		writeHeader(bw, "X-Amzn-Lattice-Network", h.network)
+	}
+	if h.identity != "" {
+		writeHeader(bw, "X-Amzn-Lattice-Identity", h.identity)
 	}
 	switch {
 	case r.Body == nil || r.Body == http.NoBody:

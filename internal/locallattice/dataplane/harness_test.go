@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,8 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/go-logr/logr/testr"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 )
 
@@ -212,16 +217,21 @@ func fixed(code int32) store.RuleAction {
 const testPortOffset = 20000
 
 // startDataPlane runs a data plane on its own loopback address ip, so tests run in parallel.
-func startDataPlane(t *testing.T, src store.DataPlaneSource, ip string) *DataPlane {
+// Edits adjust the options before start.
+func startDataPlane(t *testing.T, src store.DataPlaneSource, ip string, edits ...func(*Options)) *DataPlane {
 	t.Helper()
-	dp, err := New(src, Options{
+	opts := Options{
 		DNSAddr:             ip + ":0",
 		DataPlaneAddr:       ip,
 		ListenerPortOffset:  testPortOffset,
 		DataDir:             t.TempDir(),
 		Dialer:              LoopbackOnlyDialer(t),
 		HealthCheckInterval: 50 * time.Millisecond,
-	}, testr.New(t))
+	}
+	for _, edit := range edits {
+		edit(&opts)
+	}
+	dp, err := New(src, opts, testr.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,6 +356,24 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// readAccessLog decodes an access-log file, one entry per line.
+func readAccessLog(t *testing.T, path string) []accessLogEntry {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []accessLogEntry
+	for _, line := range splitLines(data) {
+		var e accessLogEntry
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("%s: %v in %q", path, err, line)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 func stringsReader(s string) io.Reader { return strings.NewReader(s) }
 
 func splitLines(b []byte) [][]byte {
@@ -356,4 +384,33 @@ func splitLines(b []byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// startWithAPI runs the Local Lattice API and a data plane on ip reading its store, and returns
+// an SDK client for the API.
+func startWithAPI(t *testing.T, ip string, edits ...func(*Options)) (*vpclattice.Client, *DataPlane) {
+	t.Helper()
+	o := api.DefaultOptions()
+	o.Logger = testr.New(t)
+	o.DrainingDelay = time.Minute
+	srv, err := api.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	lc := vpclattice.New(vpclattice.Options{Region: o.Region, BaseEndpoint: aws.String(srv.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")})
+	return lc, startDataPlane(t, srv.Store(), ip, edits...)
+}
+
+// must unwraps an SDK call that has to succeed; a failure panics, failing the test with the
+// error (Go cannot pass (v, err) along with a *testing.T).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic("unexpected error: " + err.Error())
+	}
+	return v
 }

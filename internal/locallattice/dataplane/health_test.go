@@ -2,7 +2,10 @@ package dataplane
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,3 +205,89 @@ func TestListenerPortRemovedKeepsInFlight(t *testing.T) {
 type statusError struct{ code int }
 
 func (e *statusError) Error() string { return http.StatusText(e.code) }
+
+// TestHealthCheckProtocolPortPath: a check configured for HTTPS over HTTP/2 on its own port and
+// path reaches that endpoint with that protocol, and its matcher decides the target's state,
+// which ListTargets would show with a reason code.
+func TestHealthCheckProtocolPortPath(t *testing.T) {
+	t.Parallel()
+	b := startBackend(t, "tls-checked", "127.0.54.50:8090")
+	var code atomic.Int32
+	code.Store(http.StatusNoContent)
+	var seen atomic.Value
+	ln, err := net.Listen("tcp", "127.0.54.50:8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.Proto + " " + r.URL.RequestURI())
+		w.WriteHeader(int(code.Load()))
+	}))
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.EnableHTTP2 = true
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+
+	f := newFixture()
+	svc := f.service("tls-checked", "")
+	hc := &store.HealthCheckConfig{Protocol: "HTTPS", ProtocolVersion: "HTTP2", Port: ptr(int32(8443)), Path: "/ready?deep=1",
+		HealthyThresholdCount: ptr(int32(2)), UnhealthyThresholdCount: ptr(int32(2)), Matcher: &store.Matcher{HTTPCode: ptr("200-204")}}
+	tg := f.targetGroup("HTTP", "HTTP1", hc, "INITIAL", b.addr)
+	f.listener(svc, "HTTP", 80, forward(tg, 1))
+	src := newFakeSource()
+	src.publish(f.build())
+	startDataPlane(t, src, "127.0.54.5")
+	status := func() (string, string) {
+		for _, g := range src.snap.Load().TargetGroups {
+			for _, tt := range g.Targets {
+				if g.ID == tg {
+					return tt.Status, tt.ReasonCode
+				}
+			}
+		}
+		return "", ""
+	}
+	eventually(t, "HEALTHY", func() bool { s, _ := status(); return s == "HEALTHY" })
+	if got, _ := seen.Load().(string); got != "HTTP/2.0 /ready?deep=1" {
+		t.Errorf("health check arrived as %q, want HTTP/2.0 /ready?deep=1", got)
+	}
+	code.Store(http.StatusInternalServerError)
+	eventually(t, "UNHEALTHY", func() bool { s, _ := status(); return s == "UNHEALTHY" })
+	if _, reason := status(); reason != "HealthCheckResponseMismatch" {
+		t.Errorf("reason %q", reason)
+	}
+	code.Store(http.StatusOK)
+	eventually(t, "HEALTHY again", func() bool { s, reason := status(); return s == "HEALTHY" && reason == "" })
+	if b.hits.Load() != 0 {
+		t.Errorf("health checks went to the traffic port: %d hits", b.hits.Load())
+	}
+}
+
+// TestEffectiveHealth: the defaults of reference §3.5, and 0 meaning "the default".
+func TestEffectiveHealth(t *testing.T) {
+	t.Parallel()
+	tg := func(version string, hc *store.HealthCheckConfig) *store.TargetGroup {
+		return &store.TargetGroup{Type: "IP", Config: &store.TargetGroupConfig{Protocol: "HTTP", ProtocolVersion: version, HealthCheck: hc}}
+	}
+	def := effectiveHealth(tg("HTTP1", nil), 0)
+	if !def.enabled || def.scheme != "http" || def.http2 || def.port != 0 || def.path != "/" || def.interval != 30*time.Second ||
+		def.timeout != 5*time.Second || def.healthy != 5 || def.unhealthy != 2 || !def.codes.match(200) || def.codes.match(204) {
+		t.Errorf("HTTP1 defaults: %+v", def)
+	}
+	if effectiveHealth(tg("HTTP2", nil), 0).enabled || effectiveHealth(tg("GRPC", nil), 0).enabled {
+		t.Error("health checks on by default for an HTTP2 or GRPC target group")
+	}
+	zero := effectiveHealth(tg("HTTP1", &store.HealthCheckConfig{HealthCheckIntervalSeconds: ptr(int32(0)), HealthyThresholdCount: ptr(int32(0))}), 0)
+	if zero.interval != 30*time.Second || zero.healthy != 5 {
+		t.Errorf("0 does not reset to the default: %+v", zero)
+	}
+	set := effectiveHealth(tg("HTTP1", &store.HealthCheckConfig{HealthCheckIntervalSeconds: ptr(int32(7)), HealthCheckTimeoutSeconds: ptr(int32(2)),
+		UnhealthyThresholdCount: ptr(int32(4))}), 0)
+	if set.interval != 7*time.Second || set.timeout != 2*time.Second || set.unhealthy != 4 {
+		t.Errorf("configured values not used: %+v", set)
+	}
+	if o := effectiveHealth(tg("HTTP1", &store.HealthCheckConfig{HealthCheckIntervalSeconds: ptr(int32(7))}), time.Second); o.interval != time.Second {
+		t.Errorf("--health-check-interval not applied: %v", o.interval)
+	}
+}

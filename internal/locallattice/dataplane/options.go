@@ -35,8 +35,11 @@ type Options struct {
 	// demos and tests use it to see failover in well under the API's 5 s minimum.
 	HealthCheckInterval time.Duration
 	// GatewayAddresses, when valid, serves each service network on its own address in this
-	// IPv4 range (model.GatewayAddress), routing Host-less requests as gateways.go describes.
+	// IPv4 range (contract.GatewayAddress), routing Host-less requests as gateways.go describes.
 	GatewayAddresses netip.Prefix
+	// PrincipalsFile lists the IAM principals (PrincipalsFile format) whose SigV4 signatures
+	// the data plane accepts, besides the one it creates under DataDir.
+	PrincipalsFile string
 }
 
 // Defaults for the flags.
@@ -62,6 +65,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DataDir, "data-dir", DefaultDataDir(), "directory for the Local Lattice CA (ca.pem) and access logs")
 	fs.Var(&o.DialMap, "target-dial-map", "FROM_CIDR=TO_CIDR: dial a target IP in FROM at the same offset in TO (repeatable), e.g. 10.244.0.0/16=127.244.0.0/16")
 	fs.Var(prefixFlag{&o.GatewayAddresses}, "gateway-address-cidr", "serve each service network on its own address in this IPv4 range, as the controller's --gateway-address-cidr announces it in Gateway status (e.g. 127.77.0.0/16)")
+	fs.StringVar(&o.PrincipalsFile, "iam-principals-file", "", "YAML or JSON file of IAM principals (access key, secret key, ARN, tags) that may sign requests to AWS_IAM services, besides the one created in the data dir (docs/iam-auth.md)")
 	fs.DurationVar(&o.HealthCheckInterval, "health-check-interval", 0, "if set, overrides every target group's health-check interval (for demos and tests)")
 }
 

@@ -380,18 +380,7 @@ func TestAccessLogs(t *testing.T) {
 		if got := AccessLogPath(dp.opts.DataDir, map[bool]string{true: "arn:aws:logs:us-west-2:123456789012:log-group:svc-logs", false: "arn:aws:s3:::net-bucket/prefix"}[filepath.Base(path) == "log-group_svc-logs.log"]); got != path {
 			t.Errorf("AccessLogPath = %s, want %s", got, path)
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var lines []accessLogEntry
-		for _, line := range splitLines(data) {
-			var e accessLogEntry
-			if err := json.Unmarshal(line, &e); err != nil {
-				t.Fatalf("%s: %v in %q", path, err, line)
-			}
-			lines = append(lines, e)
-		}
+		lines := readAccessLog(t, path)
 		if len(lines) != 2 {
 			t.Fatalf("%s: %d lines, want 2", path, len(lines))
 		}

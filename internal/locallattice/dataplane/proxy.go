@@ -132,6 +132,18 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 			rt.writeLog(entry)
 		}()
 	}
+	var identity string
+	if rt.auth != nil {
+		res := dp.authorize(rt.auth, portStr, r)
+		if entry != nil {
+			entry.ResolvedUser, entry.AuthDeniedReason = res.user, res.denied
+		}
+		if res.denied != "" {
+			accessDenied(w, res.message)
+			return
+		}
+		identity = res.identity
+	}
 	act := &ru.action
 	if act.fixed != 0 {
 		w.WriteHeader(act.fixed)
@@ -153,7 +165,7 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 	if entry != nil {
 		entry.TargetIPPort = t.hostPort
 	}
-	fh := &forwardHeaders{port: portStr, proto: "http", target: ft.header, network: rt.networkHeader}
+	fh := &forwardHeaders{port: portStr, proto: "http", target: ft.header, network: rt.networkHeader, identity: identity}
 	if r.TLS != nil {
 		fh.proto = "https"
 	}
@@ -190,6 +202,9 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 			h["X-Amzn-Lattice-Target"] = []string{fh.target}
 			if fh.network != "" {
 				h["X-Amzn-Lattice-Network"] = []string{fh.network}
+			}
+			if fh.identity != "" {
+				h["X-Amzn-Lattice-Identity"] = []string{fh.identity}
 			}
 		},
 	}

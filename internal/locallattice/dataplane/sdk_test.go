@@ -1,4 +1,4 @@
-package dataplane
+package dataplane_test
 
 import (
 	"context"
@@ -13,10 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
-	"github.com/go-logr/logr/testr"
 	mdns "github.com/miekg/dns"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 )
 
 // TestWalkthroughThroughTheSDK is the seed walkthrough on one machine: everything is configured
@@ -25,25 +27,19 @@ import (
 // and clients resolve the service through the data plane's DNS server.
 func TestWalkthroughThroughTheSDK(t *testing.T) {
 	t.Parallel()
-	ver1 := startBackend(t, "inventory-ver1", "127.245.251.1:8090")
-	startBackend(t, "inventory-ver2", "127.245.251.2:8090")
-	ver1b := startBackend(t, "inventory-ver1", "127.245.251.3:8090")
+	ver1 := dataplane.StartBackend(t, "inventory-ver1", "127.245.251.1:8090")
+	dataplane.StartBackend(t, "inventory-ver2", "127.245.251.2:8090")
+	ver1b := dataplane.StartBackend(t, "inventory-ver1", "127.245.251.3:8090")
 
-	srv, lc := startAPI(t, func(o *api.Options) { o.DrainingDelay = time.Minute })
-
-	var dialMap DialMap
+	var dialMap dataplane.DialMap
 	if err := dialMap.Set("10.244.0.0/16=127.245.0.0/16"); err != nil {
 		t.Fatal(err)
 	}
-	dp, err := New(srv.Store(), Options{DNSAddr: "127.0.52.20:0", DataPlaneAddr: "127.0.52.20", ListenerPortOffset: testPortOffset,
-		DataDir: t.TempDir(), DialMap: dialMap, Dialer: LoopbackOnlyDialer(t), HealthCheckInterval: 50 * time.Millisecond}, testr.New(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dp.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dp.Close)
+	dataDir := t.TempDir()
+	ll := locallatticetest.Start(t, locallattice.Options{API: api.Options{DrainingDelay: time.Minute},
+		DataPlane: &dataplane.Options{DataPlaneAddr: "127.0.52.20", ListenerPortOffset: dataplane.TestPortOffset,
+			DataDir: dataDir, DialMap: dialMap, HealthCheckInterval: 50 * time.Millisecond}})
+	lc, dp := ll.Client, ll.DataPlane
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -86,7 +82,7 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		_, port, _ := net.SplitHostPort(addr)
 		p, _ := strconv.Atoi(port)
-		return d.DialContext(ctx, network, net.JoinHostPort(ip, strconv.Itoa(p+testPortOffset)))
+		return d.DialContext(ctx, network, net.JoinHostPort(ip, strconv.Itoa(p+dataplane.TestPortOffset)))
 	}}}
 
 	targetStatus := func(tg *string, id string) string {
@@ -102,13 +98,13 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 		tg *string
 		id string
 	}{{tg1.Id, "10.244.251.1"}, {tg1.Id, "10.244.251.3"}, {tg2.Id, "10.244.251.2"}} {
-		eventually(t, tt.id+" HEALTHY in ListTargets", func() bool { return targetStatus(tt.tg, tt.id) == "HEALTHY" })
+		dataplane.Eventually(t, tt.id+" HEALTHY in ListTargets", func() bool { return targetStatus(tt.tg, tt.id) == "HEALTHY" })
 	}
 
 	split := func(n int) map[string]int {
 		counts := map[string]int{}
 		for range n {
-			code, e := get(t, c, mustRequest(t, "GET", "http://"+name+"/"))
+			code, e := dataplane.Get(t, c, dataplane.MustRequest(t, "GET", "http://"+name+"/"))
 			if code != 200 || e == nil {
 				t.Fatalf("status %d", code)
 			}
@@ -123,7 +119,7 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 			t.Errorf("%s got %.3f of %d requests, want 0.5±0.03 (%v)", v, share, n, counts)
 		}
 	}
-	if h1, h3 := ver1.hits.Load(), ver1b.hits.Load(); h1 != h3 {
+	if h1, h3 := ver1.Hits(), ver1b.Hits(); h1 != h3 {
 		t.Errorf("round robin inside ver1: %d vs %d", h1, h3)
 	}
 
@@ -133,41 +129,41 @@ func TestWalkthroughThroughTheSDK(t *testing.T) {
 		Match: &types.RuleMatchMemberHttpMatch{Value: types.HttpMatch{HeaderMatches: []types.HeaderMatch{
 			{Name: aws.String("x-canary"), Match: &types.HeaderMatchTypeMemberExact{Value: "yes"}}}}},
 		Action: &types.RuleActionMemberForward{Value: types.ForwardAction{TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg2.Id}}}}}))
-	req := mustRequest(t, "GET", "http://"+name+"/")
+	req := dataplane.MustRequest(t, "GET", "http://"+name+"/")
 	req.Header.Set("X-Canary", "YES")
 	for range 5 {
-		if _, e := get(t, c, req); e == nil || e.Backend != "inventory-ver2" {
+		if _, e := dataplane.Get(t, c, req); e == nil || e.Backend != "inventory-ver2" {
 			t.Fatalf("canary rule: got %v", e)
 		}
 	}
 
 	// A failing pod is reported UNHEALTHY through the API and leaves rotation.
-	ver1b.sick.Store(true)
-	eventually(t, "10.244.251.3 UNHEALTHY", func() bool { return targetStatus(tg1.Id, "10.244.251.3") == "UNHEALTHY" })
-	before := ver1b.hits.Load()
+	ver1b.SetSick(true)
+	dataplane.Eventually(t, "10.244.251.3 UNHEALTHY", func() bool { return targetStatus(tg1.Id, "10.244.251.3") == "UNHEALTHY" })
+	before := ver1b.Hits()
 	split(40)
-	if ver1b.hits.Load() != before {
-		t.Errorf("unhealthy target got %d requests", ver1b.hits.Load()-before)
+	if ver1b.Hits() != before {
+		t.Errorf("unhealthy target got %d requests", ver1b.Hits()-before)
 	}
 
 	// Deregistering drains: the target shows DRAINING and gets nothing new.
-	ver1b.sick.Store(false)
+	ver1b.SetSick(false)
 	must(lc.DeregisterTargets(ctx, &vpclattice.DeregisterTargetsInput{TargetGroupIdentifier: tg1.Id,
 		Targets: []types.Target{{Id: aws.String("10.244.251.1"), Port: aws.Int32(8090)}}}))
 	if s := targetStatus(tg1.Id, "10.244.251.1"); s != "DRAINING" {
 		t.Errorf("deregistered target is %s, want DRAINING", s)
 	}
-	before = ver1.hits.Load()
+	before = ver1.Hits()
 	split(40)
-	if ver1.hits.Load() != before {
-		t.Errorf("draining target got %d requests", ver1.hits.Load()-before)
+	if ver1.Hits() != before {
+		t.Errorf("draining target got %d requests", ver1.Hits()-before)
 	}
 
-	data, err := os.ReadFile(AccessLogPath(dp.opts.DataDir, "arn:aws:logs:us-west-2:123456789012:log-group:hotel"))
+	data, err := os.ReadFile(dataplane.AccessLogPath(dataDir, "arn:aws:logs:us-west-2:123456789012:log-group:hotel"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lines := len(splitLines(data)); lines != n+5+40+40 {
+	if lines := len(dataplane.SplitLines(data)); lines != n+5+40+40 {
 		t.Errorf("access log has %d lines, want %d", lines, n+5+40+40)
 	}
 }

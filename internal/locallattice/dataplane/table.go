@@ -24,6 +24,9 @@ type table struct {
 	counters map[string]*atomic.Uint64
 	// certs are the Local ACM certificates by ARN.
 	certs map[string]*importedCert
+	// invalidPolicies are the auth policies of AWS_IAM resources that do not parse, by
+	// resource ID: the API accepts any JSON, so the data plane is where they fail.
+	invalidPolicies map[string]string
 }
 
 // portRoutes are the services sharing one Lattice listener port, told apart by Host or SNI.
@@ -42,6 +45,7 @@ type route struct {
 	logs          []*logSink
 	// cert is the imported certificate the service's certificateArn names, if any.
 	cert *importedCert
+	auth *routeAuth
 }
 
 type rule struct {
@@ -130,10 +134,11 @@ type compiler struct {
 
 func compile(snap *store.Snapshot, prev *table, sinks func(string) *logSink) *table {
 	c := &compiler{snap: snap, prev: prev, sinks: sinks, out: &table{
-		names:    map[string]struct{}{},
-		ports:    map[int32]*portRoutes{},
-		tgs:      map[string]*targetGroup{},
-		counters: map[string]*atomic.Uint64{},
+		names:           map[string]struct{}{},
+		ports:           map[int32]*portRoutes{},
+		tgs:             map[string]*targetGroup{},
+		counters:        map[string]*atomic.Uint64{},
+		invalidPolicies: map[string]string{},
 	}}
 	c.out.certs = c.certificates()
 	for i := range snap.TargetGroups {
@@ -221,13 +226,14 @@ func (c *compiler) targetGroup(tg *store.TargetGroup) *targetGroup {
 func (c *compiler) service(svc *store.Service, listeners []*store.Listener, rules map[string][]*store.Rule) {
 	snARN, networkHeader := c.serviceNetwork(svc.ID)
 	logs := c.accessLogs(svc)
+	auth := c.auth(svc, snARN)
 	hosts := hostNames(svc)
 	for _, h := range hosts {
 		c.out.names[h] = struct{}{}
 	}
 	for _, l := range listeners {
 		rt := &route{service: svc, listener: l, serviceNetworkARN: snARN, networkHeader: networkHeader, logs: logs,
-			cert: c.out.certs[svc.CertificateARN]}
+			cert: c.out.certs[svc.CertificateARN], auth: auth}
 		rs := slices.Clone(rules[l.ID])
 		slices.SortFunc(rs, func(a, b *store.Rule) int { return cmp.Compare(a.Priority, b.Priority) })
 		if l.Protocol != "TLS_PASSTHROUGH" {

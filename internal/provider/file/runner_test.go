@@ -17,7 +17,9 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
@@ -71,16 +73,7 @@ spec:
 // localLattice starts Local Lattice's API in-process and returns a Deployer for it.
 func localLattice(t *testing.T) (*api.Server, *deploy.Deployer) {
 	t.Helper()
-	o := api.DefaultOptions()
-	o.DrainingDelay = 0
-	srv, err := api.Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := locallatticetest.Start(t, locallattice.Options{}).API
 	cfg := aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
 	client, err := latticeclient.New(cfg, srv.URL(), nil, latticeclient.Options{RateLimits: &latticeclient.Limits{}})
 	if err != nil {

@@ -1,4 +1,7 @@
-package model
+// Package contract holds what the controller and Local Lattice must agree on beyond the VPC
+// Lattice API: the address a Gateway's service network is served on, and the tag that carries a
+// route's hostnames. Local Lattice owns it; translate writes these values, the data plane reads them.
+package contract
 
 import (
 	"hash/fnv"
@@ -24,3 +27,9 @@ func GatewayAddress(prefix netip.Prefix, serviceNetwork string) netip.Addr {
 	n += 1 + h.Sum32()%hosts
 	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 }
+
+// TagHostnames lists a route's hostnames on its service, space-separated, a wildcard "*.x" written
+// ".x" (AWS tag values allow no "*"). A Lattice service has one custom domain; the Local Lattice
+// data plane reads this tag to route Gateway-address requests by every hostname, as Gateway API
+// does. Absent when the route has no hostnames or they do not fit the 256-character tag value.
+const TagHostnames = "lattice-gateway/hostnames"
