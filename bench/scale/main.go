@@ -194,27 +194,13 @@ func (b *bench) run(ctx context.Context) error {
 func converge(ctx context.Context, d *deploy.Deployer, m *model.Model) (int, error) {
 	for round := 1; ; round++ {
 		res, err := d.Apply(ctx, m)
-		if err == nil && allProgrammed(res) {
+		if err == nil && res.AllProgrammed() {
 			return round, nil
 		}
 		if round == 20 {
 			return round, fmt.Errorf("not converged after %d rounds: %v", round, err)
 		}
 	}
-}
-
-func allProgrammed(res *deploy.Result) bool {
-	for _, r := range res.Routes {
-		if !r.Programmed {
-			return false
-		}
-	}
-	for _, g := range res.Gateways {
-		if !g.Programmed {
-			return false
-		}
-	}
-	return true
 }
 
 func printCounts(counts api.Counts, minimal map[string]int64) {

@@ -84,6 +84,21 @@ type Result struct {
 	Gateways map[model.GatewayKey]GatewayResult
 }
 
+// AllProgrammed reports whether every route and gateway of the model is programmed.
+func (r *Result) AllProgrammed() bool {
+	for _, rr := range r.Routes {
+		if !rr.Programmed {
+			return false
+		}
+	}
+	for _, g := range r.Gateways {
+		if !g.Programmed {
+			return false
+		}
+	}
+	return true
+}
+
 // RouteResult is the outcome for one route's Lattice service.
 type RouteResult struct {
 	Programmed bool
