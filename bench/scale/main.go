@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"syscall"
@@ -49,6 +50,7 @@ type options struct {
 	concurrency int
 	steady      time.Duration
 	noTagging   bool
+	cpuProfile  string
 }
 
 func main() {
@@ -60,7 +62,19 @@ func main() {
 	flag.IntVar(&o.concurrency, "lattice-api-concurrency", config.DefaultLatticeAPIConcurrency, "client: calls in flight at most")
 	flag.DurationVar(&o.steady, "steady", 2*time.Minute, "steady-state window, re-applying every 10s")
 	flag.BoolVar(&o.noTagging, "disable-tagging-service-api", false, "discover with one ListTagsForResource per resource")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (deployer and Local Lattice) to this file")
 	flag.Parse()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
