@@ -38,3 +38,9 @@ install_tool() { # install_tool <binary> <module/pkg@version>
 }
 install_tool staticcheck "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 install_tool controller-gen "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_GEN_VERSION"
+
+# Headless Chromium for the console's browser test (internal/locallattice/console), from Debian.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+	echo "installing chromium" >&2
+	if [ "$(id -u)" = 0 ]; then apt-get install -y chromium >&2; else sudo apt-get install -y chromium >&2; fi || echo "could not install chromium; the console's browser test will skip" >&2
+fi

@@ -56,7 +56,7 @@ printing the answers and the ver1/ver2 split. --keep-running stays up for you to
 			}
 			o.Out, o.Log = out, log.WithName("demo")
 			return demo.Run(ctx, demo.Env{Deployer: deployer, Lattice: client, Translate: s.translateConfig(), DNSAddr: ll.DataPlane.DNSAddr(),
-				ListenerAddr: s.listenerAddr, Serving: func(port int32) bool { _, ok := ll.DataPlane.ListenerAddr(port); return ok }}, o)
+				ListenerAddr: s.listenerAddr, ConsoleURL: ll.ConsoleURL(), Serving: func(port int32) bool { _, ok := ll.DataPlane.ListenerAddr(port); return ok }}, o)
 		},
 	}
 	fs := cmd.Flags()
@@ -65,8 +65,8 @@ printing the answers and the ver1/ver2 split. --keep-running stays up for you to
 	fs.DurationVar(&o.Timeout, "timeout", time.Minute, "how long to wait for everything to be Programmed")
 	s.bind(fs, localLatticeAll)
 	// The demo must not collide with a running "lattice-gateway local": free ports by default,
-	// no admin endpoint, nothing persisted, and only errors logged (the output tells the story).
-	for name, def := range map[string]string{"api-addr": "127.0.0.1:0", "admin-addr": "", "dns-addr": "127.0.0.1:0", "log-level": "error"} {
+	// the admin endpoint (and console) on a free port, nothing persisted, and only errors logged.
+	for name, def := range map[string]string{"api-addr": "127.0.0.1:0", "admin-addr": "127.0.0.1:0", "dns-addr": "127.0.0.1:0", "log-level": "error"} {
 		_ = fs.Set(name, def)
 		fs.Lookup(name).DefValue = def
 		fs.Lookup(name).Changed = false

@@ -44,6 +44,9 @@ that routes HTTP, HTTPS, gRPC and TLS passthrough traffic to the registered targ
 				ll.DataPlane.DNSAddr(), data.DataPlaneAddr, data.ListenerPortOffset, ll.DataPlane.CAPath())
 			p := ll.DataPlane.Principal()
 			fmt.Fprintf(cmd.OutOrStdout(), "IAM auth (AWS_IAM services, SigV4 service vpc-lattice-svcs): principal %s, access key %s, secret key %s\n", p.ARN, p.AccessKeyID, p.SecretAccessKey)
+			if u := ll.ConsoleURL(); u != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "Web console: %s\n", u)
+			}
 			<-ctx.Done()
 			return nil
 		},

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -145,16 +146,22 @@ func (s *standalone) listenerAddr(port int32) string {
 	return net.JoinHostPort(s.data.DataPlaneAddr, strconv.Itoa(int(port)+s.data.ListenerPortOffset))
 }
 
-// connect returns a VPC Lattice client for s.lattice's endpoint (metrics off, the rate ceiling
-// of --lattice-api-max-tps, retries) and a deployer using it, with Tagging API discovery unless
-// --disable-tagging-service-api.
-func (s *standalone) connect(ctx context.Context, log logr.Logger) (*vpclattice.Client, *deploy.Deployer, error) {
+// client returns a VPC Lattice client for s.lattice's endpoint (metrics off, the rate ceiling of
+// --lattice-api-max-tps, retries), with the AWS config and options it was built from.
+func (s *standalone) client(ctx context.Context) (*vpclattice.Client, aws.Config, latticeclient.Options, error) {
+	opts := latticeclient.Options{RateLimits: latticeclient.Ceiling(s.lattice.LatticeAPIMaxTPS)}
 	awsCfg, err := s.lattice.AWSConfig(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, awsCfg, opts, err
 	}
-	opts := latticeclient.Options{RateLimits: latticeclient.Ceiling(s.lattice.LatticeAPIMaxTPS)}
 	client, err := latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
+	return client, awsCfg, opts, err
+}
+
+// connect returns the client and a deployer using it, with Tagging API discovery unless
+// --disable-tagging-service-api.
+func (s *standalone) connect(ctx context.Context, log logr.Logger) (*vpclattice.Client, *deploy.Deployer, error) {
+	client, awsCfg, opts, err := s.client(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

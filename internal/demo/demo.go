@@ -42,6 +42,8 @@ type Env struct {
 	// Serving, when set, tells whether the data plane has bound a listener port: another
 	// program on the address would otherwise answer the demo's requests.
 	Serving func(port int32) bool
+	// ConsoleURL, when set, is Local Lattice's web console, printed while the demo keeps running.
+	ConsoleURL string
 }
 
 // Options shape the walkthrough.
@@ -135,6 +137,9 @@ func Run(ctx context.Context, env Env, o Options) error {
 		fmt.Fprintf(o.Out, "\nStill running (Ctrl-C stops). Edit the manifests in %s and they are re-applied.\n", dir)
 		fmt.Fprintf(o.Out, "Send requests yourself:\n  %s\n", file.Curl(row.DNSName, row.Addresses[0], "/"))
 		fmt.Fprintf(o.Out, "  dig @%s -p %s +short %s\n", hostOf(env.DNSAddr), portOf(env.DNSAddr), row.DNSName)
+		if env.ConsoleURL != "" {
+			fmt.Fprintf(o.Out, "Watch the traffic split and target health in the console: %s\n", env.ConsoleURL)
+		}
 		follow(ctx, reports, rep, o.Out)
 	}
 	return nil

@@ -24,6 +24,10 @@ type Client interface {
 	GetListener(context.Context, *vpclattice.GetListenerInput, ...func(*vpclattice.Options)) (*vpclattice.GetListenerOutput, error)
 	GetRule(context.Context, *vpclattice.GetRuleInput, ...func(*vpclattice.Options)) (*vpclattice.GetRuleOutput, error)
 	GetTargetGroup(context.Context, *vpclattice.GetTargetGroupInput, ...func(*vpclattice.Options)) (*vpclattice.GetTargetGroupOutput, error)
+	GetServiceNetwork(context.Context, *vpclattice.GetServiceNetworkInput, ...func(*vpclattice.Options)) (*vpclattice.GetServiceNetworkOutput, error)
+	GetServiceNetworkVpcAssociation(context.Context, *vpclattice.GetServiceNetworkVpcAssociationInput, ...func(*vpclattice.Options)) (*vpclattice.GetServiceNetworkVpcAssociationOutput, error)
+	GetAuthPolicy(context.Context, *vpclattice.GetAuthPolicyInput, ...func(*vpclattice.Options)) (*vpclattice.GetAuthPolicyOutput, error)
+	vpclattice.ListAccessLogSubscriptionsAPIClient
 
 	TagResource(context.Context, *vpclattice.TagResourceInput, ...func(*vpclattice.Options)) (*vpclattice.TagResourceOutput, error)
 	CreateServiceNetwork(context.Context, *vpclattice.CreateServiceNetworkInput, ...func(*vpclattice.Options)) (*vpclattice.CreateServiceNetworkOutput, error)
@@ -45,6 +49,15 @@ type Client interface {
 	CreateRule(context.Context, *vpclattice.CreateRuleInput, ...func(*vpclattice.Options)) (*vpclattice.CreateRuleOutput, error)
 	BatchUpdateRule(context.Context, *vpclattice.BatchUpdateRuleInput, ...func(*vpclattice.Options)) (*vpclattice.BatchUpdateRuleOutput, error)
 	DeleteRule(context.Context, *vpclattice.DeleteRuleInput, ...func(*vpclattice.Options)) (*vpclattice.DeleteRuleOutput, error)
+
+	UpdateTargetGroup(context.Context, *vpclattice.UpdateTargetGroupInput, ...func(*vpclattice.Options)) (*vpclattice.UpdateTargetGroupOutput, error)
+	UpdateServiceNetwork(context.Context, *vpclattice.UpdateServiceNetworkInput, ...func(*vpclattice.Options)) (*vpclattice.UpdateServiceNetworkOutput, error)
+	UpdateServiceNetworkVpcAssociation(context.Context, *vpclattice.UpdateServiceNetworkVpcAssociationInput, ...func(*vpclattice.Options)) (*vpclattice.UpdateServiceNetworkVpcAssociationOutput, error)
+	PutAuthPolicy(context.Context, *vpclattice.PutAuthPolicyInput, ...func(*vpclattice.Options)) (*vpclattice.PutAuthPolicyOutput, error)
+	DeleteAuthPolicy(context.Context, *vpclattice.DeleteAuthPolicyInput, ...func(*vpclattice.Options)) (*vpclattice.DeleteAuthPolicyOutput, error)
+	CreateAccessLogSubscription(context.Context, *vpclattice.CreateAccessLogSubscriptionInput, ...func(*vpclattice.Options)) (*vpclattice.CreateAccessLogSubscriptionOutput, error)
+	UpdateAccessLogSubscription(context.Context, *vpclattice.UpdateAccessLogSubscriptionInput, ...func(*vpclattice.Options)) (*vpclattice.UpdateAccessLogSubscriptionOutput, error)
+	DeleteAccessLogSubscription(context.Context, *vpclattice.DeleteAccessLogSubscriptionInput, ...func(*vpclattice.Options)) (*vpclattice.DeleteAccessLogSubscriptionOutput, error)
 }
 
 var _ Client = (*vpclattice.Client)(nil)

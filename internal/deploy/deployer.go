@@ -78,10 +78,12 @@ func New(client Client, cfg Config, log logr.Logger) *Deployer {
 	return &Deployer{client: client, cfg: cfg, log: log}
 }
 
-// Result is what Apply reports for status: one entry per route and per gateway of the model.
+// Result is what Apply reports for status: one entry per route, per gateway and per policy key
+// of the model.
 type Result struct {
 	Routes   map[model.RouteKey]RouteResult
 	Gateways map[model.GatewayKey]GatewayResult
+	Policies map[model.PolicyKey]PolicyResult
 }
 
 // AllProgrammed reports whether every route and gateway of the model is programmed.
@@ -214,5 +216,6 @@ func (d *Deployer) result(m *model.Model, failures map[statusKey]string) *Result
 		}
 		res.Routes[svc.Route] = rr
 	}
+	res.Policies = d.policyResults(m, res)
 	return res
 }

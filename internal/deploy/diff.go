@@ -117,8 +117,10 @@ func duplicateName(svc *model.Service, services, tgs map[string]bool) error {
 func (x *differ) serviceNetwork(sn model.ServiceNetwork) *sequence {
 	s := &sequence{status: gatewayStatus(sn.Gateway)}
 	st := x.obs.serviceNetworks.get(sn.Name)
+	h := holder{network: true, name: sn.Name}
 	if st == nil {
 		s.add(opCreateServiceNetwork(sn))
+		x.newResourcePolicies(s, h, sn.AccessLogSubscriptions, sn.Auth)
 		return s
 	}
 	// Ours, or untagged and adopted as upstream does. Another controller's network is never
@@ -127,6 +129,7 @@ func (x *differ) serviceNetwork(sn model.ServiceNetwork) *sequence {
 		if missing := missingTags(sn.Tags, st.tags); missing != nil {
 			s.add(opTagResource("service network "+sn.Name, st.arn, missing, taggedServiceNetwork, sn.Name))
 		}
+		x.resourcePolicies(s, h, sn.AccessLogSubscriptions, sn.Auth, st.auth, st.accessLogs)
 	}
 	return s
 }
@@ -155,6 +158,7 @@ func (x *differ) vpcAssociation(m *model.Model) *sequence {
 	}
 	s := &sequence{status: gatewayStatus(want.Gateway)}
 	if st := x.obs.serviceNetworks.get(want.Name); st != nil && st.vpcAssoc != nil {
+		x.securityGroups(s, want, st.vpcAssoc)
 		return s
 	}
 	replacing := false
@@ -222,6 +226,7 @@ func (x *differ) service(svc *model.Service, wantSN map[string]bool) *sequence {
 // the same name is deleted just before.
 func (x *differ) createService(s *sequence, svc *model.Service, replacing bool) {
 	s.add(opCreateService(*svc, replacing))
+	x.newResourcePolicies(s, holder{name: svc.Name}, svc.AccessLogSubscriptions, svc.Auth)
 	for _, sn := range svc.ServiceNetworks {
 		s.add(opCreateAssociation(svc.Name, sn))
 	}
@@ -258,6 +263,7 @@ func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom str
 	if missing := missingTags(tg.Tags, st.tags); missing != nil {
 		s.add(opTagResource("target group "+tg.Name, st.arn, missing, taggedTargetGroup, tg.Name))
 	}
+	x.healthCheck(s, tg, st)
 	if !st.targetsKnown {
 		x.need(read{kind: readTargets, name: tg.Name})
 		return
@@ -276,6 +282,7 @@ func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ad
 			s.add(opUpdateCertificate(svc.Name, svc.CertificateARN))
 		}
 	}
+	x.resourcePolicies(s, holder{name: svc.Name}, svc.AccessLogSubscriptions, svc.Auth, st.auth, st.accessLogs)
 	if !st.childrenKnown {
 		x.need(read{kind: readChildren, name: svc.Name})
 		return

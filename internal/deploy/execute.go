@@ -256,12 +256,16 @@ func (c tagResource) run(ctx context.Context, d *Deployer) error {
 
 func (c createServiceNetwork) run(ctx context.Context, d *Deployer) error {
 	in := &vpclattice.CreateServiceNetworkInput{Name: aws.String(c.sn.Name), Tags: c.sn.Tags}
+	if c.sn.Auth != nil {
+		in.AuthType = types.AuthType(c.sn.Auth.AuthType)
+	}
 	in.ClientToken = d.clientToken(serviceNetworkIdentity(c.sn.Name), in)
 	out, err := d.client.CreateServiceNetwork(ctx, in)
 	if err != nil {
 		return fmt.Errorf("create service network %s: %w", c.sn.Name, err)
 	}
-	d.state.serviceNetworks.set(c.sn.Name, &snState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), name: c.sn.Name, tags: mergeTags(nil, c.sn.Tags)})
+	d.state.serviceNetworks.set(c.sn.Name, &snState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), name: c.sn.Name, tags: mergeTags(nil, c.sn.Tags),
+		auth: createdAuth(c.sn.Auth), accessLogs: accessLogState{known: true}})
 	return nil
 }
 
@@ -282,7 +286,8 @@ func (c createVPCAssociation) run(ctx context.Context, d *Deployer) error {
 	if err != nil {
 		return fmt.Errorf("associate VPC %s with service network %s: %w", sn.VPCAssociation.VPCID, sn.Name, err)
 	}
-	st.vpcAssoc = &assocState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), status: string(out.Status), tags: d.cfg.ownTags(), tagsKnown: true}
+	st.vpcAssoc = &assocState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), status: string(out.Status), tags: d.cfg.ownTags(), tagsKnown: true,
+		securityGroups: sn.VPCAssociation.SecurityGroupIDs, securityGroupsKnown: true}
 	return nil
 }
 
@@ -319,6 +324,7 @@ func (c createTargetGroup) run(ctx context.Context, d *Deployer) error {
 			Port: aws.Int32(tg.Port), Protocol: types.TargetGroupProtocol(tg.Protocol),
 			ProtocolVersion: types.TargetGroupProtocolVersion(tg.ProtocolVersion),
 			IpAddressType:   types.IpAddressType(tg.IPAddressType), VpcIdentifier: aws.String(tg.VPCID),
+			HealthCheck: toHealthCheck(tg.HealthCheck),
 		}}
 	in.ClientToken = d.clientToken(targetGroupIdentity(tg.Name), in)
 	out, err := d.client.CreateTargetGroup(ctx, in)
@@ -327,7 +333,8 @@ func (c createTargetGroup) run(ctx context.Context, d *Deployer) error {
 	}
 	st := &tgState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), name: tg.Name, status: string(out.Status),
 		typ: tg.Type, protocol: tg.Protocol, protocolVersion: tg.ProtocolVersion, ipAddressType: tg.IPAddressType,
-		vpcID: tg.VPCID, port: tg.Port, tags: mergeTags(nil, tg.Tags), targets: map[model.Target]bool{}, targetsKnown: true}
+		vpcID: tg.VPCID, port: tg.Port, tags: mergeTags(nil, tg.Tags), targets: map[model.Target]bool{}, targetsKnown: true,
+		healthCheck: fromHealthCheck(toHealthCheck(tg.HealthCheck), tg.ProtocolVersion), healthCheckKnown: true}
 	d.state.targetGroups.set(tg.Name, st)
 	if out.Status == types.TargetGroupStatusActive {
 		return nil
@@ -411,6 +418,9 @@ func (c createService) run(ctx context.Context, d *Deployer) error {
 	if svc.CertificateARN != "" {
 		in.CertificateArn = aws.String(svc.CertificateARN)
 	}
+	if svc.Auth != nil {
+		in.AuthType = types.AuthType(svc.Auth.AuthType)
+	}
 	in.ClientToken = d.clientToken(serviceIdentity(svc.Name), in)
 	var out *vpclattice.CreateServiceOutput
 	err := d.retryConflictIf(ctx, c.replacing, "service name "+svc.Name+" to be free", func(ctx context.Context) (err error) {
@@ -422,7 +432,8 @@ func (c createService) run(ctx context.Context, d *Deployer) error {
 	}
 	st := &svcState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), name: svc.Name, status: string(out.Status),
 		customDomain: svc.CustomDomainName, certARN: svc.CertificateARN, certKnown: true, tags: mergeTags(nil, svc.Tags),
-		childrenKnown: true, listeners: map[int32]*listenerState{}, assocs: map[string]*assocState{}}
+		childrenKnown: true, listeners: map[int32]*listenerState{}, assocs: map[string]*assocState{},
+		auth: createdAuth(svc.Auth), accessLogs: accessLogState{known: true}}
 	if out.DnsEntry != nil {
 		st.dnsName = aws.ToString(out.DnsEntry.DomainName)
 	}

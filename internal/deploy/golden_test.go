@@ -30,6 +30,7 @@ type observedByName struct {
 		Name           string            `json:"name"`
 		Tags           map[string]string `json:"tags"`
 		VPCAssociation *assocByName      `json:"vpcAssociation"`
+		policiesByName `json:",inline"`
 	} `json:"serviceNetworks"`
 	Services []struct {
 		Name             string            `json:"name"`
@@ -39,8 +40,9 @@ type observedByName struct {
 		// Suspect: Lattice answered NotFound for it or a child since it was observed.
 		Suspect bool `json:"suspect"`
 		// ChildrenUnknown, CertificateUnknown: not read yet.
-		ChildrenUnknown    bool          `json:"childrenUnknown"`
-		CertificateUnknown bool          `json:"certificateUnknown"`
+		ChildrenUnknown    bool `json:"childrenUnknown"`
+		CertificateUnknown bool `json:"certificateUnknown"`
+		policiesByName     `json:",inline"`
 		Associations       []assocByName `json:"associations"`
 		Listeners          []struct {
 			Port          int32        `json:"port"`
@@ -65,7 +67,38 @@ type observedByName struct {
 		Tags            map[string]string `json:"tags"`
 		Targets         []model.Target    `json:"targets"`
 		TargetsUnknown  bool              `json:"targetsUnknown"`
+		// HealthCheck is as Lattice reports it, defaults filled in; HealthCheckUnknown: not
+		// read yet.
+		HealthCheck        *model.HealthCheck `json:"healthCheck"`
+		HealthCheckUnknown bool               `json:"healthCheckUnknown"`
 	} `json:"targetGroups"`
+}
+
+// policiesByName is the auth and access log state of a service or service network. Unless said
+// unknown, they are known: authType NONE and no subscription when absent.
+type policiesByName struct {
+	AuthType    string `json:"authType"`
+	AuthPolicy  string `json:"authPolicy"`
+	AuthUnknown bool   `json:"authUnknown"`
+	AccessLogs  []struct {
+		Destination string `json:"destination"`
+		// Policy is the AccessLogPolicy tag, <namespace>/<name>.
+		Policy string `json:"policy"`
+	} `json:"accessLogs"`
+	AccessLogsUnknown bool `json:"accessLogsUnknown"`
+}
+
+func (p policiesByName) build(holderID string) (authState, accessLogState) {
+	auth := authState{known: !p.AuthUnknown, authType: p.AuthType, document: p.AuthPolicy}
+	if auth.authType == "" {
+		auth.authType = model.AuthTypeNone
+	}
+	logs := accessLogState{known: !p.AccessLogsUnknown}
+	for _, a := range p.AccessLogs {
+		id := "als-" + holderID + "-" + destinationKind(a.Destination)
+		logs.subs = append(logs.subs, &accessLogSub{id: id, arn: arn(id), destination: a.Destination, policy: a.Policy})
+	}
+	return auth, logs
 }
 
 type assocByName struct {
@@ -73,6 +106,9 @@ type assocByName struct {
 	ServiceNetwork string            `json:"serviceNetwork"`
 	Tags           map[string]string `json:"tags"`
 	TagsUnknown    bool              `json:"tagsUnknown"`
+	// SecurityGroupIDs of a VPC association; SecurityGroupsUnknown: not read yet.
+	SecurityGroupIDs      []string `json:"securityGroupIDs"`
+	SecurityGroupsUnknown bool     `json:"securityGroupsUnknown"`
 }
 
 func arn(id string) string { return "arn:aws:vpc-lattice:us-west-2:111122223333:" + id }
@@ -80,10 +116,12 @@ func arn(id string) string { return "arn:aws:vpc-lattice:us-west-2:111122223333:
 func (in observedByName) build() *observed {
 	o := &observed{}
 	assoc := func(id string, a assocByName) *assocState {
-		return &assocState{id: id, arn: arn(id), status: "ACTIVE", tags: a.Tags, tagsKnown: !a.TagsUnknown}
+		return &assocState{id: id, arn: arn(id), status: "ACTIVE", tags: a.Tags, tagsKnown: !a.TagsUnknown,
+			securityGroups: a.SecurityGroupIDs, securityGroupsKnown: !a.SecurityGroupsUnknown}
 	}
 	for _, sn := range in.ServiceNetworks {
 		st := &snState{id: "sn-" + sn.Name, arn: arn("sn-" + sn.Name), name: sn.Name, tags: sn.Tags}
+		st.auth, st.accessLogs = sn.build(st.id)
 		if sn.VPCAssociation != nil {
 			st.vpcAssoc = assoc("snva-"+sn.Name, *sn.VPCAssociation)
 		}
@@ -92,7 +130,8 @@ func (in observedByName) build() *observed {
 	for _, tg := range in.TargetGroups {
 		st := &tgState{id: "tg-" + tg.Name, arn: arn("tg-" + tg.Name), name: tg.Name, status: "ACTIVE", typ: tg.Type,
 			protocol: tg.Protocol, protocolVersion: tg.ProtocolVersion, ipAddressType: tg.IPAddressType, vpcID: tg.VPCID,
-			port: tg.Port, tags: tg.Tags, targetsKnown: !tg.TargetsUnknown, targets: map[model.Target]bool{}}
+			port: tg.Port, tags: tg.Tags, targetsKnown: !tg.TargetsUnknown, targets: map[model.Target]bool{},
+			healthCheck: tg.HealthCheck, healthCheckKnown: !tg.HealthCheckUnknown}
 		for _, t := range tg.Targets {
 			st.targets[t] = true
 		}
@@ -103,6 +142,7 @@ func (in observedByName) build() *observed {
 		st := &svcState{id: id, arn: arn(id), name: svc.Name, status: "ACTIVE", dnsName: id + ".7d67968.vpc-lattice-svcs.us-west-2.on.aws",
 			customDomain: svc.CustomDomainName, certARN: svc.CertificateARN, certKnown: !svc.CertificateUnknown, tags: svc.Tags,
 			childrenKnown: !svc.ChildrenUnknown, suspect: svc.Suspect}
+		st.auth, st.accessLogs = svc.build(id)
 		if st.childrenKnown {
 			st.listeners, st.assocs = map[int32]*listenerState{}, map[string]*assocState{}
 			for _, a := range svc.Associations {
@@ -206,6 +246,18 @@ func describeRead(r read, obs *observed) string {
 	case readAssociationTags:
 		sn := obs.serviceNetworkByID(r.snID)
 		return "tags of the association of service " + r.name + " with service network " + sn.name
+	case readServiceAuth:
+		return "auth type and auth policy of service " + r.name
+	case readServiceNetworkAuth:
+		return "auth type and auth policy of service network " + r.name
+	case readServiceAccessLogs:
+		return "access log subscriptions of service " + r.name
+	case readServiceNetworkAccessLogs:
+		return "access log subscriptions of service network " + r.name
+	case readVPCAssociationSecurityGroups:
+		return "security groups of the VPC association of service network " + r.name
+	case readHealthCheck:
+		return "health check of target group " + r.name
 	}
 	return fmt.Sprintf("unknown read %d", r.kind)
 }

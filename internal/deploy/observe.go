@@ -35,6 +35,17 @@ const (
 	readVPCAssociationTags
 	// readAssociationTags reads the tags of a service's association with a service network.
 	readAssociationTags
+	// readServiceAuth and readServiceNetworkAuth read the auth type and auth policy.
+	readServiceAuth
+	readServiceNetworkAuth
+	// readServiceAccessLogs and readServiceNetworkAccessLogs list our access log subscriptions.
+	readServiceAccessLogs
+	readServiceNetworkAccessLogs
+	// readVPCAssociationSecurityGroups reads the security groups of a service network's VPC
+	// association.
+	readVPCAssociationSecurityGroups
+	// readHealthCheck reads a target group's health check (GetTargetGroup).
+	readHealthCheck
 )
 
 // read is one fact a diff needs: of the service, target group or service network name, and for
@@ -79,21 +90,9 @@ var taggedTypes = []string{"vpc-lattice:servicenetwork", "vpc-lattice:service", 
 // ManagedBy tag, so it is free to adopt; its other tags do not matter, because adoption adds
 // the model's.
 func (d *Deployer) readOwnershipPages(ctx context.Context, o *observed) error {
-	set := map[string]func(map[string]string){}
-	for _, name := range o.serviceNetworks.keys(nil) {
-		sn := o.serviceNetworks.get(name)
-		sn.tags = map[string]string{}
-		set[sn.arn] = func(t map[string]string) { sn.tags = t }
-	}
-	for _, name := range o.services.keys(nil) {
-		svc := o.services.get(name)
-		svc.tags = map[string]string{}
-		set[svc.arn] = func(t map[string]string) { svc.tags = t }
-	}
-	for _, name := range o.targetGroups.keys(nil) {
-		tg := o.targetGroups.get(name)
-		tg.tags = map[string]string{}
-		set[tg.arn] = func(t map[string]string) { tg.tags, tg.protocolVersion = t, t[model.TagProtocolVersion] }
+	set := tagSetters(o)
+	for _, f := range set {
+		f(map[string]string{})
 	}
 	p := resourcegroupstaggingapi.NewGetResourcesPaginator(d.cfg.Tagging, &resourcegroupstaggingapi.GetResourcesInput{
 		ResourcesPerPage:    aws.Int32(100),
@@ -171,7 +170,7 @@ func (d *Deployer) listAll(ctx context.Context, o *observed) error {
 func (d *Deployer) readOwnership(ctx context.Context, o *observed) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.cfg.Concurrency)
-	readTags := func(arn string, set func(map[string]string)) {
+	for arn, set := range tagSetters(o) {
 		g.Go(func() error {
 			tags, err := d.tags(gctx, arn)
 			if err == nil {
@@ -180,19 +179,26 @@ func (d *Deployer) readOwnership(ctx context.Context, o *observed) error {
 			return err
 		})
 	}
+	return g.Wait()
+}
+
+// tagSetters maps the ARN of every listed service network, service and target group to what
+// records its tags in o.
+func tagSetters(o *observed) map[string]func(map[string]string) {
+	set := map[string]func(map[string]string){}
 	for _, name := range o.serviceNetworks.keys(nil) {
 		sn := o.serviceNetworks.get(name)
-		readTags(sn.arn, func(t map[string]string) { sn.tags = t })
+		set[sn.arn] = func(t map[string]string) { sn.tags = t }
 	}
 	for _, name := range o.services.keys(nil) {
 		svc := o.services.get(name)
-		readTags(svc.arn, func(t map[string]string) { svc.tags = t })
+		set[svc.arn] = func(t map[string]string) { svc.tags = t }
 	}
 	for _, name := range o.targetGroups.keys(nil) {
 		tg := o.targetGroups.get(name)
-		readTags(tg.arn, func(t map[string]string) { tg.tags, tg.protocolVersion = t, t[model.TagProtocolVersion] })
+		set[tg.arn] = func(t map[string]string) { tg.tags, tg.protocolVersion = t, t[model.TagProtocolVersion] }
 	}
-	return g.Wait()
+	return set
 }
 
 // observe makes the reads, in parallel. Each read fills in only its own resource's facts.
@@ -226,6 +232,14 @@ func (d *Deployer) load(ctx context.Context, r read) error {
 		return d.loadAssociationTags(ctx, d.state.serviceNetworks.get(r.name).vpcAssoc)
 	case readAssociationTags:
 		return d.loadAssociationTags(ctx, d.state.services.get(r.name).assocs[r.snID])
+	case readServiceAuth, readServiceNetworkAuth:
+		return d.loadAuth(ctx, holder{network: r.kind == readServiceNetworkAuth, name: r.name})
+	case readServiceAccessLogs, readServiceNetworkAccessLogs:
+		return d.loadAccessLogs(ctx, holder{network: r.kind == readServiceNetworkAccessLogs, name: r.name})
+	case readVPCAssociationSecurityGroups:
+		return d.loadSecurityGroups(ctx, d.state.serviceNetworks.get(r.name))
+	case readHealthCheck:
+		return d.loadHealthCheck(ctx, d.state.targetGroups.get(r.name))
 	}
 	return fmt.Errorf("unknown read %d", r.kind)
 }

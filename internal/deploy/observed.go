@@ -16,13 +16,18 @@ type snState struct {
 	id, arn, name string
 	tags          map[string]string
 	// vpcAssoc is the association of the cluster VPC with this service network, if any.
-	vpcAssoc *assocState
+	vpcAssoc   *assocState
+	auth       authState
+	accessLogs accessLogState
 }
 
 type assocState struct {
 	id, arn, status string
 	tags            map[string]string
 	tagsKnown       bool
+	// securityGroups of a VPC association, sorted; read only when a model asks for some.
+	securityGroups      []string
+	securityGroupsKnown bool
 }
 
 type svcState struct {
@@ -34,9 +39,11 @@ type svcState struct {
 	// childrenKnown is set once listeners, rules and associations are observed.
 	childrenKnown bool
 	// suspect is set when Lattice answered NotFound for the service or a child of it.
-	suspect   bool
-	listeners map[int32]*listenerState // by port
-	assocs    map[string]*assocState   // by service network ID
+	suspect    bool
+	listeners  map[int32]*listenerState // by port
+	assocs     map[string]*assocState   // by service network ID
+	auth       authState
+	accessLogs accessLogState
 }
 
 type listenerState struct {
@@ -62,6 +69,8 @@ type tgState struct {
 	tags                  map[string]string
 	targets               map[model.Target]bool
 	targetsKnown          bool
+	healthCheck           *model.HealthCheck
+	healthCheckKnown      bool
 }
 
 // observed holds the top-level resources by name. The executor deploys services in parallel, and

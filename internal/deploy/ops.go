@@ -58,7 +58,7 @@ func opTagResource(resource, arn string, tags map[string]string, holder tagged, 
 type createServiceNetwork struct{ sn model.ServiceNetwork }
 
 func opCreateServiceNetwork(sn model.ServiceNetwork) Op {
-	return Op{Action: "CreateServiceNetwork", Resource: "service network " + sn.Name, call: createServiceNetwork{sn}}
+	return Op{Action: "CreateServiceNetwork", Resource: "service network " + sn.Name, Detail: authDetail(sn.Auth), call: createServiceNetwork{sn}}
 }
 
 // createVPCAssociation associates the VPC; after replacing another association (replacing) it
@@ -70,7 +70,7 @@ type createVPCAssociation struct {
 
 func opCreateVPCAssociation(sn model.ServiceNetwork, replacing bool) Op {
 	return Op{Action: "CreateServiceNetworkVpcAssociation", Resource: "service network " + sn.Name + " ↔ " + sn.VPCAssociation.VPCID,
-		call: createVPCAssociation{sn: sn, replacing: replacing}}
+		Detail: securityGroupsDetail(sn.VPCAssociation.SecurityGroupIDs), call: createVPCAssociation{sn: sn, replacing: replacing}}
 }
 
 type deleteVPCAssociation struct{ sn string }
@@ -90,8 +90,11 @@ func opDeleteServiceNetwork(sn string) Op {
 type createTargetGroup struct{ tg model.TargetGroup }
 
 func opCreateTargetGroup(tg model.TargetGroup) Op {
-	return Op{Action: "CreateTargetGroup", Resource: "target group " + tg.Name, Detail: fmt.Sprintf("%s:%d %s", tg.Protocol, tg.Port, tg.ProtocolVersion),
-		call: createTargetGroup{tg}}
+	detail := fmt.Sprintf("%s:%d %s", tg.Protocol, tg.Port, tg.ProtocolVersion)
+	if tg.HealthCheck != nil {
+		detail += ", health check"
+	}
+	return Op{Action: "CreateTargetGroup", Resource: "target group " + tg.Name, Detail: detail, call: createTargetGroup{tg}}
 }
 
 // changeTargets registers (register) or deregisters targets of a target group.
@@ -153,7 +156,11 @@ type createService struct {
 }
 
 func opCreateService(svc model.Service, replacing bool) Op {
-	return Op{Action: "CreateService", Resource: "service " + svc.Name, Detail: svc.CustomDomainName,
+	detail := svc.CustomDomainName
+	if a := authDetail(svc.Auth); a != "" {
+		detail = strings.TrimPrefix(detail+", "+a, ", ")
+	}
+	return Op{Action: "CreateService", Resource: "service " + svc.Name, Detail: detail,
 		call: createService{svc: svc, replacing: replacing}}
 }
 

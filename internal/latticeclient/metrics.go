@@ -9,7 +9,6 @@ package latticeclient
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -18,6 +17,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/promreg"
 )
 
 // Metrics holds the collectors; one value serves any number of clients.
@@ -41,27 +42,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}, []string{"service", "operation"})
 	if reg != nil {
 		var err error
-		if calls, err = register(reg, calls); err != nil {
+		if calls, err = promreg.Register(reg, calls); err != nil {
 			return nil, err
 		}
-		if duration, err = register(reg, duration); err != nil {
+		if duration, err = promreg.Register(reg, duration); err != nil {
 			return nil, err
 		}
 	}
 	return &Metrics{calls: calls, duration: duration}, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("register aws metrics: %w", err)
-	}
-	return c, nil
 }
 
 // APIOption adds the middleware to a client's stack: vpclattice.Options.APIOptions = append(…,

@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/console"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 )
@@ -65,8 +66,26 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 			in.Close()
 			return nil, fmt.Errorf("start Local Lattice data plane: %w", err)
 		}
+		srv.MetricsRegistry().MustRegister(in.DataPlane.Metrics())
 	}
+	srv.HandleAdmin(console.Path, console.Handler(srv.Store(), in.traffic()))
 	return in, nil
+}
+
+// traffic is the data plane's traffic record for the console, nil without a data plane.
+func (in *Instance) traffic() console.Traffic {
+	if in.DataPlane == nil {
+		return nil
+	}
+	return in.DataPlane
+}
+
+// ConsoleURL is the web console's address, "" without an admin endpoint.
+func (in *Instance) ConsoleURL() string {
+	if addr := in.API.AdminAddr(); addr != "" {
+		return "http://" + addr + console.Path
+	}
+	return ""
 }
 
 // startDataPlane starts the data plane, closing it again when it cannot start.

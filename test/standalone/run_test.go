@@ -3,6 +3,7 @@
 package standalone
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -97,26 +98,36 @@ func (in *instance) service(t *testing.T, name string) (*vpclattice.GetServiceOu
 // split sends n requests for dnsName through the data plane and counts answers by pod.
 func (in *instance) split(t *testing.T, dnsName string, n int) map[string]int {
 	t.Helper()
-	ip, err := demo.Resolve(ctx(t), in.dns, dnsName)
+	counts, err := in.trySplit(ctx(t), dnsName, n)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return counts
+}
+
+// trySplit is split for an Eventually: a listener that Lattice has just (re)created is bound by
+// the data plane a moment later, so a refused connection is worth another try, not a failure.
+func (in *instance) trySplit(c context.Context, dnsName string, n int) (map[string]int, error) {
+	ip, err := demo.Resolve(c, in.dns, dnsName)
+	if err != nil {
+		return nil, err
+	}
 	if ip.String() != "127.0.0.1" {
-		t.Fatalf("%s resolves to %s, want the data plane 127.0.0.1", dnsName, ip)
+		return nil, fmt.Errorf("%s resolves to %s, want the data plane 127.0.0.1", dnsName, ip)
 	}
 	counts := map[string]int{}
 	client := &http.Client{Timeout: 5 * time.Second}
 	for range n {
-		req, _ := http.NewRequestWithContext(ctx(t), http.MethodGet, "http://"+in.listener+"/", nil)
+		req, _ := http.NewRequestWithContext(c, http.MethodGet, "http://"+in.listener+"/", nil)
 		req.Host = dnsName
 		resp, err := client.Do(req)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		body, err := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		pod, ok := workloads.PodOf(body)
 		if !ok {
@@ -124,7 +135,7 @@ func (in *instance) split(t *testing.T, dnsName string, n int) map[string]int {
 		}
 		counts[pod]++
 	}
-	return counts
+	return counts, nil
 }
 
 type counters struct {
@@ -387,7 +398,11 @@ func TestRunResync(t *testing.T) {
 		return nil
 	})
 	harness.Eventually(t, 10*time.Second, func() error {
-		if c := in.split(t, m[1], 10); c["inventory-ver1-pod"]+c["inventory-ver2-pod"] != 10 {
+		c, err := in.trySplit(ctx(t), m[1], 10)
+		if err != nil {
+			return err
+		}
+		if c["inventory-ver1-pod"]+c["inventory-ver2-pod"] != 10 {
 			return fmt.Errorf("split %v", c)
 		}
 		return nil

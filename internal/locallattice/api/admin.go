@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -17,8 +18,25 @@ import (
 //	POST /counters/reset   zero the counters (DELETE /counters does the same)
 //	GET  /faults           current fault settings
 //	PUT  /faults           change some of them: {"tpsLimit":5,"apiLatency":"20ms"} (POST works too)
+//
+// HandleAdmin adds more (the console); MetricsRegistry takes more metrics (the data plane's).
 func (s *Server) AdminHandler() http.Handler {
+	s.adminOnce.Do(s.buildAdmin)
+	return s.adminMux
+}
+
+// HandleAdmin serves h for pattern (an http.ServeMux pattern) on the admin endpoint.
+func (s *Server) HandleAdmin(pattern string, h http.Handler) {
+	s.adminOnce.Do(s.buildAdmin)
+	s.adminMux.Handle(pattern, h)
+}
+
+// MetricsRegistry is where the admin endpoint's /metrics comes from.
+func (s *Server) MetricsRegistry() prometheus.Registerer { return s.counters.registry }
+
+func (s *Server) buildAdmin() {
 	mux := http.NewServeMux()
+	s.adminMux = mux
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.counters.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /counters", func(w http.ResponseWriter, _ *http.Request) {
@@ -56,7 +74,6 @@ func (s *Server) AdminHandler() http.Handler {
 	}
 	mux.HandleFunc("PUT /faults", setFaults)
 	mux.HandleFunc("POST /faults", setFaults)
-	return mux
 }
 
 func adminJSON(w http.ResponseWriter, status int, v any) {

@@ -40,6 +40,9 @@ type Server struct {
 	listener net.Listener
 	adminSrv *http.Server
 	adminLn  net.Listener
+
+	adminOnce sync.Once
+	adminMux  *http.ServeMux
 }
 
 // New returns the API over st. Region and account come from the store.

@@ -41,6 +41,7 @@ type DataPlane struct {
 	buffers    bufferPool
 	sinks      *sinks
 	health     *healthChecks
+	metrics    *metrics
 	ca         *pki.CA
 	principals *principals
 	dns        *dns.Server
@@ -73,6 +74,7 @@ func New(src store.DataPlaneSource, opts Options, log logr.Logger) (*DataPlane, 
 		listeners:        map[int32]*portListener{},
 		gatewayListeners: map[gatewayPort]*portListener{},
 		conns:            map[net.Conn]struct{}{},
+		metrics:          newMetrics(src),
 	}
 	dp.transports = newTransports(dp.dial)
 	dp.h1 = newH1Pool(dp.dial)

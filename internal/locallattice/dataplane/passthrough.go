@@ -12,6 +12,7 @@ import (
 func (dp *DataPlane) passthrough(rt *route, client *prefixConn, sni string) {
 	start := time.Now()
 	defer client.Close()
+	defer dp.metrics.connection(rt)()
 	entry := rt.baseEntry(start, client.RemoteAddr().String())
 	entry.ServerNameIndication, entry.Protocol, entry.DefaultRule = sni, "TCP", true
 	if len(rt.logs) > 0 {

@@ -101,6 +101,9 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
+	obs := dp.metrics.begin(rt, w, r, start)
+	w = &obs.w
+	defer obs.end()
 	if want := requestListenerProtocol(r); rt.listener.Protocol != want {
 		http.Error(w, "this is a "+rt.listener.Protocol+" listener, not "+want, http.StatusBadRequest)
 		return
@@ -110,27 +113,12 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 			ru = rt.rules[i]
 		}
 	}
+	obs.ru = ru
 	var entry *accessLogEntry
 	if len(rt.logs) > 0 {
-		e := rt.baseEntry(start, r.RemoteAddr)
-		e.RequestMethod, e.RequestPath, e.Protocol = r.Method, r.URL.RequestURI(), r.Proto
-		e.UserAgent, e.HostHeader = r.UserAgent(), r.Host
-		if r.TLS != nil {
-			e.ServerNameIndication = r.TLS.ServerName
-		}
-		e.RuleARN, e.DefaultRule = ru.arn, ru.arn == ""
-		entry = &e
-		cw := &countingWriter{ResponseWriter: w}
-		w = cw
-		cb := &countingBody{ReadCloser: r.Body}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = cb
-		}
-		defer func() {
-			entry.ResponseCode, entry.BytesSent, entry.BytesReceived = cw.status, cw.n, cb.n
-			entry.finish(start)
-			rt.writeLog(entry)
-		}()
+		var done func()
+		entry, w, done = rt.openLog(start, ru, w, r)
+		defer done()
 	}
 	var identity string
 	if rt.auth != nil {
@@ -165,19 +153,49 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 	if entry != nil {
 		entry.TargetIPPort = t.hostPort
 	}
+	obs.forward(ft.tg, t)
 	fh := &forwardHeaders{port: portStr, proto: "http", target: ft.header, network: rt.networkHeader, identity: identity}
 	if r.TLS != nil {
 		fh.proto = "https"
 	}
 	fh.clientIP, _, _ = net.SplitHostPort(r.RemoteAddr)
 	fail := func(w http.ResponseWriter, r *http.Request, err error) {
+		obs.failed()
 		if entry != nil {
 			entry.FailureReason = err.Error()
 		}
 		dp.log.V(1).Info("forward failed", "service", rt.service.Name, "target", t.hostPort, "error", err.Error())
 		w.WriteHeader(failureStatus(r.Context(), err))
 	}
-	if ft.tg.protocol == "HTTP" && ft.tg.version == "HTTP1" {
+	dp.proxy(w, r, ft.tg, t, fh, fail)
+}
+
+// openLog starts the access-log entry of a request and counts the bytes each way; done
+// completes and writes it once the response is over.
+func (rt *route) openLog(start time.Time, ru *rule, w http.ResponseWriter, r *http.Request) (*accessLogEntry, http.ResponseWriter, func()) {
+	e := rt.baseEntry(start, r.RemoteAddr)
+	e.RequestMethod, e.RequestPath, e.Protocol = r.Method, r.URL.RequestURI(), r.Proto
+	e.UserAgent, e.HostHeader = r.UserAgent(), r.Host
+	if r.TLS != nil {
+		e.ServerNameIndication = r.TLS.ServerName
+	}
+	e.RuleARN, e.DefaultRule = ru.arn, ru.arn == ""
+	cw := &countingWriter{ResponseWriter: w}
+	cb := &countingBody{ReadCloser: r.Body}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = cb
+	}
+	return &e, cw, func() {
+		e.ResponseCode, e.BytesSent, e.BytesReceived = cw.status, cw.n, cb.n
+		e.finish(start)
+		rt.writeLog(&e)
+	}
+}
+
+// proxy forwards r to target t of group tg: HTTP/1.1 through the data plane's own pooled
+// forwarder, everything else through a ReverseProxy with the group's transport.
+func (dp *DataPlane) proxy(w http.ResponseWriter, r *http.Request, tg *targetGroup, t *target, fh *forwardHeaders, fail func(http.ResponseWriter, *http.Request, error)) {
+	if tg.protocol == "HTTP" && tg.version == "HTTP1" {
 		buf := dp.buffers.Get()
 		defer dp.buffers.Put(buf)
 		if err := dp.h1.forward(w, r, t.hostPort, fh, buf); err != nil {
@@ -185,7 +203,7 @@ func (dp *DataPlane) serveHTTP(port int32, portStr string, gw netip.Addr, w http
 		}
 		return
 	}
-	scheme, transport := dp.transports.forGroup(ft.tg)
+	scheme, transport := dp.transports.forGroup(tg)
 	rp := &httputil.ReverseProxy{
 		Transport:    transport,
 		BufferPool:   &dp.buffers,

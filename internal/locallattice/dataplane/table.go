@@ -72,6 +72,7 @@ type forwardTarget struct {
 
 type targetGroup struct {
 	id, arn  string
+	name     string
 	protocol string // HTTP | HTTPS | TCP
 	version  string // HTTP1 | HTTP2 | GRPC
 	// eligible are the targets that get new requests: HEALTHY (or UNAVAILABLE, health checks
@@ -177,7 +178,7 @@ func (c *compiler) counter(key string) *atomic.Uint64 {
 }
 
 func (c *compiler) targetGroup(tg *store.TargetGroup) *targetGroup {
-	out := &targetGroup{id: tg.ID, arn: tg.ARN, protocol: "HTTP", version: "HTTP1", next: c.counter("tg/" + tg.ID)}
+	out := &targetGroup{id: tg.ID, arn: tg.ARN, name: tg.Name, protocol: "HTTP", version: "HTTP1", next: c.counter("tg/" + tg.ID)}
 	port := int32(0)
 	if cfg := tg.Config; cfg != nil {
 		if cfg.Protocol != "" {

@@ -1,10 +1,9 @@
 package kubernetes
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/promreg"
 )
 
 // metrics are the controller's own Prometheus series, next to controller-runtime's and the
@@ -18,19 +17,19 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{}
 	var err error
-	if m.statusWrites, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.statusWrites, err = promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lattice_gateway_status_writes_total",
 		Help: "Status updates written to the API server, by object kind.",
 	}, []string{"kind"})); err != nil {
 		return nil, err
 	}
-	if m.metadataWrites, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.metadataWrites, err = promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lattice_gateway_metadata_writes_total",
 		Help: "Finalizer and annotation patches written to the API server, by object kind.",
 	}, []string{"kind"})); err != nil {
 		return nil, err
 	}
-	if m.convergence, err = register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	if m.convergence, err = promreg.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "lattice_gateway_route_convergence_seconds",
 		Help:    "Time from the controller seeing a new route generation to the route being Programmed in VPC Lattice.",
 		Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
@@ -38,20 +37,4 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register tolerates a collector registered before (a second controller in the same process, as
-// in tests) by reusing it.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		var zero C
-		return zero, fmt.Errorf("register metric: %w", err)
-	}
-	return c, nil
 }
