@@ -30,6 +30,7 @@ type Client interface {
 	vpclattice.ListAccessLogSubscriptionsAPIClient
 
 	TagResource(context.Context, *vpclattice.TagResourceInput, ...func(*vpclattice.Options)) (*vpclattice.TagResourceOutput, error)
+	UntagResource(context.Context, *vpclattice.UntagResourceInput, ...func(*vpclattice.Options)) (*vpclattice.UntagResourceOutput, error)
 	CreateServiceNetwork(context.Context, *vpclattice.CreateServiceNetworkInput, ...func(*vpclattice.Options)) (*vpclattice.CreateServiceNetworkOutput, error)
 	DeleteServiceNetwork(context.Context, *vpclattice.DeleteServiceNetworkInput, ...func(*vpclattice.Options)) (*vpclattice.DeleteServiceNetworkOutput, error)
 	CreateServiceNetworkVpcAssociation(context.Context, *vpclattice.CreateServiceNetworkVpcAssociationInput, ...func(*vpclattice.Options)) (*vpclattice.CreateServiceNetworkVpcAssociationOutput, error)

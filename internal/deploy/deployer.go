@@ -127,7 +127,7 @@ func (d *Deployer) Apply(ctx context.Context, m *model.Model) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.execute(ctx, m, p)
+	return d.execute(ctx, p.model, p)
 }
 
 // Plan returns what Apply would do now, without changing anything. It may read from Lattice

@@ -18,6 +18,10 @@ import (
 // listed as a read; the caller observes the reads and diffs again, and only a diff that needed no
 // read is a plan.
 
+// notOwned starts the message of an ownership conflict as upstream's does, for alerts and
+// scripts that match it.
+const notOwned = "Found existing resource not owned by controller"
+
 type differ struct {
 	cfg   Config
 	obs   *observed
@@ -28,7 +32,8 @@ type differ struct {
 // diff returns the plan that makes obs match m, or the reads it needs first.
 func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
 	x := &differ{cfg: cfg, obs: obs, asked: map[read]bool{}}
-	p := &Plan{}
+	m = x.resolveNames(m)
+	p := &Plan{model: m}
 	wantSN := map[string]bool{}
 	for _, sn := range m.ServiceNetworks {
 		wantSN[sn.Name] = true
@@ -186,7 +191,7 @@ func (x *differ) service(svc *model.Service, wantSN map[string]bool) *sequence {
 	if st != nil {
 		mb := st.tags[model.TagManagedBy]
 		if !x.mayManage(mb, svc.AllowTakeoverFrom) {
-			s.err = fmt.Errorf("lattice service %s is owned by %s", svc.Name, mb)
+			s.err = fmt.Errorf("%s: %s (lattice service %s is owned by %s)", notOwned, st.arn, svc.Name, mb)
 			return s
 		}
 		adopt = mb != x.cfg.ManagedBy()
@@ -217,7 +222,7 @@ func (x *differ) service(svc *model.Service, wantSN map[string]bool) *sequence {
 		s.add(opDeleteService(svc.Name))
 		x.createService(s, svc, true)
 	default:
-		x.serviceUpdate(s, svc, st, adopt)
+		x.serviceUpdate(s, svc, st, childTagging{adopt: adopt})
 	}
 	return s
 }
@@ -252,16 +257,18 @@ func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom str
 		return
 	}
 	if mb := st.tags[model.TagManagedBy]; !x.mayManage(mb, takeoverFrom) {
-		s.err = fmt.Errorf("target group %s is owned by %s", tg.Name, mb)
+		s.err = fmt.Errorf("%s: %s (target group %s is owned by %s)", notOwned, st.arn, tg.Name, mb)
 		return
 	}
-	if st.typ != tg.Type || st.port != tg.Port || st.protocol != tg.Protocol || st.ipAddressType != tg.IPAddressType ||
-		st.vpcID != tg.VPCID || (st.protocolVersion != "" && st.protocolVersion != tg.ProtocolVersion) {
+	if !sameImmutable(st, tg) {
 		s.err = fmt.Errorf("target group %s exists with another type, port, protocol, IP address type or VPC, which cannot be changed; delete it to let it be re-created", tg.Name)
 		return
 	}
 	if missing := missingTags(tg.Tags, st.tags); missing != nil {
 		s.add(opTagResource("target group "+tg.Name, st.arn, missing, taggedTargetGroup, tg.Name))
+	}
+	if stale := staleTags(tg.Tags, st.tags); stale != nil {
+		s.add(opUntagResource("target group "+tg.Name, st.arn, stale, taggedTargetGroup, tg.Name))
 	}
 	x.healthCheck(s, tg, st)
 	if !st.targetsKnown {
@@ -271,10 +278,16 @@ func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom str
 	s.add(targetOps(tg.Name, tg.Targets, st.targets)...)
 }
 
-func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, adopt bool) {
-	if missing := missingTags(svc.Tags, st.tags); missing != nil {
+func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ct childTagging) {
+	missing := missingTags(svc.Tags, st.tags)
+	if missing != nil {
 		s.add(opTagResource("service "+svc.Name, st.arn, missing, taggedService, svc.Name))
 	}
+	ct.stale = staleTags(svc.Tags, st.tags)
+	if ct.stale != nil {
+		s.add(opUntagResource("service "+svc.Name, st.arn, ct.stale, taggedService, svc.Name))
+	}
+	ct.extraChanged = ct.stale != nil || slices.ContainsFunc(slices.Collect(maps.Keys(missing)), func(k string) bool { return !model.ReservedTagKey(k) })
 	if svc.CertificateARN != "" {
 		if !st.certKnown {
 			x.need(read{kind: readCertificate, name: svc.Name})
@@ -292,7 +305,7 @@ func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ad
 		if snSt := x.obs.serviceNetworks.get(sn); snSt != nil {
 			wantSNIDs[snSt.id] = true
 			if a := st.assocs[snSt.id]; a != nil {
-				if adopt {
+				if ct.adopt {
 					x.adoptTag(s, "association "+svc.Name+"/"+sn, a.arn)
 				}
 				continue
@@ -300,7 +313,7 @@ func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ad
 		}
 		s.add(opCreateAssociation(svc.Name, sn))
 	}
-	x.listeners(s, svc, st, adopt)
+	x.listeners(s, svc, st, ct)
 	for _, snID := range slices.Sorted(maps.Keys(st.assocs)) {
 		if !wantSNIDs[snID] && x.associationOwned(st.assocs[snID], read{kind: readAssociationTags, name: svc.Name, snID: snID}) {
 			s.add(opDeleteAssociation(svc.Name, snID, x.serviceNetworkName(snID)))
@@ -309,7 +322,7 @@ func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ad
 }
 
 // listeners adds the changes of an existing service's listeners and their rules to s.
-func (x *differ) listeners(s *sequence, svc *model.Service, st *svcState, adopt bool) {
+func (x *differ) listeners(s *sequence, svc *model.Service, st *svcState, ct childTagging) {
 	var staleRules []Op
 	for _, l := range svc.Listeners {
 		ls := st.listeners[l.Port]
@@ -321,13 +334,11 @@ func (x *differ) listeners(s *sequence, svc *model.Service, st *svcState, adopt 
 			x.createListener(s, svc.Name, l)
 			continue
 		}
-		if adopt {
-			x.adoptTag(s, fmt.Sprintf("listener %s/%d", svc.Name, l.Port), ls.arn)
-		}
+		x.tagChild(s, fmt.Sprintf("listener %s/%d", svc.Name, l.Port), ls.arn, l.Tags, ct)
 		if !sameAction(ls.defaultAction, l.DefaultAction) {
 			s.add(opUpdateListener(svc.Name, l))
 		}
-		staleRules = append(staleRules, x.rules(s, svc.Name, l, ls, adopt)...)
+		staleRules = append(staleRules, x.rules(s, svc.Name, l, ls, ct)...)
 	}
 	s.add(staleRules...)
 	wantPorts := map[int32]bool{}
@@ -341,6 +352,24 @@ func (x *differ) listeners(s *sequence, svc *model.Service, st *svcState, adopt 
 	}
 }
 
+// childTagging says why the existing listeners and rules of a service are tagged: the service is
+// adopted (they get our ManagedBy), or its additional tags changed. Children's tags are not
+// observed; they carry the service's additional tags, so the service's stale ones are theirs.
+type childTagging struct {
+	adopt, extraChanged bool
+	stale               []string
+}
+
+// tagChild tags an existing listener or rule with want, and removes ct.stale, when ct asks.
+func (x *differ) tagChild(s *sequence, resource, arn string, want map[string]string, ct childTagging) {
+	if ct.adopt || ct.extraChanged {
+		s.add(opTagResource(resource, arn, mergeTags(x.cfg.ownTags(), want), taggedChild, ""))
+	}
+	if ct.stale != nil {
+		s.add(opUntagResource(resource, arn, ct.stale, taggedChild, ""))
+	}
+}
+
 // adoptTag tags a child of an adopted service as ours.
 func (x *differ) adoptTag(s *sequence, resource, arn string) {
 	s.add(opTagResource(resource, arn, x.cfg.ownTags(), taggedChild, ""))
@@ -350,7 +379,7 @@ func (x *differ) adoptTag(s *sequence, resource, arn string) {
 // stale rules, which run after every listener's new rules are in place. Existing rules are
 // paired with desired ones by name, then by identical match, then by priority, so that a rule is
 // updated in place (one BatchUpdateRule for up to 10 rules) rather than deleted and created.
-func (x *differ) rules(s *sequence, svcName string, l model.Listener, ls *listenerState, adopt bool) []Op {
+func (x *differ) rules(s *sequence, svcName string, l model.Listener, ls *listenerState, ct childTagging) []Op {
 	existing := slices.SortedFunc(maps.Values(ls.rules), func(a, b *ruleState) int { return int(a.priority) - int(b.priority) })
 	paired := map[string]*ruleState{} // desired name -> existing
 	used := map[string]bool{}         // existing IDs
@@ -381,9 +410,7 @@ func (x *differ) rules(s *sequence, svcName string, l model.Listener, ls *listen
 			targetPriorities[want.Priority] = true
 			continue
 		}
-		if adopt {
-			x.adoptTag(s, fmt.Sprintf("rule %s/%d/%s", svcName, l.Port, have.name), have.arn)
-		}
+		x.tagChild(s, fmt.Sprintf("rule %s/%d/%s", svcName, l.Port, have.name), have.arn, want.Tags, ct)
 		if have.priority != want.Priority || !sameMatch(have.match, want.Match) || !sameAction(have.action, want.Action) {
 			updates = append(updates, ruleUpdate{id: have.id, want: want})
 			targetPriorities[want.Priority] = true

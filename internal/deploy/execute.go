@@ -261,6 +261,11 @@ func (c createServiceNetwork) run(ctx context.Context, d *Deployer) error {
 	}
 	in.ClientToken = d.clientToken(serviceNetworkIdentity(c.sn.Name), in)
 	out, err := d.client.CreateServiceNetwork(ctx, in)
+	if isConflict(err) {
+		// Created out of band since discovery (upstream's workflow: create it, then apply the
+		// Gateway): adopt it as discovery would have.
+		return d.adoptServiceNetwork(ctx, c.sn)
+	}
 	if err != nil {
 		return fmt.Errorf("create service network %s: %w", c.sn.Name, err)
 	}
@@ -275,8 +280,13 @@ func (c createVPCAssociation) run(ctx context.Context, d *Deployer) error {
 	if st == nil {
 		return fmt.Errorf("service network %s does not exist", sn.Name)
 	}
+	if st.vpcAssoc != nil {
+		// Adopted after the plan was made (adoptServiceNetwork), already associated.
+		return nil
+	}
 	in := &vpclattice.CreateServiceNetworkVpcAssociationInput{ServiceNetworkIdentifier: aws.String(st.id),
-		VpcIdentifier: aws.String(sn.VPCAssociation.VPCID), SecurityGroupIds: sn.VPCAssociation.SecurityGroupIDs, Tags: d.cfg.ownTags()}
+		VpcIdentifier: aws.String(sn.VPCAssociation.VPCID), SecurityGroupIds: sn.VPCAssociation.SecurityGroupIDs,
+		Tags: mergeTags(d.cfg.ownTags(), sn.VPCAssociation.Tags)}
 	in.ClientToken = d.clientToken(vpcAssociationIdentity(st.id), in)
 	var out *vpclattice.CreateServiceNetworkVpcAssociationOutput
 	err := d.retryConflictIf(ctx, c.replacing, "VPC association to be creatable", func(ctx context.Context) (err error) {

@@ -182,7 +182,7 @@ func TestDiffGolden(t *testing.T) {
 			var p *Plan
 			var reads []read
 			if in.SyncTargets != nil {
-				p, _, reads = diffTargets(&in.Model, in.SyncTargets, obs)
+				p, _, reads = diffTargets(&in.Model, in.SyncTargets, obs, cfg)
 			} else {
 				p, reads = diff(&in.Model, obs, cfg)
 			}

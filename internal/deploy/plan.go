@@ -78,6 +78,8 @@ type Plan struct {
 	staleServices        []*sequence
 	staleTargetGroups    []*sequence
 	staleServiceNetworks []*sequence
+	// model is the planned model with the names of the existing resources it adopts.
+	model *model.Model
 }
 
 func (p *Plan) phases() [][]*sequence {

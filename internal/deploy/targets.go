@@ -21,7 +21,7 @@ func (d *Deployer) SyncTargets(ctx context.Context, m *model.Model, tgNames []st
 	}
 	sub := &model.Model{}
 	p, err := d.settle(ctx, func() (*Plan, []read) {
-		p, owners, reads := diffTargets(m, tgNames, d.state)
+		p, owners, reads := diffTargets(m, tgNames, d.state, d.cfg)
 		sub.Services = owners
 		return p, reads
 	})
@@ -31,22 +31,25 @@ func (d *Deployer) SyncTargets(ctx context.Context, m *model.Model, tgNames []st
 	return d.execute(ctx, sub, p)
 }
 
-// diffTargets plans the target changes of the named target groups and returns the services
-// that own them, or the target lists it needs first.
-func diffTargets(m *model.Model, tgNames []string, obs *observed) (p *Plan, owners []model.Service, reads []read) {
+// diffTargets plans the target changes of the named target groups (model names) and returns
+// the services that own them, or the target lists it needs first.
+func diffTargets(m *model.Model, tgNames []string, obs *observed, cfg Config) (p *Plan, owners []model.Service, reads []read) {
 	want := make(map[string]bool, len(tgNames))
 	for _, n := range tgNames {
 		want[n] = true
 	}
 	p = &Plan{}
-	for _, svc := range m.Services {
+	// Adopted target groups keep their Lattice names (see resolveNames); the order is kept.
+	resolved := (&differ{cfg: cfg, obs: obs}).resolveNames(m)
+	for i, svc := range resolved.Services {
 		s := &sequence{status: routeStatus(svc.Route)}
 		touched := false
-		for _, tg := range svc.TargetGroups {
-			if !want[tg.Name] {
+		for j, tg := range svc.TargetGroups {
+			name := m.Services[i].TargetGroups[j].Name
+			if !want[name] {
 				continue
 			}
-			want[tg.Name] = false // a second claim on the same name is Apply's to report
+			want[name] = false // a second claim on the same name is Apply's to report
 			touched = true
 			st := obs.targetGroups.get(tg.Name)
 			if st == nil {

@@ -8,6 +8,7 @@ package model
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -31,6 +32,14 @@ const (
 	// subscription comes from.
 	TagAccessLogPolicy = TagPrefix + "AccessLogPolicy"
 )
+
+// ReservedTagKey says whether a tag key belongs to AWS or to a controller of this project or
+// upstream: such keys are never taken from users' additional tags, nor removed as stale ones.
+func ReservedTagKey(k string) bool {
+	return strings.HasPrefix(strings.ToLower(k), "aws:") || strings.HasPrefix(k, TagPrefix) || strings.HasPrefix(k, ownTagPrefix)
+}
+
+const ownTagPrefix = "lattice-gateway/"
 
 // Lattice enumerations used by the model (the API's own spelling).
 const (
@@ -109,11 +118,17 @@ type ServiceNetwork struct {
 type VPCAssociation struct {
 	VPCID            string   `json:"vpcID"`
 	SecurityGroupIDs []string `json:"securityGroupIDs,omitempty"`
+	// Tags are the additional tags of its VpcAssociationPolicy (set on creation).
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // Service is a Lattice service, one per accepted route.
 type Service struct {
-	Name             string   `json:"name"`
+	Name string `json:"name"`
+	// CollisionName, when set, is the name deploy gives a new service whose Name is taken by
+	// another route's Lattice service (upstream's truncated names can collide, upstream #657).
+	// An existing service of the route, found by its route tags, keeps its name either way.
+	CollisionName    string   `json:"collisionName,omitempty"`
 	Route            RouteKey `json:"route"`
 	CustomDomainName string   `json:"customDomainName,omitempty"`
 	CertificateARN   string   `json:"certificateARN,omitempty"`

@@ -191,7 +191,7 @@ func (t *translator) resolveBackend(r *routeState, ref gwv1.BackendObjectReferen
 		Name:            targetGroupName(ns, svc.Name, sp.Port, label, identity...),
 		Backend:         model.BackendKey{Namespace: ns, Name: svc.Name, Port: sp.Port},
 		Type:            model.TargetGroupTypeIP,
-		Port:            sp.Port,
+		Port:            targetGroupPort,
 		Protocol:        protocol,
 		ProtocolVersion: version,
 		IPAddressType:   ipType,
@@ -216,6 +216,11 @@ func (d backendDisplay) String() string {
 	}
 	return fmt.Sprintf("%s/%s:%d", d.ns, d.ref.Name, *d.ref.Port)
 }
+
+// targetGroupPort is the port of every backend target group, as upstream creates them: each
+// target carries its pod's port, which Lattice uses for traffic and health checks, so the group's
+// own port is unused, and upstream's groups are adopted on migration instead of replaced.
+const targetGroupPort = 80
 
 func tgProtoLabel(protocol, version string) string {
 	if version == "" {

@@ -335,6 +335,9 @@ func (t *translator) nameServiceNetworks(accepted []*gatewayState) {
 		sn := model.ServiceNetwork{Name: g.snName, Gateway: g.key, Tags: map[string]string{
 			model.TagManagedBy: t.managedBy, model.TagGatewayName: g.gw.Name, model.TagGatewayNamespace: g.gw.Namespace,
 		}}
+		extra, notes := additionalTags(g.gw.Annotations)
+		g.notes = append(g.notes, notes...)
+		addTags(extra, &sn.Tags)
 		t.vpcAssociation(g, &sn, vpcSN, why)
 		sn.AccessLogSubscriptions, sn.Auth = t.accessLogsAndAuth(gatewayTarget(g.key))
 		sns = append(sns, sn)

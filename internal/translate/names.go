@@ -89,6 +89,13 @@ func hashedName(want string, maxLen int, reservedPrefix string, identity ...stri
 	return readable + "-" + shortHash(identity...)
 }
 
+// upstreamServiceName is the AWS Gateway API Controller's service name,
+// trunc(route,20)-trunc(namespace,18), each part without a trailing '-': a migrated route keeps
+// its service (and DNS name) and new services are named as upstream users expect.
+func upstreamServiceName(route, namespace string) string {
+	return strings.TrimRight(truncate(route, 20), "-") + "-" + strings.TrimRight(truncate(namespace, 18), "-")
+}
+
 // listenerName is "<port>-<protocol>", e.g. 443-tls-passthrough.
 func listenerName(port int32, protocol string) string {
 	return fmt.Sprintf("%d-%s", port, sanitize(protocol))

@@ -196,9 +196,12 @@ func (t *translator) accessLogsAndAuth(target targetKey) ([]model.AccessLogSubsc
 	var subs []model.AccessLogSubscription
 	for _, typ := range destinationTypes {
 		if p := t.policies.winner(model.KindAccessLogPolicy, target, typ); p != nil {
-			subs = append(subs, model.AccessLogSubscription{DestinationARN: p.destination, Policy: p.key, Tags: map[string]string{
+			als := model.AccessLogSubscription{DestinationARN: p.destination, Policy: p.key, Tags: map[string]string{
 				model.TagManagedBy: t.managedBy, model.TagAccessLogPolicy: p.display(),
-			}})
+			}}
+			extra, _ := additionalTags(p.meta.Annotations)
+			addTags(extra, &als.Tags)
+			subs = append(subs, als)
 		}
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].DestinationARN < subs[j].DestinationARN })
@@ -249,6 +252,7 @@ func (t *translator) vpcAssociation(g *gatewayState, sn *model.ServiceNetwork, v
 		if p != nil {
 			sn.VPCAssociation.SecurityGroupIDs = p.securityGroups
 			sn.VPCAssociationPolicy = &p.key
+			sn.VPCAssociation.Tags, _ = additionalTags(p.meta.Annotations)
 		}
 	case p != nil:
 		p.conflict = fmt.Sprintf("VPC %s can be associated with one service network only, and %s associates it with service network %s", t.cfg.VPCID, why, vpcSN)

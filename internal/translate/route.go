@@ -29,11 +29,14 @@ type routeState struct {
 	// notes are appended to the Accepted message of accepted parents.
 	notes []string
 
-	serviceName  string
-	customDomain string
-	backendErrs  []backendError
-	targetGroups map[string]model.TargetGroup
-	latticeRules []model.Rule
+	serviceName string
+	// collisionName is the hashed name deploy falls back to when serviceName belongs to another
+	// route's existing Lattice service.
+	collisionName string
+	customDomain  string
+	backendErrs   []backendError
+	targetGroups  map[string]model.TargetGroup
+	latticeRules  []model.Rule
 }
 
 // parentState is the route's relation to one parentRef that points at a Gateway we own.
@@ -169,7 +172,7 @@ func (t *translator) attachListeners(r *routeState, p *parentState) {
 		}
 	}
 	if len(allowed) == 0 {
-		p.reason, p.message = gwv1.RouteReasonNotAllowedByListeners, strings.Join(why, "; ")
+		p.reason, p.message = gwv1.RouteReasonNotAllowedByListeners, msgNotAllowedByListeners+": "+strings.Join(why, "; ")
 		// TLSRoute's doc asks for UnsupportedValue when the listener has the wrong protocol.
 		if r.key.Kind == model.KindTLSRoute && p.ref.SectionName != nil && selected[0].spec.Protocol != gwv1.TLSProtocolType {
 			p.reason = gwv1.RouteReasonUnsupportedValue
@@ -191,7 +194,7 @@ func (t *translator) attachListeners(r *routeState, p *parentState) {
 		}
 	}
 	if len(p.listeners) == 0 {
-		p.reason, p.message = gwv1.RouteReasonNoMatchingListenerHostname, "no listener hostname intersects the route's hostnames"
+		p.reason, p.message = gwv1.RouteReasonNoMatchingListenerHostname, msgNoMatchingListenerHostname+": no listener hostname intersects the route's hostnames"
 	}
 }
 
@@ -273,11 +276,20 @@ func intersectHostname(a, b string) string {
 	return ""
 }
 
+// Condition messages upstream writes, which users' scripts and alerts match: ours start with
+// them and add the detail.
+const (
+	msgNotAllowedByListeners      = "No matching listeners allow this route"
+	msgNoMatchingListenerHostname = "No matching listener hostname for this route"
+)
+
 // nameServices gives each route that may get a Lattice service its name. Explicit overrides are
-// claimed first (oldest route wins a duplicate); then "<route>-<namespace>", which upstream
-// uses too, so switching controllers adopts existing services. HTTPRoutes claim plain names
-// before GRPCRoutes and TLSRoutes; a route whose plain name is taken or invalid gets a readable
-// truncation plus a hash of its identity.
+// claimed first (oldest route wins a duplicate); then upstream's trunc(route,20)-trunc(ns,18),
+// so that new services are named as upstream names them. HTTPRoutes claim those names before
+// GRPCRoutes and TLSRoutes; a route whose name is taken or invalid gets a readable truncation
+// plus a hash of its identity, which is also its collisionName: deploy keeps a route's existing
+// service (found by its route tags) whatever its name, and uses collisionName when the name
+// belongs to another route's service in Lattice.
 func (t *translator) nameServices(routes []*routeState) {
 	taken := map[string]*routeState{}
 	byAge := append([]*routeState(nil), routes...)
@@ -303,9 +315,13 @@ func (t *translator) nameServices(routes []*routeState) {
 			continue
 		}
 		id := []string{string(r.key.Kind), r.key.Namespace, r.key.Name}
-		name := latticeName(r.key.Name+"-"+r.key.Namespace, maxServiceNameLen, reservedServicePrefix, id...)
+		hashed := hashedName(r.key.Name+"-"+r.key.Namespace, maxServiceNameLen, reservedServicePrefix, id...)
+		name := latticeName(upstreamServiceName(r.key.Name, r.key.Namespace), maxServiceNameLen, reservedServicePrefix, id...)
 		if taken[name] != nil {
-			name = hashedName(r.key.Name+"-"+r.key.Namespace, maxServiceNameLen, reservedServicePrefix, id...)
+			name = hashed
+		}
+		if name != hashed {
+			r.collisionName = hashed
 		}
 		r.serviceName = name
 		taken[name] = r

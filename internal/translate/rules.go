@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -69,6 +70,11 @@ func (t *translator) httpRoute(hr *gwv1.HTTPRoute) *routeState {
 	if len(rules) == 0 {
 		rules = []gwv1.HTTPRouteRule{{}} // the CRD default: one rule matching every request
 	}
+	mode, set := hr.Annotations[AnnotationPathPrefix]
+	stringPrefix := mode == PathPrefixString
+	if set && !stringPrefix {
+		r.notes = append(r.notes, fmt.Sprintf("annotation %s=%q is ignored: the only value is %q", AnnotationPathPrefix, mode, PathPrefixString))
+	}
 	for i := range rules {
 		rule := &rules[i]
 		rs := &ruleState{index: i, label: ruleLabel(i, rule.Name)}
@@ -84,7 +90,7 @@ func (t *translator) httpRoute(hr *gwv1.HTTPRoute) *routeState {
 		if rule.SessionPersistence != nil {
 			rs.invalid = append(rs.invalid, "sessionPersistence is not supported by VPC Lattice")
 		}
-		addMatches(rs, rule.Matches, t.httpMatch)
+		addMatches(rs, rule.Matches, func(m *gwv1.HTTPRouteMatch) (matchState, string) { return t.httpMatch(m, stringPrefix) })
 		for _, b := range rule.BackendRefs {
 			if len(b.Filters) > 0 {
 				rs.invalid = append(rs.invalid, "backendRef filters ("+filterTypes(b.Filters)+") are not supported by VPC Lattice")
@@ -123,8 +129,9 @@ func addMatches[M any](rs *ruleState, matches []M, convert func(*M) (matchState,
 
 // httpMatch maps one HTTPRouteMatch. Gateway API PathPrefix matches whole path elements ("/abc"
 // matches "/abc" and "/abc/x" but not "/abcd") while a Lattice prefix is a plain string prefix, so
-// a non-root PathPrefix becomes two Lattice matches: exact "/abc" and prefix "/abc/".
-func (t *translator) httpMatch(m *gwv1.HTTPRouteMatch) (matchState, string) {
+// a non-root PathPrefix becomes two Lattice matches: exact "/abc" and prefix "/abc/"; with
+// stringPrefix (AnnotationPathPrefix) it becomes upstream's one prefix "/abc".
+func (t *translator) httpMatch(m *gwv1.HTTPRouteMatch, stringPrefix bool) (matchState, string) {
 	var ms matchState
 	if len(m.QueryParams) > 0 {
 		return ms, "query parameter matches are not supported by VPC Lattice"
@@ -169,6 +176,10 @@ func (t *translator) httpMatch(m *gwv1.HTTPRouteMatch) (matchState, string) {
 		}
 		if err := checkPath(trimmed + "/"); err != "" {
 			return ms, err
+		}
+		if stringPrefix {
+			ms.pieces = []piece{{match: withPath(base, model.MatchPrefix, value)}}
+			break
 		}
 		ms.pieces = []piece{
 			{suffix: "-exact", match: withPath(base, model.MatchExact, trimmed)},
@@ -361,8 +372,12 @@ func (t *translator) buildRules(r *routeState) {
 			}
 		}
 	}
+	order := rulePriorities(r)
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
+		if order != nil && order[a.rule] != order[b.rule] {
+			return order[a.rule] < order[b.rule]
+		}
 		if a.match.rank != b.match.rank {
 			for k := range a.match.rank {
 				if a.match.rank[k] != b.match.rank[k] {
@@ -378,6 +393,7 @@ func (t *translator) buildRules(r *routeState) {
 
 	kept := map[*ruleState]bool{}
 	count := 0
+	why := t.quotaExcess(r)
 	for _, c := range cands {
 		if _, decided := kept[c.rule]; decided {
 			continue
@@ -390,7 +406,7 @@ func (t *translator) buildRules(r *routeState) {
 		if kept[c.rule] {
 			count += n
 		} else {
-			c.rule.invalid = append(c.rule.invalid, fmt.Sprintf("its %d Lattice rules would exceed the limit of %d rules per listener", n, t.cfg.Quotas.RulesPerListener))
+			c.rule.invalid = append(c.rule.invalid, fmt.Sprintf("its %d Lattice rules would exceed the limit of %d rules per listener%s", n, t.cfg.Quotas.RulesPerListener, why))
 		}
 	}
 	prio := int32(0)
@@ -410,6 +426,60 @@ func (t *translator) buildRules(r *routeState) {
 	if len(r.latticeRules) == 0 {
 		r.reject("no rule can be programmed: " + strings.Join(r.droppedRules(), "; "))
 	}
+}
+
+// rulePriorities orders a route's rules by upstream's rule-<i>-priority annotations (i counts
+// rules from 0): annotated rules by their value, the others after them in rule order, as upstream
+// assigns max+1, max+2, ... The Lattice rules are then numbered 1..N in that order (a rule may
+// take several). nil when no rule is annotated: Gateway API precedence applies.
+func rulePriorities(r *routeState) map[*ruleState]int64 {
+	order := map[*ruleState]int64{}
+	top := int64(0)
+	for _, rs := range r.rules {
+		key := fmt.Sprintf(annotationRulePriority, rs.index)
+		v, ok := r.meta.Annotations[key]
+		if !ok {
+			continue
+		}
+		p, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		if err != nil {
+			r.notes = append(r.notes, fmt.Sprintf("annotation %s=%q is ignored: not an integer", key, v))
+			continue
+		}
+		order[rs] = p
+		top = max(top, p)
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	r.notes = append(r.notes, "rule order follows the rule-<i>-priority annotations, not Gateway API precedence")
+	for _, rs := range r.rules {
+		if _, ok := order[rs]; !ok {
+			top++
+			order[rs] = top
+		}
+	}
+	return order
+}
+
+// quotaExcess explains a rules-per-listener overflow that only the spec's two-rule PathPrefix
+// causes: "" when the route fits the quota, or would not fit it with one rule per prefix either.
+func (t *translator) quotaExcess(r *routeState) string {
+	pieces, single := 0, 0
+	for _, rs := range r.rules {
+		if len(rs.invalid) > 0 {
+			continue
+		}
+		for _, m := range rs.matches {
+			pieces += len(m.pieces)
+			single++
+		}
+	}
+	if pieces <= t.cfg.Quotas.RulesPerListener || single > t.cfg.Quotas.RulesPerListener {
+		return ""
+	}
+	return fmt.Sprintf(" only because each PathPrefix match takes two Lattice rules (exact and prefix, to match whole path elements): the route needs %d rules, %d with one string-prefix rule per PathPrefix as upstream does; annotation %s: %q opts in to that",
+		pieces, single, AnnotationPathPrefix, PathPrefixString)
 }
 
 // droppedRules describes the rules that are not programmed.

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -24,6 +25,7 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 	}
 	svc := model.Service{
 		Name:             r.serviceName,
+		CollisionName:    r.collisionName,
 		Route:            r.key,
 		CustomDomainName: r.customDomain,
 		// Lets a new cluster take over a service another ManagedBy owns (blue/green migration).
@@ -48,7 +50,9 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 			}
 		}
 	}
-	svc.ServiceNetworks = sortedKeys(sns)
+	if !standalone(r) {
+		svc.ServiceNetworks = sortedKeys(sns)
+	}
 	svc.AccessLogSubscriptions, svc.Auth = t.accessLogsAndAuth(routeTarget(r.key))
 	if v := hostnamesTag(r); v != "" {
 		svc.Tags[contract.TagHostnames] = v
@@ -106,7 +110,35 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 	for _, name := range sortedKeys(used) {
 		svc.TargetGroups = append(svc.TargetGroups, r.targetGroups[name])
 	}
+	extra, notes := additionalTags(r.meta.Annotations)
+	r.notes = append(r.notes, notes...)
+	addTags(extra, &svc.Tags)
+	for i := range svc.Listeners {
+		addTags(extra, &svc.Listeners[i].Tags)
+		for j := range svc.Listeners[i].Rules {
+			addTags(extra, &svc.Listeners[i].Rules[j].Tags)
+		}
+	}
+	for i := range svc.TargetGroups {
+		tg := &svc.TargetGroups[i]
+		tg.Tags = maps.Clone(tg.Tags)
+		addTags(extra, &tg.Tags)
+	}
 	return svc, true
+}
+
+// standalone applies upstream's standalone annotation: the route's own value wins; else "true"
+// on any attached parent Gateway.
+func standalone(r *routeState) bool {
+	if v, ok := r.meta.Annotations[AnnotationStandalone]; ok {
+		return strings.EqualFold(strings.TrimSpace(v), "true")
+	}
+	for _, p := range r.parents {
+		if p.attached() && strings.EqualFold(strings.TrimSpace(p.gw.gw.Annotations[AnnotationStandalone]), "true") {
+			return true
+		}
+	}
+	return false
 }
 
 func markUsed(used map[string]bool, a model.Action) {

@@ -31,6 +31,20 @@ const (
 	AnnotationServiceNameOverride = "application-networking.k8s.aws/service-name-override"
 	OptionCertificateARN          = "application-networking.k8s.aws/certificate-arn"
 	AnnotationAllowTakeoverFrom   = "application-networking.k8s.aws/allow-takeover-from"
+	// AnnotationStandalone "true" on a route, or else on a parent Gateway, makes the route's
+	// service join no service network.
+	AnnotationStandalone = "application-networking.k8s.aws/standalone"
+	// annotationRulePriority, with the rule's index from 0, sets the rule's place in the order.
+	annotationRulePriority = "application-networking.k8s.aws/rule-%d-priority"
+)
+
+// AnnotationPathPrefix on an HTTPRoute, set to PathPrefixString, makes each PathPrefix match one
+// Lattice string-prefix rule as upstream does ("/api" then also matches "/apix"), instead of the
+// spec's whole-path-element match, which takes two Lattice rules (exact "/api", prefix "/api/").
+// It is the opt-in for routes that need the rules-per-listener quota.
+const (
+	AnnotationPathPrefix = "lattice-gateway/path-prefix"
+	PathPrefixString     = "string"
 )
 
 // Input is a snapshot of the world. Order does not matter: Translate sorts internally.

@@ -70,13 +70,25 @@ func TestInvalidInputs(t *testing.T) {
 		if !strings.Contains(c.Message, "owned by "+other) {
 			t.Errorf("Programmed message %q does not name the owner %s", c.Message, other)
 		}
-		if !e.hasEvent(t, "default", "rates", "ProgrammingFailed") {
-			t.Error("no ProgrammingFailed event for rates")
+		if !e.hasEvent(t, "default", "rates", "FailedDeployModel") {
+			t.Error("no FailedDeployModel event (upstream's reason) for rates")
 		}
 	})
 
 	// The valid routes are unaffected.
 	inventory := harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", time.Minute)
+
+	t.Run("events carry upstream's reasons", func(t *testing.T) {
+		for _, want := range []struct{ ns, name, reason string }{
+			{"default", "inventory", "DeploySucceed"},
+			{"team", "other-namespace", "FailedBuildModel"},
+			{"default", "rates", "FailedDeployModel"},
+		} {
+			if !e.hasEvent(t, want.ns, want.name, want.reason) {
+				t.Errorf("no %s event for %s/%s", want.reason, want.ns, want.name)
+			}
+		}
+	})
 	dnsName := inventory.Annotations[status.AnnotationDomainName]
 	ips, err := cluster.ResolveDNS(dnsName, e.dp.DNSAddr())
 	if err != nil {

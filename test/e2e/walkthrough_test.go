@@ -114,8 +114,8 @@ func TestSeedWalkthrough(t *testing.T) {
 	if w := ctl.Counter(t, "lattice_gateway_status_writes_total", "", ""); w != statusWrites {
 		t.Errorf("steady state wrote statuses: %.0f writes, %.0f before", w, statusWrites)
 	}
-	if !e.hasEvent(t, "default", "inventory", "Programmed") {
-		t.Error("no Programmed event for HTTPRoute inventory")
+	if !e.hasEvent(t, "default", "inventory", "DeploySucceed") {
+		t.Error("no DeploySucceed event (upstream's reason) for HTTPRoute inventory")
 	}
 
 	ips, err := cluster.ResolveDNS(dnsName, e.dp.DNSAddr())

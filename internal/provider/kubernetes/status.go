@@ -17,7 +17,7 @@ import (
 )
 
 // writeStatuses writes every status of the pass that differs from what the API server has, and
-// records Programmed events and route convergence times.
+// records events (upstream's reasons) and route convergence times.
 func (c *Controller) writeStatuses(ctx context.Context, pass *pipeline.Pass) error {
 	now := time.Now()
 	controller := gwv1.GatewayController(c.pipeline.ControllerName())
@@ -28,7 +28,7 @@ func (c *Controller) writeStatuses(ctx context.Context, pass *pipeline.Pass) err
 		if !ours {
 			continue
 		}
-		c.programmedEvent(cur, programmedConditions(cur, controller), programmedConditions(next, controller))
+		c.programmedEvent(cur, programmedConditions(cur, controller), programmedConditions(next, controller), pass.Err != nil)
 		if key, isRoute := pipeline.RouteKey(next); isRoute {
 			if status.ProgrammedAt(pipeline.RouteStatus(next).Parents, controller, next.GetGeneration()) {
 				c.programmedRoute(key, next.GetGeneration())
@@ -65,23 +65,47 @@ func programmedConditions(obj client.Object, controller gwv1.GatewayController) 
 	return nil
 }
 
-// programmedEvent records an event when the Programmed condition changes status.
-func (c *Controller) programmedEvent(obj client.Object, before, after []metav1.Condition) {
-	now := meta.FindStatusCondition(after, status.ConditionProgrammed)
-	if now == nil || now.Status == metav1.ConditionUnknown {
+// Event reasons of the AWS Gateway API Controller (its pkg/k8s/events.go), for the same
+// situations, so that alerting written against upstream keeps firing after a switch.
+const (
+	// eventFailedBuildModel: the route or Gateway is not accepted; nothing is built for it.
+	eventFailedBuildModel = "FailedBuildModel"
+	// eventFailedDeployModel: VPC Lattice refused or conflicted (e.g. a resource not owned by
+	// this controller).
+	eventFailedDeployModel = "FailedDeployModel"
+	// eventDeploySucceed: VPC Lattice has everything the object asks for.
+	eventDeploySucceed = "DeploySucceed"
+	// eventRetryReconcile: the pass could not reach VPC Lattice and is retried.
+	eventRetryReconcile = "Retry-Reconcile"
+)
+
+// programmedEvent records an event when the Accepted or Programmed condition changes; retrying
+// says the pass's Apply failed as a whole and is retried.
+func (c *Controller) programmedEvent(obj client.Object, before, after []metav1.Condition, retrying bool) {
+	changed := func(typ string) *metav1.Condition {
+		now := meta.FindStatusCondition(after, typ)
+		if now == nil || now.Status == metav1.ConditionUnknown {
+			return nil
+		}
+		if was := meta.FindStatusCondition(before, typ); was != nil && was.Status == now.Status && was.Message == now.Message {
+			return nil
+		}
+		return now
+	}
+	if acc := changed(string(gwv1.RouteConditionAccepted)); acc != nil && acc.Status == metav1.ConditionFalse {
+		c.events.Eventf(obj, nil, corev1.EventTypeWarning, eventFailedBuildModel, "Reconcile", "Failed build model due to %s: %s", acc.Reason, acc.Message)
 		return
 	}
-	if was := meta.FindStatusCondition(before, status.ConditionProgrammed); was != nil && was.Status == now.Status && was.Message == now.Message {
-		return
+	now := changed(status.ConditionProgrammed)
+	switch {
+	case now == nil:
+	case now.Status == metav1.ConditionTrue:
+		c.events.Eventf(obj, nil, corev1.EventTypeNormal, eventDeploySucceed, "Reconcile", "%s", now.Message)
+	case now.Reason != status.ReasonPending:
+		c.events.Eventf(obj, nil, corev1.EventTypeWarning, eventFailedDeployModel, "Reconcile", "Failed deploy model due to %s: %s", now.Reason, now.Message)
+	case retrying:
+		c.events.Eventf(obj, nil, corev1.EventTypeNormal, eventRetryReconcile, "Reconcile", "retry reconcile: %s", now.Message)
 	}
-	if now.Status == metav1.ConditionTrue {
-		c.events.Eventf(obj, nil, corev1.EventTypeNormal, "Programmed", "Reconcile", "%s", now.Message)
-		return
-	}
-	if now.Reason == status.ReasonPending {
-		return
-	}
-	c.events.Eventf(obj, nil, corev1.EventTypeWarning, "ProgrammingFailed", "Reconcile", "%s: %s", now.Reason, now.Message)
 }
 
 // writeAnnotations patches the route annotations the pass decided.
