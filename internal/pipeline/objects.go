@@ -20,6 +20,9 @@ func Kind(obj client.Object) string {
 	if key, ok := RouteKey(obj); ok {
 		return string(key.Kind)
 	}
+	if key, ok := PolicyKey(obj); ok {
+		return string(key.Kind)
+	}
 	return ""
 }
 
@@ -58,8 +61,8 @@ func RouteStatus(obj client.Object) *gwv1.RouteStatus {
 	return st
 }
 
-// Objects are the snapshot's objects that have a Gateway API status: GatewayClasses, Gateways,
-// then routes, as pointers into the snapshot, whatever their deletion state.
+// Objects are the snapshot's objects that have a status: GatewayClasses, Gateways, routes, then
+// policies, as pointers into the snapshot, whatever their deletion state.
 func (p *Pass) Objects() []client.Object {
 	in := p.snapshot
 	var out []client.Object
@@ -69,7 +72,7 @@ func (p *Pass) Objects() []client.Object {
 	for i := range in.Gateways {
 		out = append(out, &in.Gateways[i])
 	}
-	return append(out, routes(in)...)
+	return append(append(out, routes(in)...), policies(in)...)
 }
 
 func routes(in *translate.Input) []client.Object {
@@ -86,13 +89,17 @@ func routes(in *translate.Input) []client.Object {
 	return out
 }
 
-// live is in without the Gateways and routes being deleted.
+// live is in without the Gateways, routes and policies being deleted.
 func live(in *translate.Input) *translate.Input {
 	out := *in
 	out.Gateways = liveOnly(in.Gateways)
 	out.HTTPRoutes = liveOnly(in.HTTPRoutes)
 	out.GRPCRoutes = liveOnly(in.GRPCRoutes)
 	out.TLSRoutes = liveOnly(in.TLSRoutes)
+	out.TargetGroupPolicies = liveOnly(in.TargetGroupPolicies)
+	out.VpcAssociationPolicies = liveOnly(in.VpcAssociationPolicies)
+	out.AccessLogPolicies = liveOnly(in.AccessLogPolicies)
+	out.IAMAuthPolicies = liveOnly(in.IAMAuthPolicies)
 	return &out
 }
 

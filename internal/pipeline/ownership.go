@@ -67,10 +67,10 @@ type Finalizer struct {
 	Hold   bool
 }
 
-// Protect are the finalizer decisions to carry out before Deploy: every live Gateway and route of
-// ours holds one before Apply creates Lattice resources for it, so that deleting it always passes
-// through us; each of our GatewayClasses holds one exactly while Gateways use it (counting
-// Gateways being deleted, which still hold Lattice resources).
+// Protect are the finalizer decisions to carry out before Deploy: every live Gateway, route and
+// policy of ours holds one before Apply creates Lattice resources for it, so that deleting it
+// always passes through us; each of our GatewayClasses holds one exactly while Gateways use it
+// (counting Gateways being deleted, which still hold Lattice resources).
 func (p *Pass) Protect() []Finalizer {
 	var out []Finalizer
 	for _, obj := range p.gatewaysAndRoutes() {
@@ -89,11 +89,12 @@ func (p *Pass) Protect() []Finalizer {
 		}
 		out = append(out, Finalizer{Object: cl, Hold: used[cl.Name]})
 	}
-	return out
+	return append(out, p.policyFinalizers(true)...)
 }
 
 // Release are the finalizer decisions to carry out after Deploy: every Gateway and route that is
-// being deleted or is no longer ours lets go. Only after an Apply without errors, that is, once
+// being deleted or is no longer ours lets go, and so does every policy being deleted or changing
+// nothing in Lattice any more. Only after an Apply without errors, that is, once
 // Lattice holds nothing for them any more; otherwise none. An object whose GatewayClass (or
 // Gateway) vanished first is no longer ours and is released too, so deleting in any order never
 // leaves a finalizer behind (upstream #115).
@@ -107,7 +108,7 @@ func (p *Pass) Release() []Finalizer {
 			out = append(out, Finalizer{Object: obj})
 		}
 	}
-	return out
+	return append(out, p.policyFinalizers(false)...)
 }
 
 func (p *Pass) gatewaysAndRoutes() []client.Object {

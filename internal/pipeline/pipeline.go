@@ -42,6 +42,8 @@ type Pipeline struct {
 	// last is the model of the last Apply that returned a result, the base of the targets-only
 	// path.
 	last *model.Model
+	// statused are the policies the last pass gave a status, by UID.
+	statused map[types.UID]bool
 }
 
 // New returns a Pipeline translating with cfg (ControllerName defaults to upstream's) and
@@ -71,10 +73,15 @@ type Pass struct {
 	own        ownership
 	inModel    map[model.RouteKey]bool
 	outcomes   outcomes
+
+	policyTargets map[model.PolicyKey]model.PolicyTargets
+	policyResults map[model.PolicyKey]policyResult
+	// stale are the policies whose status of ours is to be cleared.
+	stale map[types.UID]bool
 }
 
-// Translate starts a pass: it translates the snapshot, leaving out the Gateways and routes being
-// deleted so that the model no longer wants their Lattice resources (GatewayClasses being
+// Translate starts a pass: it translates the snapshot, leaving out the Gateways, routes and
+// policies being deleted so that the model no longer wants their Lattice resources (GatewayClasses being
 // deleted stay: the spec keeps serving their Gateways until those are gone). The snapshot holds
 // every object, whatever its deletion state; the pass keeps it for finalizer decisions.
 func (p *Pipeline) Translate(snapshot *translate.Input) *Pass {
@@ -89,6 +96,8 @@ func (p *Pipeline) Translate(snapshot *translate.Input) *Pass {
 		controller: gwv1.GatewayController(p.cfg.ControllerName),
 		own:        newOwnership(snapshot, p.cfg.ControllerName),
 		inModel:    inModel,
+
+		policyTargets: out.Model.PolicyTargets(),
 	}
 }
 
@@ -97,14 +106,25 @@ func (p *Pipeline) Deploy(ctx context.Context, pass *Pass) {
 	pass.Result, pass.Err = p.deployer.Apply(ctx, &pass.Output.Model)
 	pass.outcomes = outcomesOf(&pass.Output.Model, pass.Result, pass.Err)
 	pass.outcomes.record(pass.Output)
+	pass.policyResults = policyResults(&pass.Output.Model, pass.Result, pass.outcomes)
+	pass.recordPolicies()
+	pass.stale = p.staleStatuses(pass)
 	if pass.Result != nil {
 		p.last = &pass.Output.Model
 	}
 }
 
-// Unprogrammed counts the routes and gateways of the model that Lattice has not programmed: a
-// provider retries while it is positive.
-func (p *Pass) Unprogrammed() int { return p.outcomes.failed() }
+// Unprogrammed counts the routes, gateways and policies of the model that Lattice has not
+// programmed: a provider retries while it is positive.
+func (p *Pass) Unprogrammed() int {
+	n := p.outcomes.failed()
+	for _, r := range p.policyResults {
+		if r.decided && !r.outcome.Programmed {
+			n++
+		}
+	}
+	return n
+}
 
 // SyncTargets is the fast path for a change of Service svc's endpoints: when the model of
 // snapshot differs from the last applied one only in targets, it updates the targets of svc's

@@ -108,14 +108,7 @@ func failing(res func(*model.Model) (*deploy.Result, error), err error) func(*mo
 
 func snapshot(t *testing.T, mutate func(*translate.Input)) *translate.Input {
 	t.Helper()
-	in, err := translate.ParseInput([]byte(world))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mutate != nil {
-		mutate(in)
-	}
-	return in
+	return parse(t, world, mutate)
 }
 
 func deleting(obj client.Object) {

@@ -14,9 +14,13 @@ import (
 
 // SetStatus merges the status this pass computed for obj into obj's own, in place: conditions
 // keep their lastTransitionTime when their status is unchanged and get now otherwise, and other
-// controllers' route parent entries stay. ours is false (and obj untouched) when the pass has no
-// status for obj; changed says whether obj's status differs from before.
+// controllers' route parent entries stay. A policy whose target moved to another controller
+// since the last pass loses the conditions we wrote. ours is false (and obj untouched) when the
+// pass has no status for obj; changed says whether obj's status differs from before.
 func (p *Pass) SetStatus(obj client.Object, now time.Time) (ours, changed bool) {
+	if key, ok := PolicyKey(obj); ok {
+		return p.setPolicyStatus(obj, key, now)
+	}
 	t := metav1.NewTime(now.Truncate(time.Second))
 	nn := types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
 	switch o := obj.(type) {
@@ -48,38 +52,62 @@ func merge[S any](cur *S, next S) bool {
 
 // Annotations returns the annotations obj should carry and whether they differ from its own:
 // each route with a Lattice service records its DNS name and service ARN, as upstream's does,
-// and a route of ours without one loses them. Objects being deleted, other objects, and routes
-// whose service Lattice has not reported yet are left alone.
+// and a route of ours without one loses them; policies record the Lattice resource they change
+// (see policyAnnotationsOf). Objects being deleted, other objects, and routes whose service
+// Lattice has not reported yet are left alone.
 func (p *Pass) Annotations(obj client.Object) (map[string]string, bool) {
+	var (
+		keys    []string
+		want    map[string]string
+		decided bool
+	)
+	if key, isPolicy := PolicyKey(obj); isPolicy {
+		keys, want, decided = p.policyAnnotationsOf(obj, key)
+	} else {
+		keys, want, decided = p.routeAnnotations(obj)
+	}
+	if !decided {
+		return nil, false
+	}
+	return setAnnotations(obj.GetAnnotations(), keys, want)
+}
+
+var routeAnnotationKeys = []string{status.AnnotationDomainName, status.AnnotationServiceARN}
+
+func (p *Pass) routeAnnotations(obj client.Object) (keys []string, want map[string]string, decided bool) {
 	key, isRoute := RouteKey(obj)
 	if !isRoute || obj.GetDeletionTimestamp() != nil {
-		return nil, false
+		return nil, nil, false
 	}
-	var dnsName, arn string
 	switch {
 	case !p.inModel[key]:
-		if !p.own.owns(obj) {
-			return nil, false
-		}
+		return routeAnnotationKeys, nil, p.own.owns(obj)
 	case p.Result != nil && p.Result.Routes[key].DNSName != "":
 		r := p.Result.Routes[key]
-		dnsName, arn = r.DNSName, r.ServiceARN
-	default:
-		return nil, false
+		return routeAnnotationKeys, map[string]string{status.AnnotationDomainName: r.DNSName, status.AnnotationServiceARN: r.ServiceARN}, true
 	}
-	cur := obj.GetAnnotations()
-	if cur[status.AnnotationDomainName] == dnsName && cur[status.AnnotationServiceARN] == arn {
+	return nil, nil, false
+}
+
+// setAnnotations returns cur with each of keys set to its non-empty value in want and removed
+// otherwise, and whether that changes cur.
+func setAnnotations(cur map[string]string, keys []string, want map[string]string) (map[string]string, bool) {
+	same := true
+	for _, k := range keys {
+		same = same && cur[k] == want[k]
+	}
+	if same {
 		return cur, false
 	}
-	next := make(map[string]string, len(cur)+2)
+	next := make(map[string]string, len(cur)+len(keys))
 	for k, v := range cur {
 		next[k] = v
 	}
-	for k, v := range map[string]string{status.AnnotationDomainName: dnsName, status.AnnotationServiceARN: arn} {
-		if v == "" {
-			delete(next, k)
-		} else {
+	for _, k := range keys {
+		if v := want[k]; v != "" {
 			next[k] = v
+		} else {
+			delete(next, k)
 		}
 	}
 	return next, true

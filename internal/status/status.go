@@ -40,6 +40,22 @@ const (
 	AnnotationServiceARN = "application-networking.k8s.aws/lattice-service-arn"
 )
 
+// Policy annotations written as upstream does, naming the Lattice resource each policy changes
+// (upstream reads them back to clean up; tools and runbooks read them too).
+const (
+	// AnnotationResourceARN on a VpcAssociationPolicy: the service network VPC association.
+	AnnotationResourceARN = "application-networking.k8s.aws/resourceArn"
+	// AnnotationAccessLogSubscription on an AccessLogPolicy: the access log subscription ARN, and
+	// AnnotationAccessLogSubscriptionResourceName the name of its service or service network.
+	AnnotationAccessLogSubscription             = "application-networking.k8s.aws/accessLogSubscription"
+	AnnotationAccessLogSubscriptionResourceName = "application-networking.k8s.aws/accessLogSubscriptionResourceName"
+	// AnnotationIAMAuthPolicyResourceID, -Type and -Name on an IAMAuthPolicy: the ID, type
+	// (Service or ServiceNetwork) and name of the resource whose auth policy it is.
+	AnnotationIAMAuthPolicyResourceID   = "application-networking.k8s.aws/iam-auth-policy-resource-id"
+	AnnotationIAMAuthPolicyResourceType = "application-networking.k8s.aws/iam-auth-policy-resource-type"
+	AnnotationIAMAuthPolicyResourceName = "application-networking.k8s.aws/iam-auth-policy-resource-name"
+)
+
 // MaxMessageLength is the limit the API server enforces on a condition message (in bytes).
 const MaxMessageLength = 32768
 
@@ -121,9 +137,8 @@ func MergeParents(current, want []gwv1.RouteParentStatus, controller gwv1.Gatewa
 		w.Conditions = MergeConditions(old, w.Conditions, now)
 		out = append(out, w)
 	}
-	if len(out) == 0 {
-		return nil
-	}
+	// An empty list, never null: the route CRDs require status.parents, so a route left with no
+	// entries (ours removed) would fail validation.
 	return out
 }
 

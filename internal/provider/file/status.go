@@ -11,6 +11,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/pipeline"
 )
 
@@ -37,6 +38,8 @@ func clearStatus(o Object) {
 		o.Status = gwv1.GRPCRouteStatus{}
 	case *gwv1.TLSRoute:
 		o.Status = gwv1.TLSRouteStatus{}
+	case v1alpha1.Policy:
+		o.SetConditions(nil)
 	}
 }
 
@@ -54,6 +57,8 @@ func copyStatus(from, to Object) {
 		to.Status = from.(*gwv1.GRPCRoute).Status
 	case *gwv1.TLSRoute:
 		to.Status = from.(*gwv1.TLSRoute).Status
+	case v1alpha1.Policy:
+		to.SetConditions(from.(v1alpha1.Policy).GetConditions())
 	}
 }
 
@@ -67,9 +72,10 @@ func statusFileName(o Object) string {
 	return kind + "." + o.GetNamespace() + "." + o.GetName() + ".yaml"
 }
 
-var statusKinds = []string{"gatewayclass.", "gateway.", "httproute.", "grpcroute.", "tlsroute."}
+var statusKinds = []string{"gatewayclass.", "gateway.", "httproute.", "grpcroute.", "tlsroute.",
+	"targetgrouppolicy.", "vpcassociationpolicy.", "accesslogpolicy.", "iamauthpolicy."}
 
-// writeStatus writes each Gateway API object with its status to the status folder (atomically,
+// writeStatus writes each Gateway API object and policy with its status to the status folder (atomically,
 // only when it changed) and removes the files of objects that are gone. Only files named like
 // ours are ever removed.
 func (r *Runner) writeStatus() error {
@@ -110,7 +116,7 @@ func (r *Runner) writeStatus() error {
 
 func hasStatus(o Object) bool {
 	switch o.(type) {
-	case *gwv1.GatewayClass, *gwv1.Gateway, *gwv1.HTTPRoute, *gwv1.GRPCRoute, *gwv1.TLSRoute:
+	case *gwv1.GatewayClass, *gwv1.Gateway, *gwv1.HTTPRoute, *gwv1.GRPCRoute, *gwv1.TLSRoute, v1alpha1.Policy:
 		return true
 	}
 	return false

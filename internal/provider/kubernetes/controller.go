@@ -53,7 +53,9 @@ type Deployer interface {
 type Options struct {
 	Translate translate.Config
 	Deployer  Deployer
-	Log       logr.Logger
+	// CRDs are the optional kinds to watch and read (see CheckCRDs); others are left out.
+	CRDs CRDs
+	Log  logr.Logger
 	// Registry receives the controller's metrics; default controller-runtime's registry, which
 	// the manager serves on its metrics address.
 	Registry prometheus.Registerer
@@ -81,6 +83,8 @@ type Controller struct {
 	// kick asks for a world pass from inside a targets pass, so that failures are retried (with
 	// backoff) under the one world key instead of once per Service.
 	kick chan event.GenericEvent
+	// optional are the optional kinds served, read into every snapshot.
+	optional []optionalKind
 
 	mu sync.Mutex
 	// seen records when each route generation was first observed, for the convergence histogram.
@@ -116,6 +120,11 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 		seen:     map[model.RouteKey]generationSeen{},
 		kick:     make(chan event.GenericEvent, 1),
 	}
+	for _, k := range optionalKinds {
+		if o.CRDs[k.resource] {
+			c.optional = append(c.optional, k)
+		}
+	}
 	world := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{worldKey}
 	})
@@ -133,7 +142,7 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 	// Our own status writes change neither generation nor metadata, so they do not requeue.
 	specOrMeta := builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
 		predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionChanged{}))
-	err = ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(o.Name).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: 1,
@@ -150,9 +159,11 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 		Watches(&gwv1beta1.ReferenceGrant{}, world, specOrMeta).
 		Watches(&corev1.Namespace{}, world, builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, deletionChanged{}))).
 		Watches(&corev1.Service{}, world, builder.WithPredicates(serviceChanged{})).
-		Watches(&discoveryv1.EndpointSlice{}, targets).
-		Complete(c)
-	if err != nil {
+		Watches(&discoveryv1.EndpointSlice{}, targets)
+	for _, k := range c.optional {
+		b = b.Watches(k.object, world, specOrMeta)
+	}
+	if err := b.Complete(c); err != nil {
 		return nil, fmt.Errorf("set up controller: %w", err)
 	}
 	if o.ResyncPeriod > 0 {

@@ -19,6 +19,10 @@ const (
 	FinalizerHTTPRoute = "httproute.k8s.aws/resources"
 	FinalizerGRPCRoute = "grpcroute.k8s.aws/resources"
 	FinalizerTLSRoute  = "tlsroute.k8s.aws/resources"
+
+	FinalizerVpcAssociationPolicy = "vpcassociationpolicies.application-networking.k8s.aws/resources"
+	FinalizerAccessLogPolicy      = "accesslogpolicy.k8s.aws/resources"
+	FinalizerIAMAuthPolicy        = "application-networking.k8s.aws/iam-auth-policy"
 )
 
 // finalizerNames are the finalizers by kind; GatewayClasses get Gateway API's own.
@@ -28,6 +32,10 @@ var finalizerNames = map[string]string{
 	"HTTPRoute":    FinalizerHTTPRoute,
 	"GRPCRoute":    FinalizerGRPCRoute,
 	"TLSRoute":     FinalizerTLSRoute,
+
+	"VpcAssociationPolicy": FinalizerVpcAssociationPolicy,
+	"AccessLogPolicy":      FinalizerAccessLogPolicy,
+	"IAMAuthPolicy":        FinalizerIAMAuthPolicy,
 }
 
 // setFinalizers carries out the pipeline's finalizer decisions.

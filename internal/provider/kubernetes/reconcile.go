@@ -31,7 +31,7 @@ func (c *Controller) reconcileWorld(ctx context.Context) error {
 	errs = append(errs, c.writeAnnotations(ctx, pass), c.writeStatuses(ctx, pass))
 	errs = append(errs, c.setFinalizers(ctx, pass.Release()))
 	if n := pass.Unprogrammed(); n > 0 {
-		errs = append(errs, fmt.Errorf("%d routes or gateways not programmed in VPC Lattice, retrying", n))
+		errs = append(errs, fmt.Errorf("%d routes, gateways or policies not programmed in VPC Lattice, retrying", n))
 	}
 	err = errors.Join(errs...)
 	m := &pass.Output.Model

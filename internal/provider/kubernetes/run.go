@@ -16,6 +16,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
@@ -66,8 +67,14 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := CheckCRDs(restCfg); err != nil {
+	crds, err := CheckCRDs(restCfg)
+	if err != nil {
 		return err
+	}
+	for _, k := range optionalKinds {
+		if !crds[k.resource] {
+			log.Info("CRD not installed: not reading this kind (install the CRDs in config/crd and restart to use it)", "crd", k.resource+"."+v1alpha1.GroupName)
+		}
 	}
 	reg := o.Registry
 	if reg == nil {
@@ -132,6 +139,7 @@ func Run(ctx context.Context, o RunOptions) error {
 			Quotas:                translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
 		},
 		Deployer:     deployer,
+		CRDs:         crds,
 		Log:          log.WithName("controller"),
 		Registry:     reg,
 		ResyncPeriod: c.ResyncPeriod,

@@ -11,14 +11,17 @@ import (
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
+
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 )
 
 // NewScheme holds every type the controller reads or writes.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gwv1.Install, gwv1beta1.Install} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gwv1.Install, gwv1beta1.Install, v1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("build scheme: %w", err)
 		}
@@ -33,27 +36,70 @@ var requiredResources = map[string][]string{
 	gwv1beta1.GroupVersion.String(): {"referencegrants"},
 }
 
-// CheckCRDs reports which required Gateway API CRDs the API server does not serve.
-func CheckCRDs(cfg *rest.Config) error {
+// optionalKind is a kind of this project's CRDs that the controller reads when its CRD is
+// installed: the policies and ServiceExport (a TargetGroupPolicy target).
+type optionalKind struct {
+	resource string
+	object   client.Object
+	list     client.ObjectList
+}
+
+// optionalKinds are read only when served. Upstream's controller fails without them; a user who
+// installed only the Gateway API CRDs (or an older release of ours) expects routes to work, so a
+// missing one is skipped with a log line, as upstream skips ServiceNetwork.
+var optionalKinds = []optionalKind{
+	{"serviceexports", &v1alpha1.ServiceExport{}, &v1alpha1.ServiceExportList{}},
+	{"targetgrouppolicies", &v1alpha1.TargetGroupPolicy{}, &v1alpha1.TargetGroupPolicyList{}},
+	{"vpcassociationpolicies", &v1alpha1.VpcAssociationPolicy{}, &v1alpha1.VpcAssociationPolicyList{}},
+	{"accesslogpolicies", &v1alpha1.AccessLogPolicy{}, &v1alpha1.AccessLogPolicyList{}},
+	{"iamauthpolicies", &v1alpha1.IAMAuthPolicy{}, &v1alpha1.IAMAuthPolicyList{}},
+}
+
+// CRDs are the optional kinds the API server serves, by resource name (e.g. "iamauthpolicies").
+type CRDs map[string]bool
+
+// CheckCRDs reports which required Gateway API CRDs the API server does not serve, and which of
+// this project's optional ones it does.
+func CheckCRDs(cfg *rest.Config) (CRDs, error) {
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return fmt.Errorf("check Gateway API CRDs: %w", err)
+		return nil, fmt.Errorf("check CRDs: %w", err)
 	}
-	var missing []string
-	gvs := slices.Sorted(maps.Keys(requiredResources))
-	for _, gv := range gvs {
+	served := func(gv string) ([]metav1.APIResource, error) {
 		list, err := dc.ServerResourcesForGroupVersion(gv)
 		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("check Gateway API CRDs: discover %s: %w", gv, err)
+			return nil, fmt.Errorf("check CRDs: discover %s: %w", gv, err)
+		}
+		if list == nil {
+			return nil, nil
+		}
+		return list.APIResources, nil
+	}
+	has := func(list []metav1.APIResource, r string) bool {
+		return slices.ContainsFunc(list, func(a metav1.APIResource) bool { return a.Name == r })
+	}
+	var missing []string
+	for _, gv := range slices.Sorted(maps.Keys(requiredResources)) {
+		list, err := served(gv)
+		if err != nil {
+			return nil, err
 		}
 		for _, r := range requiredResources[gv] {
-			if list == nil || !slices.ContainsFunc(list.APIResources, func(a metav1.APIResource) bool { return a.Name == r }) {
+			if !has(list, r) {
 				missing = append(missing, r+"."+gv)
 			}
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("missing Gateway API CRDs %v; install them with kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml", missing)
+		return nil, fmt.Errorf("missing Gateway API CRDs %v; install them with kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml", missing)
 	}
-	return nil
+	list, err := served(v1alpha1.GroupVersion.String())
+	if err != nil {
+		return nil, err
+	}
+	crds := CRDs{}
+	for _, k := range optionalKinds {
+		crds[k.resource] = has(list, k.resource)
+	}
+	return crds, nil
 }

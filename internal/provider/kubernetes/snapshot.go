@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
@@ -32,9 +33,19 @@ func (c *Controller) snapshot(ctx context.Context) (*translate.Input, error) {
 			return nil, fmt.Errorf("list %T from cache: %w", l, err)
 		}
 	}
-	return &translate.Input{
+	in := &translate.Input{
 		GatewayClasses: classes.Items, Gateways: gateways.Items,
 		HTTPRoutes: http.Items, GRPCRoutes: grpc.Items, TLSRoutes: tls.Items,
 		ReferenceGrants: grants.Items, Namespaces: namespaces.Items, Services: services.Items, EndpointSlices: slices.Items,
-	}, nil
+	}
+	for _, k := range c.optional {
+		l := k.list.DeepCopyObject().(client.ObjectList)
+		if err := c.client.List(ctx, l); err != nil {
+			return nil, fmt.Errorf("list %T from cache: %w", l, err)
+		}
+		if err := meta.EachListItem(l, in.Add); err != nil {
+			return nil, fmt.Errorf("read %T: %w", l, err)
+		}
+	}
+	return in, nil
 }

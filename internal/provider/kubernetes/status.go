@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/pipeline"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 )
@@ -49,18 +50,24 @@ func (c *Controller) updateStatus(ctx context.Context, cur, next client.Object) 
 		}
 		return fmt.Errorf("update status of %s %s/%s: %w", kind, cur.GetNamespace(), cur.GetName(), err)
 	}
+	// The finalizer patches that follow in this pass lock on the object's version: the status
+	// write is the only change since the snapshot.
+	cur.SetResourceVersion(next.GetResourceVersion())
 	c.metrics.statusWrites.WithLabelValues(kind).Inc()
 	return nil
 }
 
-// programmedConditions are the conditions an event about obj reports: a Gateway's, or those of a
-// route's first parent entry of ours.
+// programmedConditions are the conditions an event about obj reports: a Gateway's or a policy's,
+// or those of a route's first parent entry of ours.
 func programmedConditions(obj client.Object, controller gwv1.GatewayController) []metav1.Condition {
 	if gw, ok := obj.(*gwv1.Gateway); ok {
 		return gw.Status.Conditions
 	}
 	if st := pipeline.RouteStatus(obj); st != nil {
 		return status.OurConditions(st.Parents, controller)
+	}
+	if p, ok := obj.(v1alpha1.Policy); ok {
+		return p.GetConditions()
 	}
 	return nil
 }
