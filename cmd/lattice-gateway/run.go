@@ -118,8 +118,9 @@ func (s *standalone) complete() error {
 
 func (s *standalone) translateConfig() translate.Config {
 	return translate.Config{Owner: s.lattice.Owner, DefaultServiceNetwork: s.lattice.DefaultServiceNetwork,
-		GatewayAddresses: s.data.GatewayAddresses,
-		Quotas:           translate.Quotas{RulesPerListener: s.lattice.MaxRulesPerListener}}
+		GatewayAddresses:             s.data.GatewayAddresses,
+		Quotas:                       translate.Quotas{RulesPerListener: s.lattice.MaxRulesPerListener},
+		IgnoreMissingCertificateRefs: s.lattice.IgnoreMissingCertificateRefs}
 }
 
 func (s *standalone) logger(w io.Writer) logr.Logger {
@@ -158,14 +159,17 @@ func (s *standalone) client(ctx context.Context) (*vpclattice.Client, aws.Config
 	return client, awsCfg, opts, err
 }
 
-// connect returns the client and a deployer using it, with Tagging API discovery unless
-// --disable-tagging-service-api.
+// connect returns the client and a deployer using it, with an ACM client for certificateRefs and
+// Tagging API discovery unless --disable-tagging-service-api.
 func (s *standalone) connect(ctx context.Context, log logr.Logger) (*vpclattice.Client, *deploy.Deployer, error) {
 	client, awsCfg, opts, err := s.client(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	dcfg := deploy.Config{Owner: s.lattice.Owner, Concurrency: s.lattice.LatticeAPIConcurrency}
+	if dcfg.ACM, err = latticeclient.NewACM(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
+		return nil, nil, err
+	}
 	if !s.lattice.DisableTaggingServiceAPI {
 		if dcfg.Tagging, err = latticeclient.NewTagging(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
 			return nil, nil, err

@@ -42,6 +42,9 @@ const (
 	EnvResyncSeconds                = "RECONCILE_DEFAULT_RESYNC_SECONDS"
 	EnvMaxRulesPerListener          = "MAX_RULES_PER_LISTENER"
 	EnvDisableTaggingServiceAPI     = "DISABLE_TAGGING_SERVICE_API"
+	// EnvIgnoreMissingCertificateRefs is ours: upstream has no such setting, it always ignores
+	// certificateRefs.
+	EnvIgnoreMissingCertificateRefs = "IGNORE_MISSING_CERTIFICATE_REFS"
 )
 
 // DefaultLatticeAPIConcurrency is the default of --lattice-api-concurrency.
@@ -75,6 +78,10 @@ type Lattice struct {
 	// MaxRulesPerListener is the account's "Rules per listener" VPC Lattice quota (adjustable;
 	// 0 means the default, 10): routes needing more rules are PartiallyInvalid.
 	MaxRulesPerListener int
+	// IgnoreMissingCertificateRefs serves HTTPS listeners whose certificateRefs name a Secret
+	// that does not exist with Lattice's managed certificate, as upstream does with the
+	// placeholder Secrets of its examples, instead of rejecting them as the spec asks.
+	IgnoreMissingCertificateRefs bool
 }
 
 // Defaults of --kube-api-qps and --kube-api-burst.
@@ -124,6 +131,8 @@ func (l *Lattice) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
 	fs.IntVar(&l.LatticeAPIConcurrency, "lattice-api-concurrency", DefaultLatticeAPIConcurrency, "VPC Lattice API calls in flight at most")
 	noTagging, _ := strconv.ParseBool(getenv(EnvDisableTaggingServiceAPI))
 	fs.BoolVar(&l.DisableTaggingServiceAPI, "disable-tagging-service-api", noTagging, "discover owned resources with one ListTagsForResource each instead of Resource Groups Tagging API pages (env "+EnvDisableTaggingServiceAPI+")")
+	ignoreMissing, _ := strconv.ParseBool(getenv(EnvIgnoreMissingCertificateRefs))
+	fs.BoolVar(&l.IgnoreMissingCertificateRefs, "ignore-missing-certificate-refs", ignoreMissing, "serve HTTPS listeners whose certificateRefs name a missing Secret with Lattice's managed certificate, as the upstream controller does (env "+EnvIgnoreMissingCertificateRefs+"; default: reject them, as the Gateway API spec asks)")
 	fs.StringVar(&l.LogLevel, "log-level", nonEmpty(getenv(EnvLogLevel), "info"), "debug, info or error (env "+EnvLogLevel+")")
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/smithy-go/middleware"
@@ -24,6 +25,8 @@ type Options struct {
 	Retry Retry
 	// Modify is applied last, e.g. to set an HTTP client in tests.
 	Modify func(*vpclattice.Options)
+	// ModifyACM is Modify for the ACM client (NewACM).
+	ModifyACM func(*acm.Options)
 }
 
 // middlewares are the stack additions every client gets: metrics (when reg is set), then the
