@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/acm"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -55,10 +55,6 @@ type standalone struct {
 	// localFlags is set when the flags of `local` are bound (run, demo): their --region and
 	// --account-id then describe the in-process Local Lattice.
 	localFlags bool
-	// tagging is made by client() with the same configuration.
-	tagging deploy.TaggingClient
-	// certificates is the ACM client client() builds along with the Lattice client.
-	certificates *acm.Client
 }
 
 // The flag sets bind can register.
@@ -155,37 +151,41 @@ func (s *standalone) listenerAddr(port int32) string {
 	return net.JoinHostPort(s.data.DataPlaneAddr, strconv.Itoa(int(port)+s.data.ListenerPortOffset))
 }
 
-// localRateLimits lift the client-side limiter for an in-process Local Lattice, which answers in
-// microseconds and throttles only when told to (--tps-limit).
-var localRateLimits = latticeclient.Limits{Default: latticeclient.Limit{PerSecond: 0}}
-
-// client returns a VPC Lattice client for s.lattice's endpoint, with the controller's
-// client-side rate limits (lifted for an in-process Local Lattice) and retries.
-func (s *standalone) client(ctx context.Context, local bool) (*vpclattice.Client, error) {
+// client returns a VPC Lattice client for s.lattice's endpoint (metrics off, the rate ceiling of
+// --lattice-api-max-tps, retries), with the AWS config and options it was built from.
+func (s *standalone) client(ctx context.Context) (*vpclattice.Client, aws.Config, latticeclient.Options, error) {
+	opts := latticeclient.Options{RateLimits: latticeclient.Ceiling(s.lattice.LatticeAPIMaxTPS)}
 	awsCfg, err := s.lattice.AWSConfig(ctx)
 	if err != nil {
-		return nil, err
+		return nil, awsCfg, opts, err
 	}
-	var opts latticeclient.Options
-	if local {
-		opts.RateLimits = &localRateLimits
-	}
-	if s.certificates, err = latticeclient.NewACM(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
-		return nil, err
-	}
-	s.tagging = latticeclient.NewTagging(awsCfg, s.lattice.LatticeEndpoint, opts.Retry)
-	return latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
+	client, err := latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
+	return client, awsCfg, opts, err
 }
 
-// deployer deploys with client as s.lattice's identity.
-func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deploy.Deployer {
-	return s.deployerFor(client, s.lattice.Owner, log)
+// connect returns the client and a deployer using it as s.lattice's identity (see connectAs).
+func (s *standalone) connect(ctx context.Context, log logr.Logger) (*vpclattice.Client, *deploy.Deployer, error) {
+	return s.connectAs(ctx, s.lattice.Owner, log)
 }
 
-// deployerFor deploys with client as owner, importing certificates with the ACM client and
-// resolving ServiceImports with the Tagging API client that client() built alongside.
-func (s *standalone) deployerFor(client *vpclattice.Client, owner model.Owner, log logr.Logger) *deploy.Deployer {
-	return deploy.New(client, deploy.Config{Owner: owner, ACM: s.certificates, Tagging: s.tagging}, log.WithName("deploy"))
+// connectAs returns the client and a deployer using it as owner, with an ACM client for
+// certificateRefs and Tagging API discovery (and ServiceImport resolution) unless
+// --disable-tagging-service-api.
+func (s *standalone) connectAs(ctx context.Context, owner model.Owner, log logr.Logger) (*vpclattice.Client, *deploy.Deployer, error) {
+	client, awsCfg, opts, err := s.client(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	dcfg := deploy.Config{Owner: owner, Concurrency: s.lattice.LatticeAPIConcurrency}
+	if dcfg.ACM, err = latticeclient.NewACM(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
+		return nil, nil, err
+	}
+	if !s.lattice.DisableTaggingServiceAPI {
+		if dcfg.Tagging, err = latticeclient.NewTagging(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
+			return nil, nil, err
+		}
+	}
+	return client, deploy.New(client, dcfg, log.WithName("deploy")), nil
 }
 
 func newRunCmd() *cobra.Command {
@@ -260,10 +260,6 @@ func runStandalone(ctx context.Context, s *standalone, folders []folderCluster, 
 	} else {
 		fmt.Fprintf(out, "VPC Lattice API %s (region %s), ManagedBy %s\n\n", s.lattice.LatticeEndpoint, s.lattice.Region, s.lattice.ManagedBy())
 	}
-	client, err := s.client(ctx, local)
-	if err != nil {
-		return err
-	}
 	var mu sync.Mutex // one cluster's report at a time on out
 	g, gctx := errgroup.WithContext(ctx)
 	for _, f := range folders {
@@ -278,7 +274,10 @@ func runStandalone(ctx context.Context, s *standalone, folders []folderCluster, 
 		}
 		c.Dir, c.Translate, c.ListenerAddr = f.dir, s.translateConfig(), listenerAddr
 		c.Translate.Owner = f.owner
-		c.Deployer = s.deployerFor(client, f.owner, log.WithValues("cluster", f.owner.ClusterName))
+		var err error
+		if _, c.Deployer, err = s.connectAs(ctx, f.owner, log.WithValues("cluster", f.owner.ClusterName)); err != nil {
+			return err
+		}
 		c.Log = log.WithName("run").WithValues("cluster", f.owner.ClusterName)
 		last := ""
 		c.OnPlan = func(p *deploy.Plan) {

@@ -27,15 +27,19 @@ import (
 // Config identifies the controller instance (its ManagedBy value) and tunes the deployer.
 type Config struct {
 	model.Owner
-	// Concurrency is how many services are deployed in parallel (default 8).
+	// Concurrency bounds the calls in flight: how many services are deployed in parallel, each
+	// service's calls in sequence, and how many reads discovery makes at once (default 8).
 	Concurrency int
+	// Tagging, when set, is where discovery learns who owns what: Resource Groups Tagging API
+	// pages of 100 resources carrying a ManagedBy tag, instead of one ListTagsForResource per
+	// listed resource. Nil (an endpoint without the Tagging API, DISABLE_TAGGING_SERVICE_API)
+	// keeps the per-resource reads. ServiceImports are resolved through it too; without it only
+	// those naming an external target group resolve.
+	Tagging TaggingClient
 	// WaitTimeout bounds each wait for an asynchronous state change (default 5m).
 	WaitTimeout time.Duration
 	// WaitInitial is the first poll interval of such waits; it doubles up to 5s (default 200ms).
 	WaitInitial time.Duration
-	// Tagging finds the exported target groups of ServiceImports by tag; without it, imports
-	// other than external target groups do not resolve.
-	Tagging TaggingClient
 	// ImportTTL is how long an import resolution is reused (default 30s).
 	ImportTTL time.Duration
 	// ACM imports the certificates of Kubernetes Secrets (model.Certificates); without it a
@@ -109,6 +113,21 @@ type ExportResult struct {
 	// Deleted says that the export is not in the model and its target groups are withdrawn:
 	// all of them once Programmed.
 	Deleted bool
+}
+
+// AllProgrammed reports whether every route and gateway of the model is programmed.
+func (r *Result) AllProgrammed() bool {
+	for _, rr := range r.Routes {
+		if !rr.Programmed {
+			return false
+		}
+	}
+	for _, g := range r.Gateways {
+		if !g.Programmed {
+			return false
+		}
+	}
+	return true
 }
 
 // RouteResult is the outcome for one route's Lattice service.

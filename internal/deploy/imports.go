@@ -23,11 +23,6 @@ import (
 // time, provided a pass runs then (see Result.ImportRefresh). The account's target groups are
 // never listed.
 
-// TaggingClient is the Resource Groups Tagging API call import resolution uses.
-type TaggingClient interface {
-	GetResources(context.Context, *rgta.GetResourcesInput, ...func(*rgta.Options)) (*rgta.GetResourcesOutput, error)
-}
-
 // importedTG is one target group an import resolved to.
 type importedTG struct {
 	id, arn string
