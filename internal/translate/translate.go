@@ -58,6 +58,9 @@ type Input struct {
 	Namespaces      []corev1.Namespace
 	Services        []corev1.Service
 	EndpointSlices  []discoveryv1.EndpointSlice
+	// GatedPods are the pods with the Lattice pod readiness gate. Their endpoints are targets
+	// while not yet ready, because the gate turns ready only once the target is healthy.
+	GatedPods []types.NamespacedName
 	// ServiceExports are read only as TargetGroupPolicy targets.
 	ServiceExports         []v1alpha1.ServiceExport
 	TargetGroupPolicies    []v1alpha1.TargetGroupPolicy
