@@ -14,7 +14,7 @@ import (
 )
 
 // GateType is upstream's readiness-gate condition type.
-const GateType corev1.PodConditionType = "application-networking.k8s.aws/pod-readiness-gate"
+const GateType = translate.PodReadinessGate
 
 // WebhookPath is where the webhook server serves the pod mutation (upstream's path).
 const WebhookPath = "/mutate-pod"

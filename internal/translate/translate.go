@@ -26,6 +26,10 @@ import (
 // AWS Gateway API Controller work unchanged.
 const DefaultControllerName = "application-networking.k8s.aws/gateway-api-controller"
 
+// PodReadinessGate is upstream's pod readiness-gate condition type, which the controller sets
+// from Lattice target health.
+const PodReadinessGate corev1.PodConditionType = "application-networking.k8s.aws/pod-readiness-gate"
+
 // Annotation and TLS option keys shared with the upstream controller.
 const (
 	AnnotationServiceNameOverride = "application-networking.k8s.aws/service-name-override"

@@ -7,12 +7,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/readiness"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
@@ -46,8 +44,8 @@ func (c *Controller) snapshot(ctx context.Context) (*translate.Input, error) {
 			return nil, fmt.Errorf("list pods from cache: %w", err)
 		}
 		for i := range pods.Items {
-			if readiness.Gated(&pods.Items[i]) {
-				in.GatedPods = append(in.GatedPods, types.NamespacedName{Namespace: pods.Items[i].Namespace, Name: pods.Items[i].Name})
+			if err := in.Add(&pods.Items[i]); err != nil {
+				return nil, err
 			}
 		}
 	}
