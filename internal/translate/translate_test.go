@@ -161,6 +161,7 @@ func deepCopyInput(in *Input) *Input {
 	for i := range in.EndpointSlices {
 		out.EndpointSlices = append(out.EndpointSlices, *in.EndpointSlices[i].DeepCopy())
 	}
+	out.GatedPods = append(out.GatedPods, in.GatedPods...)
 	for i := range in.ServiceExports {
 		out.ServiceExports = append(out.ServiceExports, *in.ServiceExports[i].DeepCopy())
 	}
