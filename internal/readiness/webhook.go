@@ -100,22 +100,14 @@ func (w *Injector) usedServices(ctx context.Context) (map[types.NamespacedName]b
 	}
 	var routes []route
 	for _, r := range http.Items {
-		rt := route{namespace: r.Namespace, parents: r.Spec.ParentRefs}
-		for _, rule := range r.Spec.Rules {
-			for _, b := range rule.BackendRefs {
-				rt.backends = append(rt.backends, b.BackendObjectReference)
-			}
-		}
-		routes = append(routes, rt)
+		routes = append(routes, route{r.Namespace, r.Spec.ParentRefs, backendRefs(r.Spec.Rules,
+			func(x gwv1.HTTPRouteRule) []gwv1.HTTPBackendRef { return x.BackendRefs },
+			func(b gwv1.HTTPBackendRef) gwv1.BackendObjectReference { return b.BackendObjectReference })})
 	}
 	for _, r := range grpc.Items {
-		rt := route{namespace: r.Namespace, parents: r.Spec.ParentRefs}
-		for _, rule := range r.Spec.Rules {
-			for _, b := range rule.BackendRefs {
-				rt.backends = append(rt.backends, b.BackendObjectReference)
-			}
-		}
-		routes = append(routes, rt)
+		routes = append(routes, route{r.Namespace, r.Spec.ParentRefs, backendRefs(r.Spec.Rules,
+			func(x gwv1.GRPCRouteRule) []gwv1.GRPCBackendRef { return x.BackendRefs },
+			func(b gwv1.GRPCBackendRef) gwv1.BackendObjectReference { return b.BackendObjectReference })})
 	}
 	for _, r := range routes {
 		lattice, err := w.hasLatticeParent(ctx, r.namespace, r.parents)
@@ -148,6 +140,17 @@ func (w *Injector) usedServices(ctx context.Context) (map[types.NamespacedName]b
 		used[types.NamespacedName{Namespace: e.Namespace, Name: name}] = true
 	}
 	return used, nil
+}
+
+// backendRefs lists the backend references of a route's rules, whatever the route's kind.
+func backendRefs[Rule, Ref any](rules []Rule, refs func(Rule) []Ref, object func(Ref) gwv1.BackendObjectReference) []gwv1.BackendObjectReference {
+	var out []gwv1.BackendObjectReference
+	for _, r := range rules {
+		for _, b := range refs(r) {
+			out = append(out, object(b))
+		}
+	}
+	return out
 }
 
 func (w *Injector) hasLatticeParent(ctx context.Context, namespace string, parents []gwv1.ParentReference) (bool, error) {
