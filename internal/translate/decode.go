@@ -105,6 +105,8 @@ func (in *Input) Add(obj runtime.Object) error {
 				break
 			}
 		}
+	case *corev1.Secret:
+		in.Secrets = append(in.Secrets, *o)
 	case *discoveryv1.EndpointSlice:
 		in.EndpointSlices = append(in.EndpointSlices, *o)
 	case *v1alpha1.ServiceExport:

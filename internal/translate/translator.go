@@ -24,10 +24,13 @@ type translator struct {
 	gatewaysByKey map[model.GatewayKey]*gatewayState
 	nsLabels      map[string]map[string]string
 	services      map[types.NamespacedName]*corev1.Service
-	slices        map[types.NamespacedName][]*discoveryv1.EndpointSlice
-	grants        map[string][]*gwv1beta1.ReferenceGrant
-	policies      *policyIndex
-	gatedPods     map[types.NamespacedName]bool
+	secrets       map[types.NamespacedName]*corev1.Secret
+	// certificates are the Secret certificates services use, by model name.
+	certificates map[string]*model.Certificate
+	slices       map[types.NamespacedName][]*discoveryv1.EndpointSlice
+	grants       map[string][]*gwv1beta1.ReferenceGrant
+	policies     *policyIndex
+	gatedPods    map[types.NamespacedName]bool
 }
 
 func newTranslator(in *Input, cfg Config) *translator {
@@ -40,6 +43,8 @@ func newTranslator(in *Input, cfg Config) *translator {
 		gatewaysByKey: map[model.GatewayKey]*gatewayState{},
 		nsLabels:      map[string]map[string]string{},
 		services:      map[types.NamespacedName]*corev1.Service{},
+		secrets:       map[types.NamespacedName]*corev1.Secret{},
+		certificates:  map[string]*model.Certificate{},
 		slices:        map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
 		grants:        map[string][]*gwv1beta1.ReferenceGrant{},
 		out: &Output{
@@ -58,6 +63,10 @@ func newTranslator(in *Input, cfg Config) *translator {
 	for i := range in.Services {
 		s := &in.Services[i]
 		t.services[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+	}
+	for i := range in.Secrets {
+		s := &in.Secrets[i]
+		t.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
 	}
 	for i := range in.EndpointSlices {
 		es := &in.EndpointSlices[i]

@@ -8,9 +8,13 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -36,9 +40,12 @@ type RunOptions struct {
 	// Registry receives the controller's and the Lattice client's metrics; default
 	// controller-runtime's registry, served on Config.MetricsBindAddress.
 	Registry prometheus.Registerer
-	// Client tunes the Lattice client (rate limits, retries).
+	// Client tunes the Lattice and Tagging clients (rate ceiling, retries); a nil RateLimits
+	// takes Config.LatticeAPIMaxTPS.
 	Client latticeclient.Options
-	// Deploy overrides deployer settings other than the identity (account, cluster, VPC).
+	// Deploy overrides deployer settings other than the identity (account, cluster, VPC); a zero
+	// Concurrency takes Config.LatticeAPIConcurrency, a nil Tagging a client built from Config
+	// unless DisableTaggingServiceAPI.
 	Deploy deploy.Config
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election (controller-runtime's
 	// defaults when zero).
@@ -83,12 +90,29 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	lattice, err := latticeclient.New(awsCfg, c.LatticeEndpoint, reg, o.Client)
+	copts := o.Client
+	if copts.RateLimits == nil {
+		copts.RateLimits = latticeclient.Ceiling(c.LatticeAPIMaxTPS)
+	}
+	lattice, err := latticeclient.New(awsCfg, c.LatticeEndpoint, reg, copts)
+	if err != nil {
+		return err
+	}
+	certificates, err := latticeclient.NewACM(awsCfg, c.LatticeEndpoint, reg, copts)
 	if err != nil {
 		return err
 	}
 	dcfg := o.Deploy
 	dcfg.Owner = c.Owner
+	dcfg.ACM = certificates
+	if dcfg.Concurrency == 0 {
+		dcfg.Concurrency = c.LatticeAPIConcurrency
+	}
+	if !c.DisableTaggingServiceAPI && dcfg.Tagging == nil {
+		if dcfg.Tagging, err = latticeclient.NewTagging(awsCfg, c.LatticeEndpoint, reg, copts); err != nil {
+			return err
+		}
+	}
 	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
 
 	gatewayAddresses, err := c.GatewayAddresses()
@@ -100,7 +124,11 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	mopts := ctrl.Options{
-		Scheme:                  scheme,
+		Scheme: scheme,
+		// Only TLS Secrets can be certificateRefs: the cache (and memory) holds no other Secret.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))},
+		}},
 		Logger:                  log,
 		Metrics:                 metricsserver.Options{BindAddress: c.MetricsBindAddress},
 		HealthProbeBindAddress:  c.HealthProbeBindAddress,
@@ -128,10 +156,11 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	ctl, err := Setup(mgr, Options{
 		Translate: translate.Config{
-			Owner:                 c.Owner,
-			DefaultServiceNetwork: c.DefaultServiceNetwork,
-			GatewayAddresses:      gatewayAddresses,
-			Quotas:                translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
+			Owner:                        c.Owner,
+			DefaultServiceNetwork:        c.DefaultServiceNetwork,
+			GatewayAddresses:             gatewayAddresses,
+			Quotas:                       translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
+			IgnoreMissingCertificateRefs: c.IgnoreMissingCertificateRefs,
 		},
 		Deployer:      deployer,
 		CRDs:          crds,
