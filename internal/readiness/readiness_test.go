@@ -2,6 +2,7 @@ package readiness_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,9 +72,10 @@ func webhookConfig() *admissionv1.MutatingWebhookConfiguration {
 	}
 }
 
-// TestGate: on a real kube-apiserver, only pods behind a Service that a lattice route uses get
-// the gate, in labelled namespaces; a gated pod's condition follows its target's health.
-func TestGate(t *testing.T) {
+// start runs a real kube-apiserver with the webhook installed and a manager serving it and the
+// gate controller with health; it returns a client of the apiserver.
+func start(t *testing.T, h readiness.TargetHealth) (context.Context, client.Client) {
+	t.Helper()
 	var wh *envtest.WebhookInstallOptions
 	cfg := testenv.StartWith(t, func(env *envtest.Environment) {
 		env.WebhookInstallOptions.MutatingWebhooks = []*admissionv1.MutatingWebhookConfiguration{webhookConfig()}
@@ -93,8 +95,7 @@ func TestGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	readiness.Recheck = 200 * time.Millisecond
-	h := &health{m: map[string]string{}}
-	if err := readiness.Setup(mgr, "test", h); err != nil {
+	if err := readiness.Setup(mgr, strings.ToLower(t.Name()), h); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -110,54 +111,91 @@ func TestGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	create := func(objs ...client.Object) {
-		t.Helper()
-		for _, o := range objs {
-			if err := c.Create(ctx, o); err != nil {
-				t.Fatalf("create %T %s: %v", o, o.GetName(), err)
-			}
+	return ctx, c
+}
+
+// objects creates objs in order.
+func objects(ctx context.Context, t *testing.T, c client.Client, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
 		}
 	}
-	svc := func(ns, name, app string) *corev1.Service {
-		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": app}, Ports: []corev1.ServicePort{{Port: 80}}}}
-	}
-	create(
+}
+
+func service(ns, name, app string) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": app}, Ports: []corev1.ServicePort{{Port: 80}}}}
+}
+
+func gateway(ns, name, class string) *gwv1.Gateway {
+	return &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: gwv1.GatewaySpec{GatewayClassName: gwv1.ObjectName(class),
+		Listeners: []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}}}
+}
+
+// latticeApp creates namespace apps, labelled for the webhook, with Service web behind HTTPRoute
+// web on a Gateway of the lattice class.
+func latticeApp(ctx context.Context, t *testing.T, c client.Client) {
+	t.Helper()
+	objects(ctx, t, c,
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps", Labels: map[string]string{readiness.NamespaceLabel: "enabled"}}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "plain"}},
 		&gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "lattice"}, Spec: gwv1.GatewayClassSpec{ControllerName: translate.DefaultControllerName}},
-		&gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"}, Spec: gwv1.GatewayClassSpec{ControllerName: "example.com/other"}},
-		&gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "sn"}, Spec: gwv1.GatewaySpec{GatewayClassName: "lattice",
-			Listeners: []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}}},
-		&gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "other"}, Spec: gwv1.GatewaySpec{GatewayClassName: "elsewhere",
-			Listeners: []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}}},
-		svc("apps", "web", "web"), svc("apps", "unrelated", "unrelated"), svc("apps", "foreign", "foreign"), svc("plain", "web", "web"),
-		route("apps", "web", "sn", "web"), route("apps", "foreign", "other", "foreign"), route("plain", "web", "sn", "web"),
-	)
-	if err := c.Create(ctx, &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "plain", Name: "sn"}, Spec: gwv1.GatewaySpec{GatewayClassName: "lattice",
-		Listeners: []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}}}); err != nil {
+		gateway("apps", "sn", "lattice"), service("apps", "web", "web"), route("apps", "web", "sn", "web"))
+}
+
+// newPod creates a pod, retrying while the webhook server is not listening yet (failurePolicy
+// Fail rejects pods until then).
+func newPod(ctx context.Context, t *testing.T, c client.Client, ns, name, app string) *corev1.Pod {
+	t.Helper()
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"app": app}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := c.Create(ctx, p)
+		if err == nil {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("create pod %s/%s: %v", ns, name, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// endpoint gives pod the IP and makes it a not-ready endpoint of Service web, as the kubelet and
+// the EndpointSlice controller would.
+func endpoint(ctx context.Context, t *testing.T, c client.Client, pod *corev1.Pod, ip string) {
+	t.Helper()
+	pod.Status.PodIP, pod.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
+	if err := c.Status().Update(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
+	notReady := false
+	objects(ctx, t, c, &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: pod.Namespace, Name: "web-abc", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &notReady},
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name}}},
+	})
+}
 
-	// The webhook server may need a moment to listen; failurePolicy Fail rejects pods until then.
-	newPod := func(ns, name, app string) *corev1.Pod {
-		t.Helper()
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"app": app}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			err := c.Create(ctx, p)
-			if err == nil {
-				return p
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("create pod %s/%s: %v", ns, name, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	web := newPod("apps", "web-1", "web")
-	for _, p := range []*corev1.Pod{newPod("apps", "unrelated-1", "unrelated"), newPod("apps", "foreign-1", "foreign"), newPod("plain", "web-1", "web")} {
+// TestGate: on a real kube-apiserver, only pods behind a Service that a lattice route uses get
+// the gate, in labelled namespaces; a gated pod's condition follows its target's health.
+func TestGate(t *testing.T) {
+	h := &health{m: map[string]string{}}
+	ctx, c := start(t, h)
+	latticeApp(ctx, t, c)
+	objects(ctx, t, c,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "plain"}},
+		&gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"}, Spec: gwv1.GatewayClassSpec{ControllerName: "example.com/other"}},
+		gateway("apps", "other", "elsewhere"), gateway("plain", "sn", "lattice"),
+		service("apps", "unrelated", "unrelated"), service("apps", "foreign", "foreign"), service("plain", "web", "web"),
+		route("apps", "foreign", "other", "foreign"), route("plain", "web", "sn", "web"),
+	)
+	web := newPod(ctx, t, c, "apps", "web-1", "web")
+	for _, p := range []*corev1.Pod{newPod(ctx, t, c, "apps", "unrelated-1", "unrelated"), newPod(ctx, t, c, "apps", "foreign-1", "foreign"),
+		newPod(ctx, t, c, "plain", "web-1", "web")} {
 		if readiness.Gated(p) {
 			t.Errorf("pod %s/%s got the gate", p.Namespace, p.Name)
 		}
@@ -165,23 +203,13 @@ func TestGate(t *testing.T) {
 	if !readiness.Gated(web) {
 		t.Fatalf("pod behind a lattice route has no gate: %+v", web.Spec.ReadinessGates)
 	}
-
-	// The pod gets an IP and becomes an endpoint of its Service; Lattice is still checking it.
-	web.Status.PodIP, web.Status.PodIPs = "10.244.0.7", []corev1.PodIP{{IP: "10.244.0.7"}}
-	if err := c.Status().Update(ctx, web); err != nil {
-		t.Fatal(err)
-	}
+	// The pod becomes an endpoint of its Service; Lattice is still checking it.
 	h.set("10.244.0.7", "INITIAL")
-	notReady := false
-	create(&discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: "apps", Name: "web-abc", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.244.0.7"}, Conditions: discoveryv1.EndpointConditions{Ready: &notReady},
-			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "apps", Name: "web-1"}}},
-	})
-	waitCondition(t, c, types.NamespacedName{Namespace: "apps", Name: "web-1"}, corev1.ConditionFalse, "INITIAL")
+	endpoint(ctx, t, c, web, "10.244.0.7")
+	key := types.NamespacedName{Namespace: "apps", Name: "web-1"}
+	waitCondition(t, c, key, corev1.ConditionFalse, "INITIAL")
 	h.set("10.244.0.7", "HEALTHY")
-	waitCondition(t, c, types.NamespacedName{Namespace: "apps", Name: "web-1"}, corev1.ConditionTrue, "TargetHealthy")
+	waitCondition(t, c, key, corev1.ConditionTrue, "TargetHealthy")
 }
 
 func route(ns, name, gateway, backend string) *gwv1.HTTPRoute {
