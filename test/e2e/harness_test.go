@@ -50,13 +50,17 @@ type env struct {
 }
 
 // startEnv starts a cluster and Local Lattice for one test; everything stops when it ends.
-func startEnv(t *testing.T, dataPlaneIP string) *env {
+func startEnv(t *testing.T, dataPlaneIP string) *env { return startEnvWith(t, dataPlaneIP, "") }
+
+// startEnvWith is startEnv with a data plane that also accepts the IAM principals of
+// principalsFile (dataplane.PrincipalsFile format) when it is not empty.
+func startEnvWith(t *testing.T, dataPlaneIP, principalsFile string) *env {
 	t.Helper()
 	c := cluster.Start(t, cluster.Options{})
 	ll := locallatticetest.Start(t, locallattice.Options{
 		API: api.Options{Region: region, AccountID: accountID, DrainingDelay: 200 * time.Millisecond},
 		DataPlane: &dataplane.Options{DataPlaneAddr: dataPlaneIP, ListenerPortOffset: listenerPortOffset,
-			DialMap: cluster.PodDialMap(), HealthCheckInterval: 100 * time.Millisecond},
+			DialMap: cluster.PodDialMap(), HealthCheckInterval: 100 * time.Millisecond, PrincipalsFile: principalsFile},
 	})
 	e := &env{cluster: c, lattice: ll.API, dp: ll.DataPlane, client: ll.Client}
 	e.kubeconfig = e.controllerKubeconfig(t)
