@@ -25,6 +25,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
 	"github.com/lattice-gateway/lattice-gateway/test/harness"
@@ -75,6 +76,29 @@ func (e *env) startController(t *testing.T, o harness.ControllerOptions) *harnes
 		LatticeEndpoint: e.lattice.URL()}
 	o.Kubeconfig, o.LeaderElectionNamespace = e.kubeconfig, controllerNamespace
 	return harness.StartController(t, o)
+}
+
+// policyClient is a client of the cluster with the controller's scheme, which knows the policy
+// kinds too (the cluster's own client knows Gateway API only).
+func (e *env) policyClient(t *testing.T) client.Client {
+	t.Helper()
+	scheme, err := kubernetes.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := client.New(e.cluster.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// apply server-side applies manifests to the cluster.
+func (e *env) apply(t *testing.T, manifests string) {
+	t.Helper()
+	if err := e.cluster.Apply(context.Background(), manifests); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // hotelDir is the seed walkthrough's manifests, used unchanged.

@@ -28,7 +28,6 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
-	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
 	"github.com/lattice-gateway/lattice-gateway/test/harness"
@@ -55,21 +54,8 @@ func TestPolicyTraffic(t *testing.T) {
 	e := startEnvWith(t, "127.0.72.1", principalsFile)
 	e.startController(t, harness.ControllerOptions{})
 	ctx := context.Background()
-	scheme, err := kubernetes.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := client.New(e.cluster.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	apply := func(manifests string) {
-		t.Helper()
-		if err := e.cluster.Apply(ctx, manifests); err != nil {
-			t.Fatal(err)
-		}
-	}
-	apply(harness.Manifest(t, "hotel-gateway.yaml", nil) + "---\n" + harness.Manifest(t, "policy-traffic.yaml", nil))
+	k := e.policyClient(t)
+	e.apply(t, harness.Manifest(t, "hotel-gateway.yaml", nil)+"---\n"+harness.Manifest(t, "policy-traffic.yaml", nil))
 	secure, web := e.routeEndpoint(t, "secure"), e.routeEndpoint(t, "web")
 	dial := cluster.PodDialer(t)
 	// Targets start INITIAL until their first health check: wait until every Pod answers.
@@ -84,7 +70,7 @@ func TestPolicyTraffic(t *testing.T) {
 		auth := &v1alpha1.IAMAuthPolicy{ObjectMeta: objMeta("default", "secure-auth")}
 		applyAuth := func(principal string) {
 			t.Helper()
-			apply(fmt.Sprintf(`apiVersion: application-networking.k8s.aws/v1alpha1
+			e.apply(t, fmt.Sprintf(`apiVersion: application-networking.k8s.aws/v1alpha1
 kind: IAMAuthPolicy
 metadata: {name: secure-auth, namespace: default}
 spec:
@@ -162,19 +148,19 @@ spec:
 
 	t.Run("access logs: one line per request in the Gateway's and the route's destination", func(t *testing.T) {
 		const gwDest, routeDest = "arn:aws:s3:::hotel-access-logs", "arn:aws:logs:us-west-2:123456789012:log-group:web"
-		apply(`apiVersion: application-networking.k8s.aws/v1alpha1
+		e.apply(t, `apiVersion: application-networking.k8s.aws/v1alpha1
 kind: AccessLogPolicy
 metadata: {name: hotel-logs, namespace: default}
 spec:
   targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: my-hotel}
-  destinationArn: ` + gwDest + `
+  destinationArn: `+gwDest+`
 ---
 apiVersion: application-networking.k8s.aws/v1alpha1
 kind: AccessLogPolicy
 metadata: {name: web-logs, namespace: default}
 spec:
   targetRef: {group: gateway.networking.k8s.io, kind: HTTPRoute, name: web}
-  destinationArn: ` + routeDest + "\n")
+  destinationArn: `+routeDest+"\n")
 		gwLogs, routeLogs := &v1alpha1.AccessLogPolicy{ObjectMeta: objMeta("default", "hotel-logs")}, &v1alpha1.AccessLogPolicy{ObjectMeta: objMeta("default", "web-logs")}
 		policyProgrammed(t, k, gwLogs)
 		policyProgrammed(t, k, routeLogs)
@@ -254,7 +240,7 @@ spec:
 	})
 
 	t.Run("health check: the failing Pod goes UNHEALTHY and gets no traffic", func(t *testing.T) {
-		apply(`apiVersion: application-networking.k8s.aws/v1alpha1
+		e.apply(t, `apiVersion: application-networking.k8s.aws/v1alpha1
 kind: TargetGroupPolicy
 metadata: {name: web, namespace: default}
 spec:
