@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	corev1 "k8s.io/api/core/v1"
@@ -321,8 +320,7 @@ type response struct {
 	body []byte
 }
 
-// get sends one GET with the extra headers, signed as a VPC Lattice client signs (SigV4 by
-// aws-sdk-go-v2, service vpc-lattice-svcs, UNSIGNED-PAYLOAD) when by is not nil.
+// get sends one GET with the extra headers, signed as a VPC Lattice client signs when by is not nil.
 func (ep endpoint) get(t *testing.T, dial dataplane.DialFunc, by *dataplane.PrincipalEntry, headers map[string]string) response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, ep.url, nil)
@@ -334,9 +332,7 @@ func (ep endpoint) get(t *testing.T, dial dataplane.DialFunc, by *dataplane.Prin
 		req.Header.Set(k, v)
 	}
 	if by != nil {
-		req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
-		creds := aws.Credentials{AccessKeyID: by.AccessKeyID, SecretAccessKey: by.SecretAccessKey}
-		if err := v4.NewSigner().SignHTTP(req.Context(), creds, req, "UNSIGNED-PAYLOAD", "vpc-lattice-svcs", region, time.Now()); err != nil {
+		if err := harness.SignLatticeRequest(req, by.AccessKeyID, by.SecretAccessKey, region); err != nil {
 			t.Fatal(err)
 		}
 	}

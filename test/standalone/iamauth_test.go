@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	"github.com/go-logr/logr"
@@ -85,9 +83,7 @@ spec:
 		}
 		req.Host = dnsName
 		if by != nil {
-			req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
-			if err := v4.NewSigner().SignHTTP(req.Context(), aws.Credentials{AccessKeyID: by.AccessKeyID, SecretAccessKey: by.SecretAccessKey},
-				req, "UNSIGNED-PAYLOAD", "vpc-lattice-svcs", "us-west-2", time.Now()); err != nil {
+			if err := harness.SignLatticeRequest(req, by.AccessKeyID, by.SecretAccessKey, "us-west-2"); err != nil {
 				t.Fatal(err)
 			}
 		}
