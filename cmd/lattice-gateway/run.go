@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -50,6 +51,8 @@ type standalone struct {
 	// localFlags is set when the flags of `local` are bound (run, demo): their --region and
 	// --account-id then describe the in-process Local Lattice.
 	localFlags bool
+	// certificates is the ACM client client() builds along with the Lattice client.
+	certificates *acm.Client
 }
 
 // The flag sets bind can register.
@@ -117,8 +120,9 @@ func (s *standalone) complete() error {
 
 func (s *standalone) translateConfig() translate.Config {
 	return translate.Config{Owner: s.lattice.Owner, DefaultServiceNetwork: s.lattice.DefaultServiceNetwork,
-		GatewayAddresses: s.data.GatewayAddresses,
-		Quotas:           translate.Quotas{RulesPerListener: s.lattice.MaxRulesPerListener}}
+		GatewayAddresses:             s.data.GatewayAddresses,
+		Quotas:                       translate.Quotas{RulesPerListener: s.lattice.MaxRulesPerListener},
+		IgnoreMissingCertificateRefs: s.lattice.IgnoreMissingCertificateRefs}
 }
 
 func (s *standalone) logger(w io.Writer) logr.Logger {
@@ -160,11 +164,15 @@ func (s *standalone) client(ctx context.Context, local bool) (*vpclattice.Client
 	if local {
 		opts.RateLimits = &localRateLimits
 	}
+	if s.certificates, err = latticeclient.NewACM(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
+		return nil, err
+	}
 	return latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
 }
 
+// deployer deploys with client and the ACM client client() built.
 func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deploy.Deployer {
-	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner}, log.WithName("deploy"))
+	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner, ACM: s.certificates}, log.WithName("deploy"))
 }
 
 func newRunCmd() *cobra.Command {

@@ -41,6 +41,9 @@ const (
 	EnvLogLevel                     = "LOG_LEVEL"
 	EnvResyncSeconds                = "RECONCILE_DEFAULT_RESYNC_SECONDS"
 	EnvMaxRulesPerListener          = "MAX_RULES_PER_LISTENER"
+	// EnvIgnoreMissingCertificateRefs is ours: upstream has no such setting, it always ignores
+	// certificateRefs.
+	EnvIgnoreMissingCertificateRefs = "IGNORE_MISSING_CERTIFICATE_REFS"
 )
 
 // Lattice identifies this controller instance in AWS and says where the Lattice API is. Both the
@@ -62,6 +65,10 @@ type Lattice struct {
 	// MaxRulesPerListener is the account's "Rules per listener" VPC Lattice quota (adjustable;
 	// 0 means the default, 10): routes needing more rules are PartiallyInvalid.
 	MaxRulesPerListener int
+	// IgnoreMissingCertificateRefs serves HTTPS listeners whose certificateRefs name a Secret
+	// that does not exist with Lattice's managed certificate, as upstream does with the
+	// placeholder Secrets of its examples, instead of rejecting them as the spec asks.
+	IgnoreMissingCertificateRefs bool
 }
 
 // Defaults of --kube-api-qps and --kube-api-burst.
@@ -107,6 +114,8 @@ func (l *Lattice) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&l.GatewayAddressCIDR, "gateway-address-cidr", "", "Local Lattice only: give each Gateway a status address in this IPv4 range, served by a data plane started with the same --gateway-address-cidr (e.g. 127.77.0.0/16)")
 	maxRules, _ := strconv.Atoi(getenv(EnvMaxRulesPerListener))
 	fs.IntVar(&l.MaxRulesPerListener, "max-rules-per-listener", maxRules, "the account's VPC Lattice 'Rules per listener' quota when AWS raised it (env "+EnvMaxRulesPerListener+"; 0: the default 10)")
+	ignoreMissing, _ := strconv.ParseBool(getenv(EnvIgnoreMissingCertificateRefs))
+	fs.BoolVar(&l.IgnoreMissingCertificateRefs, "ignore-missing-certificate-refs", ignoreMissing, "serve HTTPS listeners whose certificateRefs name a missing Secret with Lattice's managed certificate, as the upstream controller does (env "+EnvIgnoreMissingCertificateRefs+"; default: reject them, as the Gateway API spec asks)")
 	fs.StringVar(&l.LogLevel, "log-level", nonEmpty(getenv(EnvLogLevel), "info"), "debug, info or error (env "+EnvLogLevel+")")
 }
 

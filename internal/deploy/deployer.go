@@ -33,6 +33,9 @@ type Config struct {
 	WaitTimeout time.Duration
 	// WaitInitial is the first poll interval of such waits; it doubles up to 5s (default 200ms).
 	WaitInitial time.Duration
+	// ACM imports the certificates of Kubernetes Secrets (model.Certificates); without it a
+	// service that names one is not programmed.
+	ACM ACMClient
 }
 
 // ownTags are the tags that make a resource ours.

@@ -40,6 +40,7 @@ func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
 		p.serviceNetworks = append(p.serviceNetworks, x.serviceNetwork(sn))
 	}
 	p.vpcAssociations = append(p.vpcAssociations, x.vpcAssociation(m))
+	x.certificates(m, p)
 	wantSvc, wantTG := map[string]bool{}, map[string]bool{}
 	for i := range m.Services {
 		svc := &m.Services[i]
@@ -288,11 +289,11 @@ func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ct
 		s.add(opUntagResource("service "+svc.Name, st.arn, ct.stale, taggedService, svc.Name))
 	}
 	ct.extraChanged = ct.stale != nil || slices.ContainsFunc(slices.Collect(maps.Keys(missing)), func(k string) bool { return !model.ReservedTagKey(k) })
-	if svc.CertificateARN != "" {
+	if svc.CertificateARN != "" || svc.Certificate != "" {
 		if !st.certKnown {
 			x.need(read{kind: readCertificate, name: svc.Name})
-		} else if st.certARN != svc.CertificateARN {
-			s.add(opUpdateCertificate(svc.Name, svc.CertificateARN))
+		} else if want, ok := x.wantCertificateARN(svc); !ok || st.certARN != want {
+			s.add(opUpdateCertificate(*svc))
 		}
 	}
 	x.resourcePolicies(s, holder{name: svc.Name}, svc.AccessLogSubscriptions, svc.Auth, st.auth, st.accessLogs)

@@ -425,15 +425,19 @@ func (c createService) run(ctx context.Context, d *Deployer) error {
 	if svc.CustomDomainName != "" {
 		in.CustomDomainName = aws.String(svc.CustomDomainName)
 	}
-	if svc.CertificateARN != "" {
-		in.CertificateArn = aws.String(svc.CertificateARN)
+	certARN, err := d.certificateARN(&svc)
+	if err != nil {
+		return fmt.Errorf("create service %s: %w", svc.Name, err)
+	}
+	if certARN != "" {
+		in.CertificateArn = aws.String(certARN)
 	}
 	if svc.Auth != nil {
 		in.AuthType = types.AuthType(svc.Auth.AuthType)
 	}
 	in.ClientToken = d.clientToken(serviceIdentity(svc.Name), in)
 	var out *vpclattice.CreateServiceOutput
-	err := d.retryConflictIf(ctx, c.replacing, "service name "+svc.Name+" to be free", func(ctx context.Context) (err error) {
+	err = d.retryConflictIf(ctx, c.replacing, "service name "+svc.Name+" to be free", func(ctx context.Context) (err error) {
 		out, err = d.client.CreateService(ctx, in)
 		return err
 	})
@@ -441,7 +445,7 @@ func (c createService) run(ctx context.Context, d *Deployer) error {
 		return fmt.Errorf("create service %s: %w", svc.Name, err)
 	}
 	st := &svcState{id: aws.ToString(out.Id), arn: aws.ToString(out.Arn), name: svc.Name, status: string(out.Status),
-		customDomain: svc.CustomDomainName, certARN: svc.CertificateARN, certKnown: true, tags: mergeTags(nil, svc.Tags),
+		customDomain: svc.CustomDomainName, certARN: certARN, certKnown: true, tags: mergeTags(nil, svc.Tags),
 		childrenKnown: true, listeners: map[int32]*listenerState{}, assocs: map[string]*assocState{},
 		auth: createdAuth(svc.Auth), accessLogs: accessLogState{known: true}}
 	if out.DnsEntry != nil {
@@ -465,13 +469,18 @@ func (c createService) run(ctx context.Context, d *Deployer) error {
 }
 
 func (c updateCertificate) run(ctx context.Context, d *Deployer) error {
-	st := d.state.services.get(c.svc)
-	_, err := d.client.UpdateService(ctx, &vpclattice.UpdateServiceInput{ServiceIdentifier: aws.String(st.id), CertificateArn: aws.String(c.certificateARN)})
+	arn, err := d.certificateARN(&c.svc)
 	if err != nil {
-		d.forgetServiceIfGone(c.svc, err)
-		return fmt.Errorf("update certificate of service %s: %w", c.svc, err)
+		return fmt.Errorf("update certificate of service %s: %w", c.svc.Name, err)
 	}
-	st.certARN = c.certificateARN
+	if st := d.state.services.get(c.svc.Name); st.certARN != arn {
+		_, err = d.client.UpdateService(ctx, &vpclattice.UpdateServiceInput{ServiceIdentifier: aws.String(st.id), CertificateArn: aws.String(arn)})
+		if err != nil {
+			d.forgetServiceIfGone(c.svc.Name, err)
+			return fmt.Errorf("update certificate of service %s: %w", c.svc.Name, err)
+		}
+		st.certARN = arn
+	}
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+
 	"sigs.k8s.io/yaml"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/golden"
@@ -72,6 +74,12 @@ type observedByName struct {
 		HealthCheck        *model.HealthCheck `json:"healthCheck"`
 		HealthCheckUnknown bool               `json:"healthCheckUnknown"`
 	} `json:"targetGroups"`
+	// Certificates are ACM certificates of ours; their ARNs end in cert-<arn>.
+	Certificates []struct {
+		ARN    string `json:"arn"`
+		Name   string `json:"name"`
+		SHA256 string `json:"sha256"`
+	} `json:"certificates"`
 }
 
 // policiesByName is the auth and access log state of a service or service network. Unless said
@@ -137,6 +145,10 @@ func (in observedByName) build() *observed {
 		}
 		o.targetGroups.set(tg.Name, st)
 	}
+	for _, c := range in.Certificates {
+		a := "arn:aws:acm:us-west-2:111122223333:certificate/" + c.ARN
+		o.certificates.set(a, &certState{arn: a, name: c.Name, sha256: c.SHA256})
+	}
 	for _, svc := range in.Services {
 		id := "svc-" + svc.Name
 		st := &svcState{id: id, arn: arn(id), name: svc.Name, status: "ACTIVE", dnsName: id + ".7d67968.vpc-lattice-svcs.us-west-2.on.aws",
@@ -172,6 +184,8 @@ func TestDiffGolden(t *testing.T) {
 	}
 	var cfg Config
 	cfg.AccountID, cfg.ClusterName, cfg.VPCID = "111122223333", "c", "vpc-1"
+	// The diff only checks that there is an ACM client; it never calls it.
+	cfg.ACM = acm.New(acm.Options{})
 	for _, name := range cases {
 		t.Run(name, func(t *testing.T) {
 			var in goldenInput
@@ -203,7 +217,7 @@ func printDiff(p *Plan, reads []read, obs *observed) string {
 		}
 		return b.String()
 	}
-	names := []string{"service networks", "VPC association", "services", "stale services", "stale target groups", "stale service networks"}
+	names := []string{"service networks", "VPC association", "certificates", "services", "stale services", "stale certificates", "stale target groups", "stale service networks"}
 	for i, phase := range p.phases() {
 		header := false
 		for _, s := range phase {

@@ -66,6 +66,9 @@ func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 	if err := d.readOwnership(ctx, o); err != nil {
 		return nil, err
 	}
+	if err := d.discoverCertificates(ctx, o); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 

@@ -80,6 +80,8 @@ type observed struct {
 	serviceNetworks lockedMap[*snState]
 	services        lockedMap[*svcState]
 	targetGroups    lockedMap[*tgState]
+	// certificates are our ACM certificates, by ARN.
+	certificates lockedMap[*certState]
 }
 
 // serviceNetworkByID finds a service network by ID or ARN.

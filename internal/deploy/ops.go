@@ -164,10 +164,12 @@ func opCreateService(svc model.Service, replacing bool) Op {
 		call: createService{svc: svc, replacing: replacing}}
 }
 
-type updateCertificate struct{ svc, certificateARN string }
+// updateCertificate sets the service's certificate; an imported one's ARN is looked up when it
+// runs, after the plan's imports.
+type updateCertificate struct{ svc model.Service }
 
-func opUpdateCertificate(svc, certificateARN string) Op {
-	return Op{Action: "UpdateService", Resource: "service " + svc, Detail: "certificate", call: updateCertificate{svc, certificateARN}}
+func opUpdateCertificate(svc model.Service) Op {
+	return Op{Action: "UpdateService", Resource: "service " + svc.Name, Detail: "certificate", call: updateCertificate{svc}}
 }
 
 // deleteService deletes a service and what it cascades to (listeners, rules).

@@ -74,8 +74,10 @@ func (s *sequence) add(ops ...Op) {
 type Plan struct {
 	serviceNetworks      []*sequence
 	vpcAssociations      []*sequence
+	certificates         []*sequence
 	services             []*sequence
 	staleServices        []*sequence
+	staleCertificates    []*sequence
 	staleTargetGroups    []*sequence
 	staleServiceNetworks []*sequence
 	// model is the planned model with the names of the existing resources it adopts.
@@ -83,7 +85,8 @@ type Plan struct {
 }
 
 func (p *Plan) phases() [][]*sequence {
-	return [][]*sequence{p.serviceNetworks, p.vpcAssociations, p.services, p.staleServices, p.staleTargetGroups, p.staleServiceNetworks}
+	return [][]*sequence{p.serviceNetworks, p.vpcAssociations, p.certificates, p.services, p.staleServices, p.staleCertificates,
+		p.staleTargetGroups, p.staleServiceNetworks}
 }
 
 // Ops lists every operation in execution order (sequences of one phase may actually run in

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,8 @@ type Options struct {
 	Retry Retry
 	// Modify is applied last, e.g. to set an HTTP client in tests.
 	Modify func(*vpclattice.Options)
+	// ModifyACM is Modify for the ACM client (NewACM).
+	ModifyACM func(*acm.Options)
 }
 
 // DefaultRateLimits is used when Options.RateLimits is nil.

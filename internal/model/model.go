@@ -33,6 +33,15 @@ const (
 	TagAccessLogPolicy = TagPrefix + "AccessLogPolicy"
 )
 
+// Tags of ACM certificates imported from Kubernetes Secrets: which Secret a certificate comes
+// from, and the SHA-256 of the certificate and chain imported last, so a rotated Secret is seen
+// without reading the certificate back.
+const (
+	TagSecretNamespace   = "lattice-gateway/secret-namespace"
+	TagSecretName        = "lattice-gateway/secret-name"
+	TagCertificateSHA256 = "lattice-gateway/certificate-sha256"
+)
+
 // ReservedTagKey says whether a tag key belongs to AWS or to a controller of this project or
 // upstream: such keys are never taken from users' additional tags, nor removed as stale ones.
 func ReservedTagKey(k string) bool {
@@ -97,6 +106,25 @@ type Model struct {
 	ServiceNetworks []ServiceNetwork `json:"serviceNetworks,omitempty"`
 	// Services sorted by Name.
 	Services []Service `json:"services,omitempty"`
+	// Certificates are the Secrets to import into ACM, sorted by Name; only those some service
+	// uses.
+	Certificates []Certificate `json:"certificates,omitempty"`
+}
+
+// Certificate is a kubernetes.io/tls Secret to import into ACM, so that Lattice services can
+// name it. The PEM material is never printed: plans and golden files show its hash.
+type Certificate struct {
+	// Name is "<namespace>/<name>" of the Secret.
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Secret    string `json:"secret"`
+	// SHA256 is the hex SHA-256 of Certificate and Chain (the key follows from the certificate).
+	SHA256 string `json:"sha256"`
+	// Certificate is the leaf certificate, Chain the certificates after it, PEM-encoded.
+	Certificate []byte            `json:"-"`
+	Chain       []byte            `json:"-"`
+	PrivateKey  []byte            `json:"-"`
+	Tags        map[string]string `json:"tags,omitempty"`
 }
 
 // ServiceNetwork is a Lattice service network, one per accepted Gateway.
@@ -132,6 +160,9 @@ type Service struct {
 	Route            RouteKey `json:"route"`
 	CustomDomainName string   `json:"customDomainName,omitempty"`
 	CertificateARN   string   `json:"certificateARN,omitempty"`
+	// Certificate, when set, is the Name of the model Certificate whose ACM ARN the service
+	// uses; deploy resolves it. CertificateARN is then empty.
+	Certificate string `json:"certificate,omitempty"`
 	// ServiceNetworks are the names of the service networks to associate with, sorted.
 	ServiceNetworks []string `json:"serviceNetworks,omitempty"`
 	// Listeners sorted by Port.

@@ -19,7 +19,7 @@ const translateTestdata = "../translate/testdata"
 // TestRecordProgrammed: outcomes fill the Pending Programmed conditions of translate's output
 // and leave alone what translate decided.
 func TestRecordProgrammed(t *testing.T) {
-	in, err := translate.ParseInput(golden.Input(t, translateTestdata, "gateway-https-listener-certificaterefs-unsupported"))
+	in, err := translate.ParseInput(golden.Input(t, translateTestdata, "gateway-https-listener-certificaterefs-secret-missing"))
 	if err != nil {
 		t.Fatal(err)
 	}

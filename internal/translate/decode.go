@@ -96,6 +96,8 @@ func (in *Input) Add(obj runtime.Object) error {
 		in.Namespaces = append(in.Namespaces, *o)
 	case *corev1.Service:
 		in.Services = append(in.Services, *o)
+	case *corev1.Secret:
+		in.Secrets = append(in.Secrets, *o)
 	case *discoveryv1.EndpointSlice:
 		in.EndpointSlices = append(in.EndpointSlices, *o)
 	case *v1alpha1.ServiceExport:

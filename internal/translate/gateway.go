@@ -26,6 +26,7 @@ var supportedFeatures = []gwv1.SupportedFeature{
 	{Name: "GatewayPort8080"},
 	{Name: "HTTPRoute"},
 	{Name: "HTTPRouteMethodMatching"},
+	{Name: "HTTPRouteNamedRouteRule"},
 	{Name: "HTTPRouteParentRefPort"},
 	{Name: "ReferenceGrant"},
 	{Name: "TLSRoute"},
@@ -59,7 +60,9 @@ type listenerState struct {
 	kinds          []gwv1.RouteGroupKind
 	protocol       string // Lattice listener protocol
 	certificateARN string
-	attached       int32
+	// certificate is the certificate of the listener's certificateRefs, imported by deploy.
+	certificate *model.Certificate
+	attached    int32
 	// conds are the listener conditions; observedGeneration is filled in when written.
 	conds []metav1.Condition
 }
@@ -105,9 +108,9 @@ func (t *translator) gateways() {
 		}
 		g := &gatewayState{gw: gw, key: model.GatewayKey{Namespace: gw.Namespace, Name: gw.Name}}
 		t.gatewaysByKey[g.key] = g
-		g.validate(class, func(ns, name string) bool {
-			return ns == "" || ns == gw.Namespace || t.referenceGranted("Gateway", gw.Namespace, "Secret", ns, name)
-		})
+		g.validate(class, func(refs []gwv1.SecretObjectReference) certResolution {
+			return t.resolveCertificates(gw.Namespace, refs)
+		}, t.cfg.IgnoreMissingCertificateRefs)
 		if g.accepted {
 			accepted = append(accepted, g)
 		}
@@ -116,8 +119,9 @@ func (t *translator) gateways() {
 }
 
 // validate decides the Gateway's and its listeners' conditions except attachedRoutes.
-// secretPermitted reports whether the Gateway may refer to the Secret ns/name ("" ns: its own).
-func (g *gatewayState) validate(class classState, secretPermitted func(ns, name string) bool) {
+// certificates resolves a listener's certificateRefs; ignoreMissing is
+// Config.IgnoreMissingCertificateRefs.
+func (g *gatewayState) validate(class classState, certificates func([]gwv1.SecretObjectReference) certResolution, ignoreMissing bool) {
 	gen := g.gw.Generation
 	g.listeners = make([]*listenerState, len(g.gw.Spec.Listeners))
 	for i := range g.gw.Spec.Listeners {
@@ -127,7 +131,7 @@ func (g *gatewayState) validate(class classState, secretPermitted func(ns, name 
 	var valid, invalid []string
 	anyAccepted := false
 	for i, l := range g.listeners {
-		l.validate(conflicts[i], secretPermitted)
+		l.validate(conflicts[i], certificates, ignoreMissing)
 		anyAccepted = anyAccepted || l.accepted
 		if l.usable {
 			valid = append(valid, string(l.spec.Name))
@@ -208,7 +212,7 @@ func routeKindsFor(p gwv1.ProtocolType) []gwv1.Kind {
 	return nil
 }
 
-func (l *listenerState) validate(c conflict, secretPermitted func(ns, name string) bool) {
+func (l *listenerState) validate(c conflict, certificates func([]gwv1.SecretObjectReference) certResolution, ignoreMissing bool) {
 	accepted, acceptReason, acceptMsg := true, string(gwv1.ListenerReasonAccepted), "Accepted"
 	resolved, resolveReason, resolveMsg := true, string(gwv1.ListenerReasonResolvedRefs), "ResolvedRefs"
 	certResolved := true
@@ -225,18 +229,17 @@ func (l *listenerState) validate(c conflict, secretPermitted func(ns, name strin
 			l.certificateARN = string(tls.Options[OptionCertificateARN])
 			resolveMsg = "using ACM certificate " + l.certificateARN
 		case tls != nil && len(tls.CertificateRefs) > 0:
-			resolved, certResolved, resolveReason = false, false, string(gwv1.ListenerReasonInvalidCertificateRef)
-			resolveMsg = "VPC Lattice cannot use Kubernetes Secrets: set tls.options[\"" + OptionCertificateARN + "\"] to an ACM certificate ARN"
-			for _, ref := range tls.CertificateRefs {
-				ns := "" // the Gateway's own namespace
-				if ref.Namespace != nil {
-					ns = string(*ref.Namespace)
-				}
-				if (ref.Group == nil || *ref.Group == "") && (ref.Kind == nil || *ref.Kind == "Secret") && !secretPermitted(ns, string(ref.Name)) {
-					resolveReason = string(gwv1.ListenerReasonRefNotPermitted)
-					resolveMsg = fmt.Sprintf("certificateRef %s/%s is in another namespace and no ReferenceGrant allows it", ns, ref.Name)
-					break
-				}
+			res := certificates(tls.CertificateRefs)
+			switch {
+			case res.reason == "":
+				l.certificate = res.cert
+				resolveMsg = "certificate of Secret " + res.cert.Name + " is imported into ACM"
+			case res.missing && ignoreMissing:
+				// Upstream ignores certificateRefs; its examples name placeholder Secrets.
+				resolved, resolveReason = false, res.reason
+				resolveMsg = res.msg + "; ignored (--ignore-missing-certificate-refs): Lattice serves its managed certificate for the generated service DNS names"
+			default:
+				resolved, certResolved, resolveReason, resolveMsg = false, false, res.reason, res.msg
 			}
 		default:
 			resolveMsg = "no certificate: Lattice serves its managed certificate for the generated service DNS names"

@@ -103,6 +103,7 @@ func (t *translator) routes() {
 	}
 	sort.Slice(services, func(i, j int) bool { return services[i].Name < services[j].Name })
 	t.out.Model.Services = services
+	t.out.Model.Certificates = t.usedCertificates(services, t.certificates)
 	t.finishGateways()
 }
 

@@ -13,7 +13,9 @@ import (
 
 // ruleState is one Gateway API route rule.
 type ruleState struct {
-	index    int
+	index int
+	// name is the rule's optional name (HTTPRouteNamedRouteRule, GRPCRouteNamedRouteRule).
+	name     string
 	label    string
 	matches  []matchState
 	backends []backendSpec
@@ -40,6 +42,29 @@ type piece struct {
 type backendSpec struct {
 	ref    gwv1.BackendObjectReference
 	weight int64
+}
+
+func newRuleState(i int, name *gwv1.SectionName) *ruleState {
+	rs := &ruleState{index: i, label: ruleLabel(i, name)}
+	if name != nil {
+		rs.name = string(*name)
+	}
+	return rs
+}
+
+// maxRuleNameLen is the Lattice rule-name limit.
+const maxRuleNameLen = 63
+
+// latticeRuleName is "r<rule>-m<match><suffix>", with the rule's name after the number when it
+// has one ("r2-checkout-m1"), so the Lattice console and plans show it. The rule number keeps
+// names unique whatever users call their rules; names that break Lattice's rules or length are
+// cut and hashed.
+func latticeRuleName(route model.RouteKey, rs *ruleState, match int, suffix string) string {
+	if rs.name == "" {
+		return fmt.Sprintf("r%d-m%d%s", rs.index+1, match+1, suffix)
+	}
+	want := fmt.Sprintf("r%d-%s-m%d%s", rs.index+1, rs.name, match+1, suffix)
+	return latticeName(want, maxRuleNameLen, "", route.String(), want)
 }
 
 func ruleLabel(i int, name *gwv1.SectionName) string {
@@ -77,7 +102,7 @@ func (t *translator) httpRoute(hr *gwv1.HTTPRoute) *routeState {
 	}
 	for i := range rules {
 		rule := &rules[i]
-		rs := &ruleState{index: i, label: ruleLabel(i, rule.Name)}
+		rs := newRuleState(i, rule.Name)
 		if len(rule.Filters) > 0 {
 			rs.invalid = append(rs.invalid, "filters ("+filterTypes(rule.Filters)+") are not supported by VPC Lattice")
 		}
@@ -185,8 +210,24 @@ func (t *translator) httpMatch(m *gwv1.HTTPRouteMatch, stringPrefix bool) (match
 			{suffix: "-exact", match: withPath(base, model.MatchExact, trimmed)},
 			{match: withPath(base, model.MatchPrefix, trimmed+"/")},
 		}
+	case gwv1.PathMatchRegularExpression:
+		lm, err := regexLiteral(value, model.MatchExact, model.MatchPrefix)
+		if err == "" {
+			err = checkPath(lm.value)
+		}
+		if err != "" {
+			return ms, "path: " + err
+		}
+		if lm.typ == model.MatchExact {
+			ms.rank[0] = 1
+		} else {
+			ms.rank[1] = len(lm.value)
+		}
+		p := withPath(base, lm.typ, lm.value)
+		p.Path.CaseSensitive = lm.caseSensitive
+		ms.pieces = []piece{{match: p}}
 	default:
-		return ms, fmt.Sprintf("path match type %s is not supported by VPC Lattice (Exact and PathPrefix are)", typ)
+		return ms, fmt.Sprintf("path match type %s is not supported by VPC Lattice (Exact, PathPrefix and literal RegularExpressions are)", typ)
 	}
 	return ms, ""
 }
@@ -224,8 +265,9 @@ func headerList(hs []gwv1.HTTPHeaderMatch) []header {
 	return out
 }
 
-// headerMatches maps exact header matches; the first of several equivalent names wins, as the spec
-// says. Lattice compares names case-insensitively and values case-sensitively when asked.
+// headerMatches maps exact header matches, and regular expressions that are a literal, a literal
+// prefix or a contained literal; the first of several equivalent names wins, as the spec says.
+// Lattice compares names case-insensitively and values case-sensitively when asked.
 func (t *translator) headerMatches(hs []header) ([]model.HeaderMatch, string) {
 	var out []model.HeaderMatch
 	seen := map[string]bool{}
@@ -235,13 +277,18 @@ func (t *translator) headerMatches(hs []header) ([]model.HeaderMatch, string) {
 			continue
 		}
 		seen[key] = true
+		hm := model.HeaderMatch{Name: h.name, Type: model.MatchExact, Value: h.value, CaseSensitive: true}
 		if h.regex {
-			return nil, fmt.Sprintf("header %s: only Exact header matches are supported by VPC Lattice", h.name)
+			lm, err := regexLiteral(h.value, model.MatchExact, model.MatchPrefix, model.MatchContains)
+			if err != "" {
+				return nil, fmt.Sprintf("header %s: %s", h.name, err)
+			}
+			hm.Type, hm.Value, hm.CaseSensitive = lm.typ, lm.value, lm.caseSensitive
 		}
-		if len(h.name) > 100 || len(h.value) > 200 || h.value == "" {
+		if len(hm.Name) > 100 || len(hm.Value) > 200 || hm.Value == "" {
 			return nil, fmt.Sprintf("header %s: VPC Lattice allows names up to 100 and values of 1-200 characters", h.name)
 		}
-		out = append(out, model.HeaderMatch{Name: h.name, Type: model.MatchExact, Value: h.value, CaseSensitive: true})
+		out = append(out, hm)
 	}
 	if len(out) > t.cfg.Quotas.HeaderMatchesPerRule {
 		return nil, fmt.Sprintf("%d header matches exceed the VPC Lattice limit of %d per rule", len(out), t.cfg.Quotas.HeaderMatchesPerRule)
@@ -257,7 +304,7 @@ func (t *translator) grpcRoute(gr *gwv1.GRPCRoute) *routeState {
 	}
 	for i := range rules {
 		rule := &rules[i]
-		rs := &ruleState{index: i, label: ruleLabel(i, rule.Name)}
+		rs := newRuleState(i, rule.Name)
 		if len(rule.Filters) > 0 {
 			rs.invalid = append(rs.invalid, "filters are not supported by VPC Lattice")
 		}
@@ -328,7 +375,7 @@ func (t *translator) tlsRoute(tr *gwv1.TLSRoute) *routeState {
 	}
 	for i := range tr.Spec.Rules {
 		rule := &tr.Spec.Rules[i]
-		rs := &ruleState{index: i, label: ruleLabel(i, rule.Name)}
+		rs := newRuleState(i, rule.Name)
 		for _, b := range rule.BackendRefs {
 			rs.backends = append(rs.backends, backendSpec{ref: b.BackendObjectReference, weight: weightOf(b.Weight)})
 		}
@@ -416,7 +463,7 @@ func (t *translator) buildRules(r *routeState) {
 		}
 		prio++
 		r.latticeRules = append(r.latticeRules, model.Rule{
-			Name:     fmt.Sprintf("r%d-m%d%s", c.rule.index+1, c.match.index+1, c.piece.suffix),
+			Name:     latticeRuleName(r.key, c.rule, c.match.index, c.piece.suffix),
 			Priority: prio,
 			Match:    c.piece.match,
 			Action:   c.rule.action,

@@ -78,13 +78,7 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 			continue
 		}
 		ports[l.spec.Port] = l.protocol
-		if l.certificateARN != "" {
-			if svc.CertificateARN == "" {
-				svc.CertificateARN = l.certificateARN
-			} else if svc.CertificateARN != l.certificateARN {
-				r.notes = append(r.notes, fmt.Sprintf("listener %s certificate %s is not used: a Lattice service has one certificate (%s)", l.spec.Name, l.certificateARN, svc.CertificateARN))
-			}
-		}
+		t.useCertificate(r, &svc, l)
 		if ll, ok := t.latticeListener(r, l); ok {
 			svc.Listeners = append(svc.Listeners, ll)
 		}
@@ -93,8 +87,8 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 		r.notes = append(r.notes, "no valid Gateway listener to program")
 	}
 	for _, proto := range ports {
-		if proto == model.ProtocolHTTPS && svc.CustomDomainName != "" && svc.CertificateARN == "" {
-			r.notes = append(r.notes, fmt.Sprintf("HTTPS for custom domain %s needs a certificate: set tls.options[%q] on the listener", svc.CustomDomainName, OptionCertificateARN))
+		if proto == model.ProtocolHTTPS && svc.CustomDomainName != "" && svc.CertificateARN == "" && svc.Certificate == "" {
+			r.notes = append(r.notes, fmt.Sprintf("HTTPS for custom domain %s needs a certificate: set certificateRefs or tls.options[%q] on the listener", svc.CustomDomainName, OptionCertificateARN))
 			break
 		}
 	}
@@ -125,6 +119,36 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 		addTags(extra, &tg.Tags)
 	}
 	return svc, true
+}
+
+// useCertificate gives svc the certificate of listener l, unless it has one already: a Lattice
+// service has one certificate. A certificate ARN option wins over certificateRefs (it is checked
+// first when the listener is validated). A Secret's certificate serves the custom domain, so a
+// route without one does not import it.
+func (t *translator) useCertificate(r *routeState, svc *model.Service, l *listenerState) {
+	var id string
+	switch {
+	case l.certificateARN != "":
+		id = l.certificateARN
+	case l.certificate != nil:
+		id = "of Secret " + l.certificate.Name
+		if svc.CustomDomainName == "" {
+			r.notes = append(r.notes, fmt.Sprintf("listener %s certificate %s is not used: the route has no hostname to be the Lattice custom domain it would serve", l.spec.Name, id))
+			return
+		}
+	default:
+		return
+	}
+	switch {
+	case svc.CertificateARN == "" && svc.Certificate == "":
+		svc.CertificateARN = l.certificateARN
+		if l.certificate != nil && l.certificateARN == "" {
+			svc.Certificate = l.certificate.Name
+			t.certificates[l.certificate.Name] = l.certificate
+		}
+	case svc.CertificateARN != l.certificateARN || (l.certificate != nil && svc.Certificate != l.certificate.Name):
+		r.notes = append(r.notes, fmt.Sprintf("listener %s certificate %s is not used: a Lattice service has one certificate (%s)", l.spec.Name, id, nonEmpty(svc.CertificateARN, "of Secret "+svc.Certificate)))
+	}
 }
 
 // standalone applies upstream's standalone annotation: the route's own value wins; else "true"

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -64,6 +65,11 @@ type Input struct {
 	VpcAssociationPolicies []v1alpha1.VpcAssociationPolicy
 	AccessLogPolicies      []v1alpha1.AccessLogPolicy
 	IAMAuthPolicies        []v1alpha1.IAMAuthPolicy
+	// Secrets are read only as listener certificateRefs.
+	Secrets []corev1.Secret
+	// Now is when the snapshot was taken: certificates outside their validity period at that
+	// time are rejected. Zero skips that check (golden files, plans of saved manifests).
+	Now time.Time
 }
 
 // Quotas are the Lattice limits Translate checks; zero fields take the Lattice defaults.
@@ -88,6 +94,11 @@ type Config struct {
 	// no address, so it stays unset against AWS and Gateways then report none.
 	GatewayAddresses netip.Prefix
 	Quotas           Quotas
+	// IgnoreMissingCertificateRefs makes an HTTPS listener whose certificateRefs name a Secret
+	// that does not exist serve with Lattice's managed certificate, as the upstream controller
+	// does (its examples use placeholder Secrets), instead of rejecting the listener as the spec
+	// asks. ResolvedRefs stays False and says so.
+	IgnoreMissingCertificateRefs bool
 }
 
 func (c Config) withDefaults() Config {

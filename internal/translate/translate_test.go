@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -21,6 +22,9 @@ var testConfig = Config{Owner: model.Owner{AccountID: "123456789012", ClusterNam
 
 const testdata = "testdata"
 
+// goldenNow is the snapshot time of every golden case: certificates are checked against it.
+var goldenNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // configFor lets a case change the config through its name, keeping inputs plain Kubernetes YAML.
 func configFor(name string) Config {
 	cfg := testConfig
@@ -29,6 +33,8 @@ func configFor(name string) Config {
 		cfg.DefaultServiceNetwork = "default-sn"
 	case "quota-rules-per-listener-override":
 		cfg.Quotas.RulesPerListener = 3
+	case "gateway-https-listener-certificaterefs-ignore-missing":
+		cfg.IgnoreMissingCertificateRefs = true
 	case "gateway-addresses-from-prefix":
 		cfg.GatewayAddresses = netip.MustParsePrefix("127.77.0.0/16")
 	}
@@ -47,6 +53,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parse input: %v", err)
 			}
+			in.Now = goldenNow
 			out, err := Translate(in, configFor(name)).YAML()
 			if err != nil {
 				t.Fatal(err)
@@ -78,6 +85,7 @@ func TestDeterministic(t *testing.T) {
 			shuffle(rng, in.ReferenceGrants)
 			shuffle(rng, in.Namespaces)
 			shuffle(rng, in.Services)
+			shuffle(rng, in.Secrets)
 			shuffle(rng, in.EndpointSlices)
 			shuffle(rng, in.ServiceExports)
 			shuffle(rng, in.TargetGroupPolicies)
@@ -160,6 +168,9 @@ func deepCopyInput(in *Input) *Input {
 	}
 	for i := range in.EndpointSlices {
 		out.EndpointSlices = append(out.EndpointSlices, *in.EndpointSlices[i].DeepCopy())
+	}
+	for i := range in.Secrets {
+		out.Secrets = append(out.Secrets, *in.Secrets[i].DeepCopy())
 	}
 	for i := range in.ServiceExports {
 		out.ServiceExports = append(out.ServiceExports, *in.ServiceExports[i].DeepCopy())

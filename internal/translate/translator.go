@@ -24,9 +24,12 @@ type translator struct {
 	gatewaysByKey map[model.GatewayKey]*gatewayState
 	nsLabels      map[string]map[string]string
 	services      map[types.NamespacedName]*corev1.Service
-	slices        map[types.NamespacedName][]*discoveryv1.EndpointSlice
-	grants        map[string][]*gwv1beta1.ReferenceGrant
-	policies      *policyIndex
+	secrets       map[types.NamespacedName]*corev1.Secret
+	// certificates are the Secret certificates services use, by model name.
+	certificates map[string]*model.Certificate
+	slices       map[types.NamespacedName][]*discoveryv1.EndpointSlice
+	grants       map[string][]*gwv1beta1.ReferenceGrant
+	policies     *policyIndex
 }
 
 func newTranslator(in *Input, cfg Config) *translator {
@@ -38,6 +41,8 @@ func newTranslator(in *Input, cfg Config) *translator {
 		gatewaysByKey: map[model.GatewayKey]*gatewayState{},
 		nsLabels:      map[string]map[string]string{},
 		services:      map[types.NamespacedName]*corev1.Service{},
+		secrets:       map[types.NamespacedName]*corev1.Secret{},
+		certificates:  map[string]*model.Certificate{},
 		slices:        map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
 		grants:        map[string][]*gwv1beta1.ReferenceGrant{},
 		out: &Output{
@@ -56,6 +61,10 @@ func newTranslator(in *Input, cfg Config) *translator {
 	for i := range in.Services {
 		s := &in.Services[i]
 		t.services[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+	}
+	for i := range in.Secrets {
+		s := &in.Secrets[i]
+		t.secrets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
 	}
 	for i := range in.EndpointSlices {
 		es := &in.EndpointSlices[i]

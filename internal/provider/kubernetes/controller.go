@@ -159,6 +159,8 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 		Watches(&gwv1beta1.ReferenceGrant{}, world, specOrMeta).
 		Watches(&corev1.Namespace{}, world, builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, deletionChanged{}))).
 		Watches(&corev1.Service{}, world, builder.WithPredicates(serviceChanged{})).
+		// Listener certificateRefs; the cache holds kubernetes.io/tls Secrets only (see run.go).
+		Watches(&corev1.Secret{}, world, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&discoveryv1.EndpointSlice{}, targets)
 	for _, k := range c.optional {
 		b = b.Watches(k.object, world, specOrMeta)

@@ -8,9 +8,13 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -85,8 +89,13 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
+	certificates, err := latticeclient.NewACM(awsCfg, c.LatticeEndpoint, reg, o.Client)
+	if err != nil {
+		return err
+	}
 	dcfg := o.Deploy
 	dcfg.Owner = c.Owner
+	dcfg.ACM = certificates
 	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
 
 	gatewayAddresses, err := c.GatewayAddresses()
@@ -98,7 +107,11 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	mopts := ctrl.Options{
-		Scheme:                  scheme,
+		Scheme: scheme,
+		// Only TLS Secrets can be certificateRefs: the cache (and memory) holds no other Secret.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))},
+		}},
 		Logger:                  log,
 		Metrics:                 metricsserver.Options{BindAddress: c.MetricsBindAddress},
 		HealthProbeBindAddress:  c.HealthProbeBindAddress,
@@ -118,10 +131,11 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	ctl, err := Setup(mgr, Options{
 		Translate: translate.Config{
-			Owner:                 c.Owner,
-			DefaultServiceNetwork: c.DefaultServiceNetwork,
-			GatewayAddresses:      gatewayAddresses,
-			Quotas:                translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
+			Owner:                        c.Owner,
+			DefaultServiceNetwork:        c.DefaultServiceNetwork,
+			GatewayAddresses:             gatewayAddresses,
+			Quotas:                       translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
+			IgnoreMissingCertificateRefs: c.IgnoreMissingCertificateRefs,
 		},
 		Deployer:     deployer,
 		CRDs:         crds,

@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -27,8 +28,10 @@ func (c *Controller) snapshot(ctx context.Context) (*translate.Input, error) {
 		namespaces corev1.NamespaceList
 		services   corev1.ServiceList
 		slices     discoveryv1.EndpointSliceList
+		secrets    corev1.SecretList
 	)
-	for _, l := range []client.ObjectList{&classes, &gateways, &http, &grpc, &tls, &grants, &namespaces, &services, &slices} {
+	now := time.Now()
+	for _, l := range []client.ObjectList{&classes, &gateways, &http, &grpc, &tls, &grants, &namespaces, &services, &slices, &secrets} {
 		if err := c.client.List(ctx, l); err != nil {
 			return nil, fmt.Errorf("list %T from cache: %w", l, err)
 		}
@@ -37,6 +40,7 @@ func (c *Controller) snapshot(ctx context.Context) (*translate.Input, error) {
 		GatewayClasses: classes.Items, Gateways: gateways.Items,
 		HTTPRoutes: http.Items, GRPCRoutes: grpc.Items, TLSRoutes: tls.Items,
 		ReferenceGrants: grants.Items, Namespaces: namespaces.Items, Services: services.Items, EndpointSlices: slices.Items,
+		Secrets: secrets.Items, Now: now,
 	}
 	for _, k := range c.optional {
 		l := k.list.DeepCopyObject().(client.ObjectList)
