@@ -50,12 +50,12 @@ printing the answers and the ver1/ver2 split. --keep-running stays up for you to
 			defer ll.Close()
 			fmt.Fprintf(out, "Local Lattice: API %s, DNS %s, data plane %s (Lattice port P on P+%d)\n\n",
 				s.lattice.LatticeEndpoint, ll.DataPlane.DNSAddr(), s.data.DataPlaneAddr, s.data.ListenerPortOffset)
-			client, err := s.client(ctx, true)
+			client, deployer, err := s.connect(ctx, log)
 			if err != nil {
 				return err
 			}
 			o.Out, o.Log = out, log.WithName("demo")
-			return demo.Run(ctx, demo.Env{Deployer: s.deployer(client, log), Lattice: client, Translate: s.translateConfig(), DNSAddr: ll.DataPlane.DNSAddr(),
+			return demo.Run(ctx, demo.Env{Deployer: deployer, Lattice: client, Translate: s.translateConfig(), DNSAddr: ll.DataPlane.DNSAddr(),
 				ListenerAddr: s.listenerAddr, ConsoleURL: ll.ConsoleURL(), Serving: func(port int32) bool { _, ok := ll.DataPlane.ListenerAddr(port); return ok }}, o)
 		},
 	}

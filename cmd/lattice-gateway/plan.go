@@ -37,11 +37,10 @@ so every call is a create. Exits 1 when a manifest was skipped.`,
 				}
 				defer ll.Close()
 			}
-			client, err := s.client(ctx, local)
+			_, d, err := s.connect(ctx, log)
 			if err != nil {
 				return err
 			}
-			d := s.deployer(client, log)
 			p, rep, err := file.Plan(ctx, file.Config{Dir: dir, Translate: s.translateConfig(), Deployer: d, Log: log})
 			if err != nil {
 				return err

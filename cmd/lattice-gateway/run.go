@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/acm"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -51,8 +51,6 @@ type standalone struct {
 	// localFlags is set when the flags of `local` are bound (run, demo): their --region and
 	// --account-id then describe the in-process Local Lattice.
 	localFlags bool
-	// certificates is the ACM client client() builds along with the Lattice client.
-	certificates *acm.Client
 }
 
 // The flag sets bind can register.
@@ -149,30 +147,35 @@ func (s *standalone) listenerAddr(port int32) string {
 	return net.JoinHostPort(s.data.DataPlaneAddr, strconv.Itoa(int(port)+s.data.ListenerPortOffset))
 }
 
-// localRateLimits lift the client-side limiter for an in-process Local Lattice, which answers in
-// microseconds and throttles only when told to (--tps-limit).
-var localRateLimits = latticeclient.Limits{Default: latticeclient.Limit{PerSecond: 0}}
-
-// client returns a VPC Lattice client for s.lattice's endpoint, with the controller's
-// client-side rate limits (lifted for an in-process Local Lattice) and retries.
-func (s *standalone) client(ctx context.Context, local bool) (*vpclattice.Client, error) {
+// client returns a VPC Lattice client for s.lattice's endpoint (metrics off, the rate ceiling of
+// --lattice-api-max-tps, retries), with the AWS config and options it was built from.
+func (s *standalone) client(ctx context.Context) (*vpclattice.Client, aws.Config, latticeclient.Options, error) {
+	opts := latticeclient.Options{RateLimits: latticeclient.Ceiling(s.lattice.LatticeAPIMaxTPS)}
 	awsCfg, err := s.lattice.AWSConfig(ctx)
 	if err != nil {
-		return nil, err
+		return nil, awsCfg, opts, err
 	}
-	var opts latticeclient.Options
-	if local {
-		opts.RateLimits = &localRateLimits
-	}
-	if s.certificates, err = latticeclient.NewACM(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
-		return nil, err
-	}
-	return latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
+	client, err := latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
+	return client, awsCfg, opts, err
 }
 
-// deployer deploys with client and the ACM client client() built.
-func (s *standalone) deployer(client *vpclattice.Client, log logr.Logger) *deploy.Deployer {
-	return deploy.New(client, deploy.Config{Owner: s.lattice.Owner, ACM: s.certificates}, log.WithName("deploy"))
+// connect returns the client and a deployer using it, with an ACM client for certificateRefs and
+// Tagging API discovery unless --disable-tagging-service-api.
+func (s *standalone) connect(ctx context.Context, log logr.Logger) (*vpclattice.Client, *deploy.Deployer, error) {
+	client, awsCfg, opts, err := s.client(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	dcfg := deploy.Config{Owner: s.lattice.Owner, Concurrency: s.lattice.LatticeAPIConcurrency}
+	if dcfg.ACM, err = latticeclient.NewACM(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
+		return nil, nil, err
+	}
+	if !s.lattice.DisableTaggingServiceAPI {
+		if dcfg.Tagging, err = latticeclient.NewTagging(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
+			return nil, nil, err
+		}
+	}
+	return client, deploy.New(client, dcfg, log.WithName("deploy")), nil
 }
 
 func newRunCmd() *cobra.Command {
@@ -235,11 +238,11 @@ func runStandalone(ctx context.Context, s *standalone, cfg file.Config, out, err
 	} else {
 		fmt.Fprintf(out, "VPC Lattice API %s (region %s), ManagedBy %s\n\n", s.lattice.LatticeEndpoint, s.lattice.Region, s.lattice.ManagedBy())
 	}
-	client, err := s.client(ctx, local)
+	_, deployer, err := s.connect(ctx, log)
 	if err != nil {
 		return err
 	}
-	cfg.Translate, cfg.Deployer, cfg.ListenerAddr, cfg.Log = s.translateConfig(), s.deployer(client, log), listenerAddr, log.WithName("run")
+	cfg.Translate, cfg.Deployer, cfg.ListenerAddr, cfg.Log = s.translateConfig(), deployer, listenerAddr, log.WithName("run")
 	last := ""
 	cfg.OnPlan = func(p *deploy.Plan) {
 		fmt.Fprintf(out, "--- applying %d change(s)\n", p.Len())

@@ -41,10 +41,14 @@ const (
 	EnvLogLevel                     = "LOG_LEVEL"
 	EnvResyncSeconds                = "RECONCILE_DEFAULT_RESYNC_SECONDS"
 	EnvMaxRulesPerListener          = "MAX_RULES_PER_LISTENER"
+	EnvDisableTaggingServiceAPI     = "DISABLE_TAGGING_SERVICE_API"
 	// EnvIgnoreMissingCertificateRefs is ours: upstream has no such setting, it always ignores
 	// certificateRefs.
 	EnvIgnoreMissingCertificateRefs = "IGNORE_MISSING_CERTIFICATE_REFS"
 )
+
+// DefaultLatticeAPIConcurrency is the default of --lattice-api-concurrency.
+const DefaultLatticeAPIConcurrency = 8
 
 // Lattice identifies this controller instance in AWS and says where the Lattice API is. Both the
 // in-cluster controller and `run` use it.
@@ -62,6 +66,15 @@ type Lattice struct {
 	// GatewayAddressCIDR, for Local Lattice only, gives each accepted Gateway a status address
 	// in this IPv4 range that the data plane (started with the same range) serves; empty: none.
 	GatewayAddressCIDR string
+	// LatticeAPIMaxTPS is a fixed ceiling of calls per second per Lattice API operation; 0 means
+	// none (the client adapts to throttling on its own).
+	LatticeAPIMaxTPS float64
+	// LatticeAPIConcurrency bounds the Lattice API calls in flight (services deployed in parallel,
+	// discovery reads).
+	LatticeAPIConcurrency int
+	// DisableTaggingServiceAPI makes discovery read each resource's tags from Lattice instead of
+	// asking the Resource Groups Tagging API for a page of them, for endpoints without it.
+	DisableTaggingServiceAPI bool
 	// MaxRulesPerListener is the account's "Rules per listener" VPC Lattice quota (adjustable;
 	// 0 means the default, 10): routes needing more rules are PartiallyInvalid.
 	MaxRulesPerListener int
@@ -114,6 +127,10 @@ func (l *Lattice) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&l.GatewayAddressCIDR, "gateway-address-cidr", "", "Local Lattice only: give each Gateway a status address in this IPv4 range, served by a data plane started with the same --gateway-address-cidr (e.g. 127.77.0.0/16)")
 	maxRules, _ := strconv.Atoi(getenv(EnvMaxRulesPerListener))
 	fs.IntVar(&l.MaxRulesPerListener, "max-rules-per-listener", maxRules, "the account's VPC Lattice 'Rules per listener' quota when AWS raised it (env "+EnvMaxRulesPerListener+"; 0: the default 10)")
+	fs.Float64Var(&l.LatticeAPIMaxTPS, "lattice-api-max-tps", 0, "ceiling of VPC Lattice API calls per second per operation; 0: none, the rate adapts to throttling")
+	fs.IntVar(&l.LatticeAPIConcurrency, "lattice-api-concurrency", DefaultLatticeAPIConcurrency, "VPC Lattice API calls in flight at most")
+	noTagging, _ := strconv.ParseBool(getenv(EnvDisableTaggingServiceAPI))
+	fs.BoolVar(&l.DisableTaggingServiceAPI, "disable-tagging-service-api", noTagging, "discover owned resources with one ListTagsForResource each instead of Resource Groups Tagging API pages (env "+EnvDisableTaggingServiceAPI+")")
 	ignoreMissing, _ := strconv.ParseBool(getenv(EnvIgnoreMissingCertificateRefs))
 	fs.BoolVar(&l.IgnoreMissingCertificateRefs, "ignore-missing-certificate-refs", ignoreMissing, "serve HTTPS listeners whose certificateRefs name a missing Secret with Lattice's managed certificate, as the upstream controller does (env "+EnvIgnoreMissingCertificateRefs+"; default: reject them, as the Gateway API spec asks)")
 	fs.StringVar(&l.LogLevel, "log-level", nonEmpty(getenv(EnvLogLevel), "info"), "debug, info or error (env "+EnvLogLevel+")")
@@ -278,6 +295,12 @@ func (l Lattice) Validate() error {
 	}
 	if _, err := l.GatewayAddresses(); err != nil {
 		errs = append(errs, err)
+	}
+	if !(l.LatticeAPIMaxTPS >= 0) {
+		errs = append(errs, fmt.Errorf("--lattice-api-max-tps %v must not be negative", l.LatticeAPIMaxTPS))
+	}
+	if l.LatticeAPIConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("--lattice-api-concurrency %d must not be negative", l.LatticeAPIConcurrency))
 	}
 	switch l.LogLevel {
 	case "", "debug", "info", "error":

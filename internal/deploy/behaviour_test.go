@@ -264,19 +264,7 @@ func runSteps(t *testing.T, srv *api.Server, d *deploy.Deployer, attempts int) {
 	}
 }
 
-func allProgrammed(res *deploy.Result) bool {
-	for _, r := range res.Routes {
-		if !r.Programmed {
-			return false
-		}
-	}
-	for _, g := range res.Gateways {
-		if !g.Programmed {
-			return false
-		}
-	}
-	return true
-}
+func allProgrammed(res *deploy.Result) bool { return res != nil && res.AllProgrammed() }
 
 func describeFailure(res *deploy.Result, err error) string {
 	if err != nil {

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 )
 
@@ -61,3 +62,11 @@ type Client interface {
 }
 
 var _ Client = (*vpclattice.Client)(nil)
+
+// TaggingClient is the Resource Groups Tagging API call discovery uses to learn ownership a page
+// of 100 resources at a time; *resourcegroupstaggingapi.Client satisfies it (latticeclient.NewTagging).
+type TaggingClient interface {
+	resourcegroupstaggingapi.GetResourcesAPIClient
+}
+
+var _ TaggingClient = (*resourcegroupstaggingapi.Client)(nil)

@@ -27,8 +27,14 @@ import (
 // Config identifies the controller instance (its ManagedBy value) and tunes the deployer.
 type Config struct {
 	model.Owner
-	// Concurrency is how many services are deployed in parallel (default 8).
+	// Concurrency bounds the calls in flight: how many services are deployed in parallel, each
+	// service's calls in sequence, and how many reads discovery makes at once (default 8).
 	Concurrency int
+	// Tagging, when set, is where discovery learns who owns what: Resource Groups Tagging API
+	// pages of 100 resources carrying a ManagedBy tag, instead of one ListTagsForResource per
+	// listed resource. Nil (an endpoint without the Tagging API, DISABLE_TAGGING_SERVICE_API)
+	// keeps the per-resource reads.
+	Tagging TaggingClient
 	// WaitTimeout bounds each wait for an asynchronous state change (default 5m).
 	WaitTimeout time.Duration
 	// WaitInitial is the first poll interval of such waits; it doubles up to 5s (default 200ms).
@@ -81,6 +87,21 @@ type Result struct {
 	Routes   map[model.RouteKey]RouteResult
 	Gateways map[model.GatewayKey]GatewayResult
 	Policies map[model.PolicyKey]PolicyResult
+}
+
+// AllProgrammed reports whether every route and gateway of the model is programmed.
+func (r *Result) AllProgrammed() bool {
+	for _, rr := range r.Routes {
+		if !rr.Programmed {
+			return false
+		}
+	}
+	for _, g := range r.Gateways {
+		if !g.Programmed {
+			return false
+		}
+	}
+	return true
 }
 
 // RouteResult is the outcome for one route's Lattice service.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+	taggingtypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	"golang.org/x/sync/errgroup"
@@ -56,12 +58,23 @@ type read struct {
 
 // discover reads what exists: every service network and service in the account, the target
 // groups in the cluster VPC, the VPC's service-network association, and the tags of each of
-// them (tags decide ownership). Cost: 4 list passes (one call per 100 resources) plus one
+// them (tags decide ownership). Cost: 4 list passes (one call per 100 resources) plus, with the
+// Tagging API, one GetResources per 100 resources carrying a ManagedBy tag, or else one
 // ListTagsForResource per listed resource. It runs once per Deployer and on Refresh.
 func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 	o := &observed{}
 	if err := d.listAll(ctx, o); err != nil {
 		return nil, err
+	}
+	if d.cfg.Tagging != nil {
+		err := d.readOwnershipPages(ctx, o)
+		if err == nil {
+			return o, nil
+		}
+		if !isAccessDenied(err) {
+			return nil, err
+		}
+		d.log.Info("Resource Groups Tagging API not allowed (tag:GetResources); reading each resource's tags instead", "error", err.Error())
 	}
 	if err := d.readOwnership(ctx, o); err != nil {
 		return nil, err
@@ -70,6 +83,37 @@ func (d *Deployer) discover(ctx context.Context) (*observed, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+// taggedTypes are the Tagging API resource types whose ownership discovery needs.
+var taggedTypes = []string{"vpc-lattice:servicenetwork", "vpc-lattice:service", "vpc-lattice:targetgroup"}
+
+// readOwnershipPages learns the tags of the listed resources from Tagging API pages of every
+// resource with a ManagedBy tag, whoever's. A listed resource the pages do not name has no
+// ManagedBy tag, so it is free to adopt; its other tags do not matter, because adoption adds
+// the model's.
+func (d *Deployer) readOwnershipPages(ctx context.Context, o *observed) error {
+	set := tagSetters(o)
+	for _, f := range set {
+		f(map[string]string{})
+	}
+	p := resourcegroupstaggingapi.NewGetResourcesPaginator(d.cfg.Tagging, &resourcegroupstaggingapi.GetResourcesInput{
+		ResourcesPerPage:    aws.Int32(100),
+		ResourceTypeFilters: taggedTypes,
+		TagFilters:          []taggingtypes.TagFilter{{Key: aws.String(model.TagManagedBy)}},
+	})
+	return eachPage(ctx, "resources tagged "+model.TagManagedBy, p, func(page *resourcegroupstaggingapi.GetResourcesOutput) error {
+		for _, r := range page.ResourceTagMappingList {
+			if f, listed := set[aws.ToString(r.ResourceARN)]; listed {
+				tags := make(map[string]string, len(r.Tags))
+				for _, t := range r.Tags {
+					tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+				}
+				f(tags)
+			}
+		}
+		return nil
+	})
 }
 
 // listAll fills o with the four discovery lists.
@@ -129,7 +173,7 @@ func (d *Deployer) listAll(ctx context.Context, o *observed) error {
 func (d *Deployer) readOwnership(ctx context.Context, o *observed) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.cfg.Concurrency)
-	readTags := func(arn string, set func(map[string]string)) {
+	for arn, set := range tagSetters(o) {
 		g.Go(func() error {
 			tags, err := d.tags(gctx, arn)
 			if err == nil {
@@ -138,19 +182,26 @@ func (d *Deployer) readOwnership(ctx context.Context, o *observed) error {
 			return err
 		})
 	}
+	return g.Wait()
+}
+
+// tagSetters maps the ARN of every listed service network, service and target group to what
+// records its tags in o.
+func tagSetters(o *observed) map[string]func(map[string]string) {
+	set := map[string]func(map[string]string){}
 	for _, name := range o.serviceNetworks.keys(nil) {
 		sn := o.serviceNetworks.get(name)
-		readTags(sn.arn, func(t map[string]string) { sn.tags = t })
+		set[sn.arn] = func(t map[string]string) { sn.tags = t }
 	}
 	for _, name := range o.services.keys(nil) {
 		svc := o.services.get(name)
-		readTags(svc.arn, func(t map[string]string) { svc.tags = t })
+		set[svc.arn] = func(t map[string]string) { svc.tags = t }
 	}
 	for _, name := range o.targetGroups.keys(nil) {
 		tg := o.targetGroups.get(name)
-		readTags(tg.arn, func(t map[string]string) { tg.tags, tg.protocolVersion = t, t[model.TagProtocolVersion] })
+		set[tg.arn] = func(t map[string]string) { tg.tags, tg.protocolVersion = t, t[model.TagProtocolVersion] }
 	}
-	return g.Wait()
+	return set
 }
 
 // observe makes the reads, in parallel. Each read fills in only its own resource's facts.
@@ -196,14 +247,14 @@ func (d *Deployer) load(ctx context.Context, r read) error {
 	return fmt.Errorf("unknown read %d", r.kind)
 }
 
-// pages is an SDK paginator with pages of type O.
-type pages[O any] interface {
+// pages is an SDK paginator with pages of type O and client options of type C.
+type pages[O, C any] interface {
 	HasMorePages() bool
-	NextPage(context.Context, ...func(*vpclattice.Options)) (O, error)
+	NextPage(context.Context, ...func(*C)) (O, error)
 }
 
 // eachPage hands every page of p to f; what names the list in errors.
-func eachPage[O any](ctx context.Context, what string, p pages[O], f func(O) error) error {
+func eachPage[O, C any](ctx context.Context, what string, p pages[O, C], f func(O) error) error {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

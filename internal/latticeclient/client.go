@@ -1,7 +1,7 @@
-// Package latticeclient builds the aws-sdk-go-v2 VPC Lattice client the controller uses, for real
-// AWS and for Local Lattice alike: every attempt counted and timed (aws_api_calls_total,
-// aws_api_call_duration_seconds), paced by a token bucket per operation, and retried with
-// backoff that honours Retry-After.
+// Package latticeclient builds the aws-sdk-go-v2 clients the controller uses, for real AWS and
+// for Local Lattice alike: VPC Lattice and the Resource Groups Tagging API, every attempt counted
+// and timed (aws_api_calls_total, aws_api_call_duration_seconds), paced by an adaptive rate per
+// operation under an optional fixed ceiling, and retried with backoff that honours Retry-After.
 package latticeclient
 
 import (
@@ -9,15 +9,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
+	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Options tune the client New builds.
+// Options tune the clients New and NewTagging build.
 type Options struct {
-	// RateLimits is the client-side token bucket per operation. The zero value means 10 requests
-	// per second with bursts of 10 for every operation, a rate that Lattice accepts.
+	// RateLimits is a fixed ceiling per operation (a token bucket each), for accounts that want
+	// one. Nil means none: the adaptive rate alone paces the client, starting unrestricted and
+	// backing off on throttling.
 	RateLimits *Limits
 	// Retry configures retries with jittered backoff that honours Retry-After.
 	Retry Retry
@@ -27,35 +29,57 @@ type Options struct {
 	ModifyACM func(*acm.Options)
 }
 
-// DefaultRateLimits is used when Options.RateLimits is nil.
-var DefaultRateLimits = Limits{Default: Limit{PerSecond: 10, Burst: 10}}
-
-// New returns the vpclattice client the deployer should use: endpoint overrides the AWS endpoint
-// (Local Lattice, LATTICE_ENDPOINT) when not empty; every attempt is counted in reg (nil reg
-// skips metrics) and paced by the token buckets; throttling and 5xx are retried with backoff that
-// honours Retry-After.
-func New(cfg aws.Config, endpoint string, reg prometheus.Registerer, opts Options) (*vpclattice.Client, error) {
-	limits := DefaultRateLimits
-	if opts.RateLimits != nil {
-		limits = *opts.RateLimits
-	}
-	var apiOptions []func(*middleware.Stack) error
+// middlewares are the stack additions every client gets: metrics (when reg is set), then the
+// ceiling.
+func (o Options) middlewares(reg prometheus.Registerer) ([]func(*middleware.Stack) error, error) {
+	var out []func(*middleware.Stack) error
 	if reg != nil {
 		m, err := NewMetrics(reg)
 		if err != nil {
-			return nil, fmt.Errorf("new lattice client: %w", err)
+			return nil, err
 		}
-		apiOptions = append(apiOptions, m.APIOption)
+		out = append(out, m.APIOption)
 	}
-	apiOptions = append(apiOptions, NewLimiter(limits).APIOption)
+	if o.RateLimits != nil {
+		out = append(out, NewLimiter(*o.RateLimits).APIOption)
+	}
+	return out, nil
+}
+
+// New returns the vpclattice client the deployer should use: endpoint overrides the AWS endpoint
+// (Local Lattice, LATTICE_ENDPOINT) when not empty; every attempt is counted in reg (nil reg
+// skips metrics), paced per operation by the adaptive rate and the optional ceiling; throttling
+// and 5xx are retried with backoff that honours Retry-After.
+func New(cfg aws.Config, endpoint string, reg prometheus.Registerer, opts Options) (*vpclattice.Client, error) {
+	mw, err := opts.middlewares(reg)
+	if err != nil {
+		return nil, fmt.Errorf("new lattice client: %w", err)
+	}
 	return vpclattice.NewFromConfig(cfg, func(o *vpclattice.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 		o.Retryer = NewRetryer(opts.Retry)
-		o.APIOptions = append(o.APIOptions, apiOptions...)
+		o.APIOptions = append(o.APIOptions, mw...)
 		if opts.Modify != nil {
 			opts.Modify(o)
 		}
+	}), nil
+}
+
+// NewTagging returns a Resource Groups Tagging API client with the same metrics, pacing and
+// retries as New. endpoint, when not empty, is the Lattice endpoint: Local Lattice serves the
+// Tagging API on the same URL. opts.Modify does not apply (it is typed for vpclattice).
+func NewTagging(cfg aws.Config, endpoint string, reg prometheus.Registerer, opts Options) (*resourcegroupstaggingapi.Client, error) {
+	mw, err := opts.middlewares(reg)
+	if err != nil {
+		return nil, fmt.Errorf("new tagging client: %w", err)
+	}
+	return resourcegroupstaggingapi.NewFromConfig(cfg, func(o *resourcegroupstaggingapi.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		o.Retryer = NewRetryer(opts.Retry)
+		o.APIOptions = append(o.APIOptions, mw...)
 	}), nil
 }

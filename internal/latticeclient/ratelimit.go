@@ -1,8 +1,9 @@
 package latticeclient
 
-// Keeping the client under the provider's request rates: a client-side token bucket per
-// operation, and a retry backoff with jitter that honours the Retry-After value Lattice puts on
-// ThrottlingException and InternalServerException (the SDK's own backoff ignores it).
+// Keeping the client under the provider's request rates: an adaptive rate per operation (see
+// adaptive.go), an optional fixed token bucket per operation as a ceiling, and a retry backoff
+// with jitter that honours the Retry-After value Lattice puts on ThrottlingException and
+// InternalServerException (the SDK's own backoff ignores it).
 
 import (
 	"context"
@@ -34,6 +35,15 @@ type Limit struct {
 type Limits struct {
 	Default    Limit
 	Operations map[string]Limit
+}
+
+// Ceiling is the same limit of perSecond calls per second (bursts of one second's worth) for every
+// operation, or nil for perSecond <= 0: Options.RateLimits for a --lattice-api-max-tps value.
+func Ceiling(perSecond float64) *Limits {
+	if perSecond <= 0 {
+		return nil
+	}
+	return &Limits{Default: Limit{PerSecond: perSecond, Burst: max(1, int(perSecond))}}
 }
 
 // Limiter hands out tokens per operation. The zero value is unusable; use NewLimiter.
@@ -114,16 +124,21 @@ func (r Retry) withDefaults() Retry {
 	return r
 }
 
-// NewRetryer returns an SDK retryer for r. The SDK's retry quota is switched off: under sustained
-// throttling it would turn retryable errors into failures, and the token bucket already paces
-// the client.
-func NewRetryer(r Retry) aws.Retryer {
+// NewRetryer returns an SDK retryer for r with an adaptive rate per operation. The SDK's retry
+// quota is switched off: under sustained throttling it would turn retryable errors into
+// failures, and the adaptive rate already slows the client down.
+func NewRetryer(r Retry) aws.RetryerV2 {
 	r = r.withDefaults()
-	return retry.NewStandard(func(o *retry.StandardOptions) {
+	standard := func(o *retry.StandardOptions) {
 		o.MaxAttempts = r.MaxAttempts
 		o.MaxBackoff = r.Max
 		o.RateLimiter = awsratelimit.None
 		o.Backoff = Backoff{Base: r.Base, Max: r.Max}
+	}
+	return newPerOperation(retry.NewStandard(standard), func() *retry.AdaptiveMode {
+		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+			o.StandardOptions = append(o.StandardOptions, standard)
+		})
 	})
 }
 

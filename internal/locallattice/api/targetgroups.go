@@ -409,7 +409,7 @@ func (s *Server) listTargets(c *call) (int, json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		used := len(st.TargetGroupUsers()[tg.ID]) > 0
+		used := st.TargetGroupInUse(tg.ID)
 		byKey := map[string]targetSummary{}
 		for _, t := range tg.Targets {
 			if !matchesFilter(filter, t) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -469,6 +470,26 @@ func (st *State) TargetGroupUsers() map[string][]string {
 		out[tg] = ids
 	}
 	return out
+}
+
+// TargetGroupInUse reports whether a listener default action or rule forwards to target group
+// id: TargetGroupUsers for one target group, without building the whole map (ListTargets asks it
+// on every call).
+func (st *State) TargetGroupInUse(id string) bool {
+	forwardsTo := func(a RuleAction) bool {
+		return a.Forward != nil && slices.ContainsFunc(a.Forward.TargetGroups, func(w WeightedTargetGroup) bool { return w.TargetGroupIdentifier == id })
+	}
+	for _, l := range st.Listeners {
+		if forwardsTo(l.DefaultAction) {
+			return true
+		}
+	}
+	for _, r := range st.Rules {
+		if forwardsTo(r.Action) {
+			return true
+		}
+	}
+	return false
 }
 
 // HealthCheckEnabled reports whether targets of tg are health-checked: explicitly configured, or

@@ -38,9 +38,12 @@ type RunOptions struct {
 	// Registry receives the controller's and the Lattice client's metrics; default
 	// controller-runtime's registry, served on Config.MetricsBindAddress.
 	Registry prometheus.Registerer
-	// Client tunes the Lattice client (rate limits, retries).
+	// Client tunes the Lattice and Tagging clients (rate ceiling, retries); a nil RateLimits
+	// takes Config.LatticeAPIMaxTPS.
 	Client latticeclient.Options
-	// Deploy overrides deployer settings other than the identity (account, cluster, VPC).
+	// Deploy overrides deployer settings other than the identity (account, cluster, VPC); a zero
+	// Concurrency takes Config.LatticeAPIConcurrency, a nil Tagging a client built from Config
+	// unless DisableTaggingServiceAPI.
 	Deploy deploy.Config
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election (controller-runtime's
 	// defaults when zero).
@@ -85,17 +88,29 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	lattice, err := latticeclient.New(awsCfg, c.LatticeEndpoint, reg, o.Client)
+	copts := o.Client
+	if copts.RateLimits == nil {
+		copts.RateLimits = latticeclient.Ceiling(c.LatticeAPIMaxTPS)
+	}
+	lattice, err := latticeclient.New(awsCfg, c.LatticeEndpoint, reg, copts)
 	if err != nil {
 		return err
 	}
-	certificates, err := latticeclient.NewACM(awsCfg, c.LatticeEndpoint, reg, o.Client)
+	certificates, err := latticeclient.NewACM(awsCfg, c.LatticeEndpoint, reg, copts)
 	if err != nil {
 		return err
 	}
 	dcfg := o.Deploy
 	dcfg.Owner = c.Owner
 	dcfg.ACM = certificates
+	if dcfg.Concurrency == 0 {
+		dcfg.Concurrency = c.LatticeAPIConcurrency
+	}
+	if !c.DisableTaggingServiceAPI && dcfg.Tagging == nil {
+		if dcfg.Tagging, err = latticeclient.NewTagging(awsCfg, c.LatticeEndpoint, reg, copts); err != nil {
+			return err
+		}
+	}
 	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
 
 	gatewayAddresses, err := c.GatewayAddresses()

@@ -1,0 +1,304 @@
+// Command scale measures how fast lattice-gateway converges at scale against Local Lattice: N
+// seed-shaped routes deployed at once through the production client (adaptive rate, optional
+// ceiling) and deployer (parallel services, Tagging API discovery), then the steady state, one
+// pod change, a restart and deleting everything. It prints API calls by operation against the
+// minimum the model needs, throttled attempts, wall times and this process's memory and CPU.
+//
+//	go run ./bench/scale -n 1000                      # no injected latency or limit
+//	go run ./bench/scale -n 1000 -api-latency 50ms    # latency-bound
+//	go run ./bench/scale -n 1000 -tps-limit 10        # rate-bound (10 calls/s per operation)
+//
+// It drives the deployer directly (the standalone pipeline's last stage), without a Kubernetes
+// cluster: status writes and the controller's informers are not measured, and the memory and
+// CPU figures include the in-process Local Lattice.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/go-logr/logr"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/config"
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+)
+
+const (
+	account = "123456789012"
+	cluster = "bench"
+	vpcID   = "vpc-0123456789abcdef0"
+)
+
+type options struct {
+	n           int
+	latency     time.Duration
+	tps         float64
+	maxTPS      float64
+	concurrency int
+	steady      time.Duration
+	noTagging   bool
+	cpuProfile  string
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.n, "n", 1000, "seed-shaped routes to deploy")
+	flag.DurationVar(&o.latency, "api-latency", 0, "Local Lattice: latency added to every call")
+	flag.Float64Var(&o.tps, "tps-limit", 0, "Local Lattice: calls per second per operation before it throttles (0: unlimited)")
+	flag.Float64Var(&o.maxTPS, "lattice-api-max-tps", 0, "client: fixed ceiling per operation (0: adaptive only, the default)")
+	flag.IntVar(&o.concurrency, "lattice-api-concurrency", config.DefaultLatticeAPIConcurrency, "client: calls in flight at most")
+	flag.DurationVar(&o.steady, "steady", 2*time.Minute, "steady-state window, re-applying every 10s")
+	flag.BoolVar(&o.noTagging, "disable-tagging-service-api", false, "discover with one ListTagsForResource per resource")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (deployer and Local Lattice) to this file")
+	flag.Parse()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	options
+	srv     *api.Server
+	newDepl func() *deploy.Deployer
+}
+
+func run(o options) error {
+	q := api.DefaultQuotas()
+	q.Services, q.TargetGroups, q.ServicesPerServiceNetwork = o.n+10, 2*o.n+10, o.n+10
+	ll, err := locallattice.Start(context.Background(), locallattice.Options{API: api.Options{Region: "us-west-2", AccountID: account, Quotas: q,
+		Faults: api.Faults{APILatency: o.latency, TPSLimit: o.tps}}})
+	if err != nil {
+		return err
+	}
+	defer ll.Close()
+	srv := ll.API
+	// Enough idle connections for every call in flight: the default 2 per host would make the
+	// bench measure TCP handshakes.
+	tr := &http.Transport{MaxIdleConnsPerHost: max(o.concurrency, 2)}
+	cfg := aws.Config{Region: "us-west-2", HTTPClient: &http.Client{Transport: tr},
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKIDBENCH", SecretAccessKey: "secret"}, nil
+		})}
+	copts := latticeclient.Options{RateLimits: latticeclient.Ceiling(o.maxTPS)}
+	client, err := latticeclient.New(cfg, srv.URL(), nil, copts)
+	if err != nil {
+		return err
+	}
+	dcfg := deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID}, Concurrency: o.concurrency}
+	if !o.noTagging {
+		if dcfg.Tagging, err = latticeclient.NewTagging(cfg, srv.URL(), nil, copts); err != nil {
+			return err
+		}
+	}
+	b := &bench{options: o, srv: srv, newDepl: func() *deploy.Deployer { return deploy.New(client, dcfg, logr.Discard()) }}
+	return b.run(context.Background())
+}
+
+func (b *bench) run(ctx context.Context) error {
+	m, minimal := routes(b.n)
+	var minTotal int64
+	floor := 0.0
+	for _, v := range minimal {
+		minTotal += v
+		if b.tps > 0 {
+			floor = max(floor, float64(v)/b.tps)
+		}
+	}
+	fmt.Printf("bench/scale %s: %d seed-shaped routes (2 target groups, 2 targets each); Local Lattice api-latency %v, tps-limit %v/operation; client ceiling %v/operation, %d calls in flight, tagging discovery %v\n\n",
+		time.Now().UTC().Format("2006-01-02T15:04Z"), b.n, b.latency, b.tps, b.maxTPS, b.concurrency, !b.noTagging)
+
+	d := b.newDepl()
+	b.srv.ResetCounts()
+	start := time.Now()
+	rounds, err := converge(ctx, d, m)
+	if err != nil {
+		return err
+	}
+	wall := time.Since(start)
+	counts := b.srv.Counts()
+	printCounts(counts, minimal)
+	throttled := status(counts, http.StatusTooManyRequests)
+	fmt.Printf("\nconverged: all %d routes Programmed in %v (%d Apply rounds)\n", b.n, wall.Round(time.Millisecond), rounds)
+	fmt.Printf("  calls %d = %.3f x minimal %d (%.2f per route); mutating accepted %d; throttled %d (%.1f%%)\n",
+		counts.Total(), float64(counts.Total())/float64(minTotal), minTotal, float64(counts.Total())/float64(b.n),
+		counts.Mutating()-throttled, throttled, 100*float64(throttled)/float64(max(counts.Total(), 1)))
+	if b.latency > 0 {
+		bound := time.Duration(float64(minTotal) * float64(b.latency) / float64(b.concurrency))
+		fmt.Printf("  latency bound: minimal x latency / calls in flight = %v; took %.2f x\n", bound.Round(time.Millisecond), wall.Seconds()/bound.Seconds())
+	}
+	if floor > 0 {
+		fmt.Printf("  rate floor: busiest operation's minimal calls / tps-limit = %.1fs; took %.2f x\n", floor, wall.Seconds()/floor)
+	}
+
+	b.srv.ResetCounts()
+	deadline := time.Now().Add(b.steady)
+	for time.Now().Before(deadline) {
+		if _, err := d.Apply(ctx, m); err != nil {
+			return err
+		}
+		time.Sleep(min(10*time.Second, time.Until(deadline)))
+	}
+	fmt.Printf("steady state: %d calls in %v (Apply every 10s)\n", b.srv.Counts().Total(), b.steady)
+
+	tg := &m.Services[0].TargetGroups[0]
+	tg.Targets = append(tg.Targets, model.Target{IP: "10.244.250.250", Port: 8090})
+	b.srv.ResetCounts()
+	start = time.Now()
+	if _, err := d.SyncTargets(ctx, m, []string{tg.Name}); err != nil {
+		return err
+	}
+	fmt.Printf("one pod added: %d calls %v in %v\n", b.srv.Counts().Total(), ops(b.srv.Counts()), time.Since(start).Round(time.Millisecond))
+
+	b.srv.ResetCounts()
+	start = time.Now()
+	restarted := b.newDepl()
+	if _, err := converge(ctx, restarted, m); err != nil {
+		return err
+	}
+	rc := b.srv.Counts()
+	fmt.Printf("restart (fresh deployer, unchanged world): %d reads (%.2f per route), %d mutating, in %v\n  %v\n",
+		rc.Total()-rc.Mutating(), float64(rc.Total()-rc.Mutating())/float64(b.n), rc.Mutating(), time.Since(start).Round(time.Millisecond), ops(rc))
+
+	b.srv.ResetCounts()
+	start = time.Now()
+	empty := &model.Model{}
+	if _, err := converge(ctx, restarted, empty); err != nil {
+		return err
+	}
+	dc := b.srv.Counts()
+	snap := b.srv.Store().Snapshot()
+	left := len(snap.Services) + len(snap.TargetGroups) + len(snap.ServiceNetworks) + len(snap.Listeners) + len(snap.Rules)
+	fmt.Printf("delete all: %d calls (%d throttled) in %v; %d resources left\n  %v\n", dc.Total(), status(dc, http.StatusTooManyRequests),
+		time.Since(start).Round(time.Millisecond), left, ops(dc))
+
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Printf("process (deployer and Local Lattice together): max RSS %d MiB, CPU %v\n", ru.Maxrss/1024, cpu.Round(time.Millisecond))
+	return nil
+}
+
+// converge applies m until every route and gateway is programmed, as the controller's requeues
+// would; it returns the number of Apply calls.
+func converge(ctx context.Context, d *deploy.Deployer, m *model.Model) (int, error) {
+	for round := 1; ; round++ {
+		res, err := d.Apply(ctx, m)
+		if err == nil && res.AllProgrammed() {
+			return round, nil
+		}
+		if round == 20 {
+			return round, fmt.Errorf("not converged after %d rounds: %v", round, err)
+		}
+	}
+}
+
+func printCounts(counts api.Counts, minimal map[string]int64) {
+	fmt.Printf("%-40s %8s %9s %9s %8s\n", "operation", "calls", "accepted", "throttled", "minimum")
+	names := make([]string, 0, len(counts))
+	for op := range counts {
+		names = append(names, op)
+	}
+	slices.Sort(names)
+	for _, op := range names {
+		fmt.Printf("%-40s %8d %9d %9d %8d\n", op, counts.Op(op), accepted(counts[op]), counts[op][http.StatusTooManyRequests], minimal[op])
+	}
+}
+
+// ops is the number of calls per operation.
+func ops(c api.Counts) map[string]int64 {
+	out := map[string]int64{}
+	for op := range c {
+		out[op] = c.Op(op)
+	}
+	return out
+}
+
+func status(c api.Counts, code int) int64 {
+	var n int64
+	for _, codes := range c {
+		n += codes[code]
+	}
+	return n
+}
+
+func accepted(codes map[int]int64) int64 {
+	var n int64
+	for code, v := range codes {
+		if code < 300 {
+			n += v
+		}
+	}
+	return n
+}
+
+// routes builds n routes shaped like the seed's: even ones like inventory (one rule, 50/50 over
+// two target groups), odd ones like rates (two path rules, one target group each). minimal is
+// the number of writes the model needs from an empty account.
+func routes(n int) (*model.Model, map[string]int64) {
+	own := map[string]string{model.TagManagedBy: account + "/" + cluster + "/" + vpcID}
+	m := &model.Model{ServiceNetworks: []model.ServiceNetwork{{Name: "my-hotel", Gateway: model.GatewayKey{Namespace: "default", Name: "my-hotel"},
+		VPCAssociation: &model.VPCAssociation{VPCID: vpcID}, Tags: own}}}
+	minimal := map[string]int64{"CreateServiceNetwork": 1, "CreateServiceNetworkVpcAssociation": 1}
+	for i := range n {
+		name := "route" + strconv.Itoa(i)
+		tgs := []model.TargetGroup{tgFor(name+"-a", i, 1, own), tgFor(name+"-b", i, 2, own)}
+		var rules []model.Rule
+		if i%2 == 0 {
+			rules = []model.Rule{{Name: "all", Priority: 1, Match: pathPrefix("/"), Action: model.Action{Forward: []model.WeightedTargetGroup{
+				{TargetGroup: tgs[0].Name, Weight: 50}, {TargetGroup: tgs[1].Name, Weight: 50}}}, Tags: own}}
+		} else {
+			rules = []model.Rule{
+				{Name: "parking", Priority: 1, Match: pathPrefix("/parking"), Action: model.Action{Forward: []model.WeightedTargetGroup{{TargetGroup: tgs[0].Name, Weight: 1}}}, Tags: own},
+				{Name: "review", Priority: 2, Match: pathPrefix("/review"), Action: model.Action{Forward: []model.WeightedTargetGroup{{TargetGroup: tgs[1].Name, Weight: 1}}}, Tags: own},
+			}
+		}
+		m.Services = append(m.Services, model.Service{Name: name + "-default", Route: model.RouteKey{Kind: model.KindHTTPRoute, Namespace: "default", Name: name},
+			ServiceNetworks: []string{"my-hotel"}, TargetGroups: tgs, Tags: own,
+			Listeners: []model.Listener{{Name: "http-80", Protocol: model.ProtocolHTTP, Port: 80, DefaultAction: model.Action{FixedResponse: 404}, Rules: rules, Tags: own}}})
+		minimal["CreateService"]++
+		minimal["CreateServiceNetworkServiceAssociation"]++
+		minimal["CreateListener"]++
+		minimal["CreateRule"] += int64(len(rules))
+		minimal["CreateTargetGroup"] += 2
+		minimal["RegisterTargets"] += 2
+	}
+	return m, minimal
+}
+
+func tgFor(name string, route, backend int, tags map[string]string) model.TargetGroup {
+	g := model.TargetGroup{Name: name, Backend: model.BackendKey{Namespace: "default", Name: name, Port: 8090}, Type: model.TargetGroupTypeIP,
+		Port: 8090, Protocol: model.ProtocolHTTP, ProtocolVersion: model.ProtocolVersionHTTP1, IPAddressType: model.IPAddressTypeIPv4, VPCID: vpcID, Tags: tags}
+	for pod := range 2 {
+		g.Targets = append(g.Targets, model.Target{IP: fmt.Sprintf("10.244.%d.%d", route%250, backend*10+pod), Port: 8090})
+	}
+	return g
+}
+
+func pathPrefix(p string) model.HTTPMatch {
+	return model.HTTPMatch{Path: &model.PathMatch{Type: model.MatchPrefix, Value: p, CaseSensitive: true}}
+}
