@@ -15,6 +15,7 @@ package v1alpha1
 // Backends and allowedRoutes namespace selectors are read only; Secrets only for listener
 // certificateRefs.
 // +kubebuilder:rbac:groups="",resources=services;namespaces;pods;secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods/status,verbs=patch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

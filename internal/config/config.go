@@ -40,6 +40,7 @@ const (
 	EnvLatticeEndpoint              = "LATTICE_ENDPOINT"
 	EnvLogLevel                     = "LOG_LEVEL"
 	EnvResyncSeconds                = "RECONCILE_DEFAULT_RESYNC_SECONDS"
+	EnvWebhookEnabled               = "WEBHOOK_ENABLED"
 	EnvMaxRulesPerListener          = "MAX_RULES_PER_LISTENER"
 	EnvDisableTaggingServiceAPI     = "DISABLE_TAGGING_SERVICE_API"
 	// EnvIgnoreMissingCertificateRefs is ours: upstream has no such setting, it always ignores
@@ -107,6 +108,11 @@ type Controller struct {
 	// ResyncPeriod, when positive, re-reads all owned Lattice state that often and repairs what
 	// changed behind the controller's back (drift detection).
 	ResyncPeriod time.Duration
+	// WebhookEnabled serves the pod readiness-gate webhook on WebhookPort with the certificate
+	// tls.crt/tls.key in WebhookCertDir (upstream's port and mount path).
+	WebhookEnabled bool
+	WebhookPort    int
+	WebhookCertDir string
 }
 
 // LeaderElectionID is upstream's lease name, so that during a migration the two controllers
@@ -152,6 +158,10 @@ func (c *Controller) BindFlags(fs *pflag.FlagSet, getenv func(string) string) {
 		resync = time.Duration(secs) * time.Second
 	}
 	fs.DurationVar(&c.ResyncPeriod, "resync-period", resync, "re-read owned Lattice state this often and repair drift; 0 disables (env "+EnvResyncSeconds+", in seconds)")
+	webhook, _ := strconv.ParseBool(getenv(EnvWebhookEnabled))
+	fs.BoolVar(&c.WebhookEnabled, "webhook-enabled", webhook, "serve the pod readiness-gate webhook at /mutate-pod (env "+EnvWebhookEnabled+")")
+	fs.IntVar(&c.WebhookPort, "webhook-port", 9443, "port of the webhook server")
+	fs.StringVar(&c.WebhookCertDir, "webhook-cert-dir", "/etc/webhook-cert", "directory holding the webhook's tls.crt and tls.key")
 }
 
 // Validate checks the Lattice settings and the controller's own.

@@ -27,17 +27,19 @@ func TestBindFlagsEnvAndFlagPrecedence(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: Controller{Lattice: Lattice{LogLevel: "info", LatticeAPIConcurrency: DefaultLatticeAPIConcurrency}, KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst, MetricsBindAddress: ":8080", HealthProbeBindAddress: ":8081", LeaderElectionID: LeaderElectionID},
+			want: Controller{Lattice: Lattice{LogLevel: "info", LatticeAPIConcurrency: DefaultLatticeAPIConcurrency}, KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst, MetricsBindAddress: ":8080", HealthProbeBindAddress: ":8081", LeaderElectionID: LeaderElectionID,
+				WebhookPort: 9443, WebhookCertDir: "/etc/webhook-cert"},
 		},
 		{
 			name: "environment",
 			env: map[string]string{EnvClusterVPCID: "vpc-1", EnvRegion: "us-west-2", EnvAccountID: "123456789012", EnvClusterName: "c",
 				EnvDefaultServiceNetwork: "sn", EnvEnableServiceNetworkOverride: "true", EnvLatticeEndpoint: "http://127.0.0.1:1", EnvLogLevel: "debug",
-				EnvResyncSeconds: "300", EnvDisableTaggingServiceAPI: "true"},
+				EnvResyncSeconds: "300", EnvDisableTaggingServiceAPI: "true", EnvWebhookEnabled: "true"},
 			want: Controller{Lattice: Lattice{Owner: model.Owner{AccountID: "123456789012", ClusterName: "c", VPCID: "vpc-1"}, Region: "us-west-2",
 				DefaultServiceNetwork: "sn", EnableServiceNetworkOverride: true, LatticeEndpoint: "http://127.0.0.1:1", LogLevel: "debug",
 				LatticeAPIConcurrency: DefaultLatticeAPIConcurrency, DisableTaggingServiceAPI: true},
-				KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst, MetricsBindAddress: ":8080", HealthProbeBindAddress: ":8081", LeaderElectionID: LeaderElectionID, ResyncPeriod: 5 * time.Minute},
+				KubeAPIQPS: DefaultKubeAPIQPS, KubeAPIBurst: DefaultKubeAPIBurst, MetricsBindAddress: ":8080", HealthProbeBindAddress: ":8081", LeaderElectionID: LeaderElectionID, ResyncPeriod: 5 * time.Minute,
+				WebhookEnabled: true, WebhookPort: 9443, WebhookCertDir: "/etc/webhook-cert"},
 		},
 		{
 			name: "flags win over environment",
@@ -46,7 +48,7 @@ func TestBindFlagsEnvAndFlagPrecedence(t *testing.T) {
 				"--lattice-api-max-tps=5", "--lattice-api-concurrency=16"},
 			want: Controller{Lattice: Lattice{Region: "eu-west-1", Owner: model.Owner{ClusterName: "from-env"}, LogLevel: "info", LatticeAPIMaxTPS: 5, LatticeAPIConcurrency: 16}, Kubeconfig: "/k", KubeAPIQPS: 7.5, KubeAPIBurst: 9,
 				MetricsBindAddress: "0", HealthProbeBindAddress: ":8081", LeaderElect: true, LeaderElectionNamespace: "kube-system", LeaderElectionID: LeaderElectionID,
-				ResyncPeriod: 90 * time.Second},
+				ResyncPeriod: 90 * time.Second, WebhookPort: 9443, WebhookCertDir: "/etc/webhook-cert"},
 		},
 	}
 	for _, tt := range tests {

@@ -89,6 +89,13 @@ func OwnCRDDir() string { return filepath.Join(RepoRoot(), "config", "crd", "bas
 // ends. Child processes get a per-test TMPDIR so nothing is left behind.
 func Start(t testing.TB) *rest.Config {
 	t.Helper()
+	return StartWith(t, nil)
+}
+
+// StartWith is Start with the environment adjusted by adjust (when not nil) before it starts,
+// e.g. to install webhooks.
+func StartWith(t testing.TB, adjust func(*envtest.Environment)) *rest.Config {
+	t.Helper()
 	assets, err := AssetsDir()
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +113,9 @@ func Start(t testing.TB) *rest.Config {
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     paths,
 		ErrorIfCRDPathMissing: true,
+	}
+	if adjust != nil {
+		adjust(env)
 	}
 	// Stop must run even when Start fails: Start may have launched etcd and the apiserver already.
 	t.Cleanup(func() {

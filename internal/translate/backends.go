@@ -285,7 +285,13 @@ func (t *translator) referenceGranted(fromKind, fromNS, toKind, toNS, name strin
 	return false
 }
 
-// targets lists the ready, serving, non-terminating endpoints of the Service port. The target
+// gated says whether ref is a pod with the Lattice readiness gate.
+func (t *translator) gated(namespace string, ref *corev1.ObjectReference) bool {
+	return ref != nil && ref.Kind == "Pod" && t.gatedPods[types.NamespacedName{Namespace: namespace, Name: ref.Name}]
+}
+
+// targets lists the ready, serving, non-terminating endpoints of the Service port, and those of
+// gated pods that are not ready yet (see Input.GatedPods). The target
 // port comes from the EndpointSlice port named like the Service port (which is how a named
 // targetPort is resolved), else from a numeric targetPort, else from the Service port.
 func (t *translator) targets(svc *corev1.Service, sp *corev1.ServicePort, addrType discoveryv1.AddressType) []model.Target {
@@ -301,7 +307,8 @@ func (t *translator) targets(svc *corev1.Service, sp *corev1.ServicePort, addrTy
 		}
 		for _, ep := range es.Endpoints {
 			c := ep.Conditions
-			if (c.Ready != nil && !*c.Ready) || (c.Serving != nil && !*c.Serving) || (c.Terminating != nil && *c.Terminating) {
+			notReady := (c.Ready != nil && !*c.Ready) || (c.Serving != nil && !*c.Serving)
+			if (c.Terminating != nil && *c.Terminating) || (notReady && !t.gated(es.Namespace, ep.TargetRef)) {
 				continue
 			}
 			for _, addr := range ep.Addresses {

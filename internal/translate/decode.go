@@ -16,6 +16,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 )
@@ -96,6 +97,14 @@ func (in *Input) Add(obj runtime.Object) error {
 		in.Namespaces = append(in.Namespaces, *o)
 	case *corev1.Service:
 		in.Services = append(in.Services, *o)
+	case *corev1.Pod:
+		// Only the readiness gate matters, and only gated pods are kept.
+		for _, g := range o.Spec.ReadinessGates {
+			if g.ConditionType == PodReadinessGate {
+				in.GatedPods = append(in.GatedPods, types.NamespacedName{Namespace: o.Namespace, Name: o.Name})
+				break
+			}
+		}
 	case *corev1.Secret:
 		in.Secrets = append(in.Secrets, *o)
 	case *discoveryv1.EndpointSlice:

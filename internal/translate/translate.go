@@ -27,6 +27,10 @@ import (
 // AWS Gateway API Controller work unchanged.
 const DefaultControllerName = "application-networking.k8s.aws/gateway-api-controller"
 
+// PodReadinessGate is upstream's pod readiness-gate condition type, which the controller sets
+// from Lattice target health.
+const PodReadinessGate corev1.PodConditionType = "application-networking.k8s.aws/pod-readiness-gate"
+
 // Annotation and TLS option keys shared with the upstream controller.
 const (
 	AnnotationServiceNameOverride = "application-networking.k8s.aws/service-name-override"
@@ -59,6 +63,9 @@ type Input struct {
 	Namespaces      []corev1.Namespace
 	Services        []corev1.Service
 	EndpointSlices  []discoveryv1.EndpointSlice
+	// GatedPods are the pods with the Lattice pod readiness gate. Their endpoints are targets
+	// while not yet ready, because the gate turns ready only once the target is healthy.
+	GatedPods []types.NamespacedName
 	// ServiceExports are read only as TargetGroupPolicy targets.
 	ServiceExports         []v1alpha1.ServiceExport
 	TargetGroupPolicies    []v1alpha1.TargetGroupPolicy

@@ -169,6 +169,7 @@ func deepCopyInput(in *Input) *Input {
 	for i := range in.EndpointSlices {
 		out.EndpointSlices = append(out.EndpointSlices, *in.EndpointSlices[i].DeepCopy())
 	}
+	out.GatedPods = append(out.GatedPods, in.GatedPods...)
 	for i := range in.Secrets {
 		out.Secrets = append(out.Secrets, *in.Secrets[i].DeepCopy())
 	}

@@ -30,6 +30,7 @@ type translator struct {
 	slices       map[types.NamespacedName][]*discoveryv1.EndpointSlice
 	grants       map[string][]*gwv1beta1.ReferenceGrant
 	policies     *policyIndex
+	gatedPods    map[types.NamespacedName]bool
 }
 
 func newTranslator(in *Input, cfg Config) *translator {
@@ -37,6 +38,7 @@ func newTranslator(in *Input, cfg Config) *translator {
 		cfg:           cfg,
 		managedBy:     cfg.ManagedBy(),
 		in:            in,
+		gatedPods:     map[types.NamespacedName]bool{},
 		classes:       map[string]classState{},
 		gatewaysByKey: map[model.GatewayKey]*gatewayState{},
 		nsLabels:      map[string]map[string]string{},
@@ -72,6 +74,9 @@ func newTranslator(in *Input, cfg Config) *translator {
 			key := types.NamespacedName{Namespace: es.Namespace, Name: svc}
 			t.slices[key] = append(t.slices[key], es)
 		}
+	}
+	for _, p := range in.GatedPods {
+		t.gatedPods[p] = true
 	}
 	for i := range in.ReferenceGrants {
 		g := &in.ReferenceGrants[i]

@@ -34,3 +34,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{/*
+webhookActive is "true" when the pod readiness-gate webhook is enabled and has a certificate:
+issued by cert-manager, or given in webhookTLS.cert/key.
+*/}}
+{{- define "lattice-gateway.webhookActive" -}}
+{{- $tls := .Values.webhookTLS | default dict -}}
+{{- $cm := $tls.certManager | default dict -}}
+{{- if and .Values.webhookEnabled (or $cm.enabled (and $tls.cert $tls.key)) -}}true{{- end -}}
+{{- end }}
+
+{{- define "lattice-gateway.webhookSecretName" -}}
+{{- $tls := .Values.webhookTLS | default dict -}}
+{{- $cm := $tls.certManager | default dict -}}
+{{- $cm.certificateSecretName | default "webhook-cert" -}}
+{{- end }}

@@ -65,6 +65,8 @@ type Options struct {
 	// Name distinguishes controllers when several run in one process (tests); default
 	// "lattice-gateway".
 	Name string
+	// ReadinessGate reads pods, so that gated pods that are not ready yet become targets.
+	ReadinessGate bool
 }
 
 // worldKey is the single reconcile key of everything except targets. Target keys are Services,
@@ -85,6 +87,8 @@ type Controller struct {
 	kick chan event.GenericEvent
 	// optional are the optional kinds served, read into every snapshot.
 	optional []optionalKind
+	// readinessGate makes snapshots list the gated pods.
+	readinessGate bool
 
 	mu sync.Mutex
 	// seen records when each route generation was first observed, for the convergence histogram.
@@ -119,6 +123,8 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 		metrics:  m,
 		seen:     map[model.RouteKey]generationSeen{},
 		kick:     make(chan event.GenericEvent, 1),
+
+		readinessGate: o.ReadinessGate,
 	}
 	for _, k := range optionalKinds {
 		if o.CRDs[k.resource] {

@@ -19,11 +19,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
+	"github.com/lattice-gateway/lattice-gateway/internal/readiness"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
@@ -140,9 +142,17 @@ func Run(ctx context.Context, o RunOptions) error {
 	if o.LeaseDuration > 0 {
 		mopts.LeaseDuration, mopts.RenewDeadline, mopts.RetryPeriod = &o.LeaseDuration, &o.RenewDeadline, &o.RetryPeriod
 	}
+	if c.WebhookEnabled {
+		mopts.WebhookServer = webhook.NewServer(webhook.Options{Port: c.WebhookPort, CertDir: c.WebhookCertDir})
+	}
 	mgr, err := ctrl.NewManager(restCfg, mopts)
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
+	}
+	if c.WebhookEnabled {
+		if err := readiness.Setup(mgr, o.Name, deployer); err != nil {
+			return err
+		}
 	}
 	ctl, err := Setup(mgr, Options{
 		Translate: translate.Config{
@@ -152,12 +162,13 @@ func Run(ctx context.Context, o RunOptions) error {
 			Quotas:                       translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
 			IgnoreMissingCertificateRefs: c.IgnoreMissingCertificateRefs,
 		},
-		Deployer:     deployer,
-		CRDs:         crds,
-		Log:          log.WithName("controller"),
-		Registry:     reg,
-		ResyncPeriod: c.ResyncPeriod,
-		Name:         o.Name,
+		Deployer:      deployer,
+		CRDs:          crds,
+		Log:           log.WithName("controller"),
+		Registry:      reg,
+		ResyncPeriod:  c.ResyncPeriod,
+		Name:          o.Name,
+		ReadinessGate: c.WebhookEnabled,
 	})
 	if err != nil {
 		return err

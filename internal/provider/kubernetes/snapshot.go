@@ -42,6 +42,17 @@ func (c *Controller) snapshot(ctx context.Context) (*translate.Input, error) {
 		ReferenceGrants: grants.Items, Namespaces: namespaces.Items, Services: services.Items, EndpointSlices: slices.Items,
 		Secrets: secrets.Items, Now: now,
 	}
+	if c.readinessGate {
+		var pods corev1.PodList
+		if err := c.client.List(ctx, &pods); err != nil {
+			return nil, fmt.Errorf("list pods from cache: %w", err)
+		}
+		for i := range pods.Items {
+			if err := in.Add(&pods.Items[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, k := range c.optional {
 		l := k.list.DeepCopyObject().(client.ObjectList)
 		if err := c.client.List(ctx, l); err != nil {
