@@ -54,7 +54,7 @@ Objects come from the cluster (--kubeconfig, $KUBECONFIG, in-cluster or ~/.kube/
 			if err != nil {
 				return err
 			}
-			client, _, _, err := s.client(ctx)
+			client, err := s.client(ctx)
 			if err != nil {
 				return err
 			}

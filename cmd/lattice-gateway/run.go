@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -23,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
+	"github.com/lattice-gateway/lattice-gateway/internal/connect"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
@@ -152,15 +152,13 @@ func (s *standalone) listenerAddr(port int32) string {
 }
 
 // client returns a VPC Lattice client for s.lattice's endpoint (metrics off, the rate ceiling of
-// --lattice-api-max-tps, retries), with the AWS config and options it was built from.
-func (s *standalone) client(ctx context.Context) (*vpclattice.Client, aws.Config, latticeclient.Options, error) {
-	opts := latticeclient.Options{RateLimits: latticeclient.Ceiling(s.lattice.LatticeAPIMaxTPS)}
+// --lattice-api-max-tps, retries).
+func (s *standalone) client(ctx context.Context) (*vpclattice.Client, error) {
 	awsCfg, err := s.lattice.AWSConfig(ctx)
 	if err != nil {
-		return nil, awsCfg, opts, err
+		return nil, err
 	}
-	client, err := latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, opts)
-	return client, awsCfg, opts, err
+	return latticeclient.New(awsCfg, s.lattice.LatticeEndpoint, nil, latticeclient.Options{RateLimits: latticeclient.Ceiling(s.lattice.LatticeAPIMaxTPS)})
 }
 
 // connect returns the client and a deployer using it as s.lattice's identity (see connectAs).
@@ -168,24 +166,11 @@ func (s *standalone) connect(ctx context.Context, log logr.Logger) (*vpclattice.
 	return s.connectAs(ctx, s.lattice.Owner, log)
 }
 
-// connectAs returns the client and a deployer using it as owner, with an ACM client for
-// certificateRefs and Tagging API discovery (and ServiceImport resolution) unless
-// --disable-tagging-service-api.
+// connectAs returns the client and a deployer using it as owner (see connect.Deployer).
 func (s *standalone) connectAs(ctx context.Context, owner model.Owner, log logr.Logger) (*vpclattice.Client, *deploy.Deployer, error) {
-	client, awsCfg, opts, err := s.client(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	dcfg := deploy.Config{Owner: owner, Concurrency: s.lattice.LatticeAPIConcurrency}
-	if dcfg.ACM, err = latticeclient.NewACM(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
-		return nil, nil, err
-	}
-	if !s.lattice.DisableTaggingServiceAPI {
-		if dcfg.Tagging, err = latticeclient.NewTagging(awsCfg, s.lattice.LatticeEndpoint, nil, opts); err != nil {
-			return nil, nil, err
-		}
-	}
-	return client, deploy.New(client, dcfg, log.WithName("deploy")), nil
+	l := s.lattice
+	l.Owner = owner
+	return connect.Deployer(ctx, l, connect.Options{}, log)
 }
 
 func newRunCmd() *cobra.Command {

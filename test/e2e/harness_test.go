@@ -25,6 +25,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
 	"github.com/lattice-gateway/lattice-gateway/test/harness"
@@ -52,13 +53,17 @@ type env struct {
 }
 
 // startEnv starts a cluster and Local Lattice for one test; everything stops when it ends.
-func startEnv(t *testing.T, dataPlaneIP string) *env {
+func startEnv(t *testing.T, dataPlaneIP string) *env { return startEnvWith(t, dataPlaneIP, "") }
+
+// startEnvWith is startEnv with a data plane that also accepts the IAM principals of
+// principalsFile (dataplane.PrincipalsFile format) when it is not empty.
+func startEnvWith(t *testing.T, dataPlaneIP, principalsFile string) *env {
 	t.Helper()
 	c := cluster.Start(t, cluster.Options{})
 	ll := locallatticetest.Start(t, locallattice.Options{
 		API: api.Options{Region: region, AccountID: accountID, DrainingDelay: 200 * time.Millisecond},
 		DataPlane: &dataplane.Options{DataPlaneAddr: dataPlaneIP, ListenerPortOffset: listenerPortOffset,
-			DialMap: cluster.PodDialMap(), HealthCheckInterval: 100 * time.Millisecond},
+			DialMap: cluster.PodDialMap(), HealthCheckInterval: 100 * time.Millisecond, PrincipalsFile: principalsFile},
 	})
 	e := &env{cluster: c, lattice: ll.API, dp: ll.DataPlane, client: ll.Client,
 		owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}}
@@ -74,6 +79,29 @@ func (e *env) startController(t *testing.T, o harness.ControllerOptions) *harnes
 		LatticeEndpoint: e.lattice.URL()}
 	o.Kubeconfig, o.LeaderElectionNamespace = e.kubeconfig, controllerNamespace
 	return harness.StartController(t, o)
+}
+
+// policyClient is a client of the cluster with the controller's scheme, which knows the policy
+// kinds too (the cluster's own client knows Gateway API only).
+func (e *env) policyClient(t *testing.T) client.Client {
+	t.Helper()
+	scheme, err := kubernetes.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := client.New(e.cluster.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// apply server-side applies manifests to the cluster.
+func (e *env) apply(t *testing.T, manifests string) {
+	t.Helper()
+	if err := e.cluster.Apply(context.Background(), manifests); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // hotelDir is the seed walkthrough's manifests, used unchanged.

@@ -26,21 +26,8 @@ func TestPolicies(t *testing.T) {
 	e := startEnv(t, "127.0.68.1")
 	e.startController(t, harness.ControllerOptions{})
 	ctx := context.Background()
-	// The cluster's client knows Gateway API only; the controller's scheme has the policies too.
-	scheme, err := kubernetes.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := client.New(e.cluster.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	apply := func(manifests string) {
-		t.Helper()
-		if err := e.cluster.Apply(ctx, manifests); err != nil {
-			t.Fatal(err)
-		}
-	}
+	k := e.policyClient(t)
+	apply := func(manifests string) { e.apply(t, manifests) }
 	apply(harness.Manifest(t, "hotel-gateway.yaml", nil) + "---\n" + harness.Manifest(t, "rates-route.yaml", nil) + "---\n" +
 		harness.Manifest(t, "policies.yaml", nil))
 

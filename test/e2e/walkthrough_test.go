@@ -231,12 +231,15 @@ func opsOf[M ~map[string]map[int]int64](counts M) map[string]int64 {
 }
 
 // waitGone waits until every object is deleted, that is, no finalizer held it back.
-func (e *env) waitGone(t *testing.T, objs ...client.Object) {
+func (e *env) waitGone(t *testing.T, objs ...client.Object) { waitGoneIn(t, e.cluster.Client, objs...) }
+
+// waitGoneIn is waitGone reading through k, whose scheme may know more kinds (the policies).
+func waitGoneIn(t *testing.T, k client.Client, objs ...client.Object) {
 	t.Helper()
 	for _, obj := range objs {
 		key := client.ObjectKeyFromObject(obj)
 		harness.Eventually(t, time.Minute, harness.That(func() bool {
-			return apierrors.IsNotFound(e.cluster.Client.Get(context.Background(), key, obj))
+			return apierrors.IsNotFound(k.Get(context.Background(), key, obj))
 		}, func() string {
 			return fmt.Sprintf("%T %s still exists with finalizers %v", obj, key, obj.GetFinalizers())
 		}))

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
+	"github.com/lattice-gateway/lattice-gateway/internal/connect"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/readiness"
@@ -86,34 +88,10 @@ func Run(ctx context.Context, o RunOptions) error {
 	if reg == nil {
 		reg = ctrlmetrics.Registry
 	}
-	awsCfg, err := c.AWSConfig(ctx)
+	_, deployer, err := connect.Deployer(ctx, c.Lattice, connect.Options{Registry: reg, Client: o.Client, Deploy: o.Deploy}, log)
 	if err != nil {
 		return err
 	}
-	copts := o.Client
-	if copts.RateLimits == nil {
-		copts.RateLimits = latticeclient.Ceiling(c.LatticeAPIMaxTPS)
-	}
-	lattice, err := latticeclient.New(awsCfg, c.LatticeEndpoint, reg, copts)
-	if err != nil {
-		return err
-	}
-	certificates, err := latticeclient.NewACM(awsCfg, c.LatticeEndpoint, reg, copts)
-	if err != nil {
-		return err
-	}
-	dcfg := o.Deploy
-	dcfg.Owner = c.Owner
-	dcfg.ACM = certificates
-	if dcfg.Concurrency == 0 {
-		dcfg.Concurrency = c.LatticeAPIConcurrency
-	}
-	if !c.DisableTaggingServiceAPI && dcfg.Tagging == nil {
-		if dcfg.Tagging, err = latticeclient.NewTagging(awsCfg, c.LatticeEndpoint, reg, copts); err != nil {
-			return err
-		}
-	}
-	deployer := deploy.New(lattice, dcfg, log.WithName("deploy"))
 
 	gatewayAddresses, err := c.GatewayAddresses()
 	if err != nil {
@@ -123,29 +101,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	mopts := ctrl.Options{
-		Scheme: scheme,
-		// Only TLS Secrets can be certificateRefs: the cache (and memory) holds no other Secret.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))},
-		}},
-		Logger:                  log,
-		Metrics:                 metricsserver.Options{BindAddress: c.MetricsBindAddress},
-		HealthProbeBindAddress:  c.HealthProbeBindAddress,
-		LeaderElection:          c.LeaderElect,
-		LeaderElectionID:        c.LeaderElectionID,
-		LeaderElectionNamespace: c.LeaderElectionNamespace,
-		// Stepping down promptly on shutdown lets the other replica take over without waiting
-		// for the lease to expire; safe because the process exits right after.
-		LeaderElectionReleaseOnCancel: true,
-	}
-	if o.LeaseDuration > 0 {
-		mopts.LeaseDuration, mopts.RenewDeadline, mopts.RetryPeriod = &o.LeaseDuration, &o.RenewDeadline, &o.RetryPeriod
-	}
-	if c.WebhookEnabled {
-		mopts.WebhookServer = webhook.NewServer(webhook.Options{Port: c.WebhookPort, CertDir: c.WebhookCertDir})
-	}
-	mgr, err := ctrl.NewManager(restCfg, mopts)
+	mgr, err := ctrl.NewManager(restCfg, managerOptions(c, o, scheme, log))
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
@@ -173,17 +129,8 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return fmt.Errorf("add health check: %w", err)
-	}
-	// Ready once the informer caches have synced: before that, a replica knows nothing.
-	if err := mgr.AddReadyzCheck("caches", func(req *http.Request) error {
-		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
-			return fmt.Errorf("informer caches not synced")
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("add readiness check: %w", err)
+	if err := addChecks(mgr); err != nil {
+		return err
 	}
 	if o.OnStarted != nil {
 		o.OnStarted(ctl)
@@ -191,6 +138,51 @@ func Run(ctx context.Context, o RunOptions) error {
 	log.Info("starting controller", "managedBy", c.ManagedBy(), "latticeEndpoint", c.LatticeEndpoint, "leaderElect", c.LeaderElect)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
+	}
+	return nil
+}
+
+// managerOptions are the controller-runtime manager's settings: the cache (TLS Secrets only),
+// metrics, health probes, leader election and, with the readiness gate, the webhook server.
+func managerOptions(c config.Controller, o RunOptions, scheme *k8sruntime.Scheme, log logr.Logger) ctrl.Options {
+	mopts := ctrl.Options{
+		Scheme: scheme,
+		// Only TLS Secrets can be certificateRefs: the cache (and memory) holds no other Secret.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))},
+		}},
+		Logger:                  log,
+		Metrics:                 metricsserver.Options{BindAddress: c.MetricsBindAddress},
+		HealthProbeBindAddress:  c.HealthProbeBindAddress,
+		LeaderElection:          c.LeaderElect,
+		LeaderElectionID:        c.LeaderElectionID,
+		LeaderElectionNamespace: c.LeaderElectionNamespace,
+		// Stepping down promptly on shutdown lets the other replica take over without waiting
+		// for the lease to expire; safe because the process exits right after.
+		LeaderElectionReleaseOnCancel: true,
+	}
+	if o.LeaseDuration > 0 {
+		mopts.LeaseDuration, mopts.RenewDeadline, mopts.RetryPeriod = &o.LeaseDuration, &o.RenewDeadline, &o.RetryPeriod
+	}
+	if c.WebhookEnabled {
+		mopts.WebhookServer = webhook.NewServer(webhook.Options{Port: c.WebhookPort, CertDir: c.WebhookCertDir})
+	}
+	return mopts
+}
+
+// addChecks adds /healthz and a /readyz that passes once the informer caches have synced:
+// before that, a replica knows nothing.
+func addChecks(mgr ctrl.Manager) error {
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("caches", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return fmt.Errorf("informer caches not synced")
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("add readiness check: %w", err)
 	}
 	return nil
 }
