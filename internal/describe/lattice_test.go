@@ -4,30 +4,21 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
 // TestFetchLatticeFromLocalLattice reads a route's resources through the real SDK client from
 // Local Lattice and finds them for the route by tag.
 func TestFetchLatticeFromLocalLattice(t *testing.T) {
-	srv, err := api.Open(api.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	c := locallatticetest.Start(t, locallattice.Options{}).Client
 	ctx := t.Context()
-	c := vpclattice.New(vpclattice.Options{Region: "us-west-2", BaseEndpoint: aws.String(srv.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")})
 	check := func(_ any, err error) {
 		t.Helper()
 		if err != nil {

@@ -14,15 +14,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	"github.com/chromedp/chromedp"
-	"github.com/go-logr/logr/testr"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
-	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/console"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "write the README's console screenshot to docs/images/console.png")
@@ -44,34 +43,15 @@ const net79 = "127.0.79."
 
 func startHotel(t *testing.T) *hotel {
 	t.Helper()
-	srv, err := api.Open(api.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.StartAdmin("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	dp, err := dataplane.New(srv.Store(), dataplane.Options{DNSAddr: net79 + "10:0", DataPlaneAddr: net79 + "10",
-		ListenerPortOffset: 21000, DataDir: t.TempDir(), Dialer: dataplane.LoopbackOnlyDialer(t),
-		HealthCheckInterval: 100 * time.Millisecond}, testr.New(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dp.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dp.Close)
-	srv.MetricsRegistry().MustRegister(dp.Metrics())
-	srv.HandleAdmin(console.Path, console.Handler(srv.Store(), dp))
-	h := &hotel{srv: srv, dp: dp, console: "http://" + srv.AdminAddr() + console.Path, backends: map[string]*http.Server{}}
+	o := api.DefaultOptions()
+	o.APIAddr, o.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
+	ll := locallatticetest.Start(t, locallattice.Options{API: o, DataPlane: &dataplane.Options{DataPlaneAddr: net79 + "10",
+		ListenerPortOffset: 21000, HealthCheckInterval: 100 * time.Millisecond}})
+	srv, dp := ll.API, ll.DataPlane
+	h := &hotel{srv: srv, dp: dp, console: ll.ConsoleURL(), backends: map[string]*http.Server{}}
 
 	ctx := t.Context()
-	c := vpclattice.New(vpclattice.Options{Region: "us-west-2", BaseEndpoint: aws.String(srv.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", "")})
+	c := ll.Client
 	must := func(_ any, err error) {
 		t.Helper()
 		if err != nil {
