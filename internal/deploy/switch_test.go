@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,35 +67,14 @@ func TestProtocolVersionSwitchUnderTraffic(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	var sent, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sent.Add(1)
-				if err := send(addr, host); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		}()
-	}
+	sendOnce := func() error { return send(addr, host) }
+	load := locallatticetest.StartLoad(sendOnce, sendOnce, sendOnce, sendOnce)
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for !cond() {
 			if time.Now().After(deadline) {
-				close(stop)
-				wg.Wait()
+				load.Stop()
 				t.Fatalf("timed out waiting for %s", what)
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -107,25 +85,23 @@ func TestProtocolVersionSwitchUnderTraffic(t *testing.T) {
 	switchVersion(m, model.ProtocolVersionHTTP2)
 	g = &svc(m, "rates").TargetGroups[0]
 	srv.ResetCounts()
-	sentBefore := sent.Load()
+	sentBefore := load.Sent()
 	res, err = d.Apply(ctx, m)
-	sentDuring := sent.Load() - sentBefore
+	sentDuring := load.Sent() - sentBefore
 	if err != nil || !allProgrammed(res) {
-		close(stop)
-		wg.Wait()
+		load.Stop()
 		t.Fatalf("apply: %s", describeFailure(res, err))
 	}
 	switchCalls := calls(srv)
 	h2Before := backend.h2.Load()
 	waitFor("HTTP/2 traffic", func() bool { return backend.h2.Load() > h2Before+50 })
-	close(stop)
-	wg.Wait()
+	sent, failed, firstErr := load.Stop()
 
 	checkState(t, srv, m)
 	t.Logf("%d requests (%d started during the Apply), %d failed; backend saw %d HTTP/1.1 and %d HTTP/2; switch calls %v",
-		sent.Load(), sentDuring, failed.Load(), backend.h1.Load(), backend.h2.Load(), switchCalls)
-	if n := failed.Load(); n != 0 {
-		t.Fatalf("%d of %d requests failed during the switch, first: %v", n, sent.Load(), firstErr.Load())
+		sent, sentDuring, failed, backend.h1.Load(), backend.h2.Load(), switchCalls)
+	if failed != 0 {
+		t.Fatalf("%d of %d requests failed during the switch, first: %v", failed, sent, firstErr)
 	}
 	if g.Name != "parking-http2" {
 		t.Fatalf("target group %s", g.Name)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/certtest"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
@@ -106,42 +106,24 @@ func TestHTTPSListenerServesSecretCertificate(t *testing.T) {
 	// Rotation under load: every request must succeed, first with the old certificate, then with
 	// the new one.
 	second := ca.Issue(t, "parking.example.com", certtest.Options{})
-	var sent, failed atomic.Int64
 	var rotated atomic.Bool
-	var failure atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			serial, err := get()
-			sent.Add(1)
-			if err != nil {
-				failed.Add(1)
-				failure.Store(err.Error())
-			}
-			if serial == second.Cert.SerialNumber.String() {
-				rotated.Store(true)
-			}
+	load := locallatticetest.StartLoad(func() error {
+		serial, err := get()
+		if serial == second.Cert.SerialNumber.String() {
+			rotated.Store(true)
 		}
-	}()
+		return err
+	})
 	secret.Data = map[string][]byte{corev1.TLSCertKey: second.CertPEM, corev1.TLSPrivateKeyKey: second.KeyPEM}
 	if err := k.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
 	harness.Eventually(t, time.Minute, harness.That(rotated.Load, func() string { return "the rotated certificate is not served" }))
 	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	t.Logf("rotation: %d requests, %d failed", sent.Load(), failed.Load())
-	if failed.Load() > 0 {
-		t.Errorf("%d of %d requests failed during the rotation, last: %v", failed.Load(), sent.Load(), failure.Load())
+	sent, failed, firstErr := load.Stop()
+	t.Logf("rotation: %d requests, %d failed", sent, failed)
+	if failed > 0 {
+		t.Errorf("%d of %d requests failed during the rotation, first: %v", failed, sent, firstErr)
 	}
 	if after := certs(); len(after) != 1 || after[0] != imported[0] {
 		t.Errorf("after rotation the Secret's certificates are %v, want the same ARN %s", after, imported[0])

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/locallatticetest"
 	"github.com/lattice-gateway/lattice-gateway/test/harness"
 	"github.com/lattice-gateway/lattice-gateway/test/workloads"
 )
@@ -147,44 +146,30 @@ func TestMigrateFromUpstream(t *testing.T) {
 	before := host.counters(t)
 
 	// Requests run through the whole switch; every one must reach a pod of its route.
-	var sent, failed atomic.Int64
-	var firstFailure atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 5 * time.Second}
+	var sends []func() error
 	for route, pod := range map[string]string{"inventory": "inventory-ver", "rates": "parking-pod", "reservations-long-name-25": "reservations-pod"} {
 		path := "/"
 		if route == "rates" {
 			path = "/parking"
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest(http.MethodGet, "http://"+host.listener+path, nil)
-				req.Host = dns[route]
-				sent.Add(1)
-				resp, err := client.Do(req)
-				if err == nil {
-					body, _ := io.ReadAll(resp.Body)
-					_ = resp.Body.Close()
-					if got, ok := workloads.PodOf(body); !ok || !strings.HasPrefix(got, pod) {
-						err = fmt.Errorf("HTTP %d %q", resp.StatusCode, body)
-					}
-				}
-				if err != nil {
-					failed.Add(1)
-					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%s%s: %v", route, path, err))
-				}
-				time.Sleep(5 * time.Millisecond)
+		sends = append(sends, func() error {
+			defer time.Sleep(5 * time.Millisecond)
+			req, _ := http.NewRequest(http.MethodGet, "http://"+host.listener+path, nil)
+			req.Host = dns[route]
+			resp, err := client.Do(req)
+			if err != nil {
+				return fmt.Errorf("%s%s: %w", route, path, err)
 			}
-		}()
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if got, ok := workloads.PodOf(body); !ok || !strings.HasPrefix(got, pod) {
+				return fmt.Errorf("%s%s: HTTP %d %q", route, path, resp.StatusCode, body)
+			}
+			return nil
+		})
 	}
+	load := locallatticetest.StartLoad(sends...)
 	time.Sleep(300 * time.Millisecond)
 
 	dir := t.TempDir()
@@ -199,12 +184,11 @@ func TestMigrateFromUpstream(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
-	if n := failed.Load(); n > 0 {
-		t.Errorf("%d of %d requests failed during the switch; first: %v", n, sent.Load(), firstFailure.Load())
+	sent, failed, firstFailure := load.Stop()
+	if failed > 0 {
+		t.Errorf("%d of %d requests failed during the switch; first: %v", failed, sent, firstFailure)
 	}
-	t.Logf("%d requests during the switch, %d failed", sent.Load(), failed.Load())
+	t.Logf("%d requests during the switch, %d failed", sent, failed)
 
 	after := host.counters(t)
 	delta := map[string]int64{}
