@@ -2,8 +2,6 @@ package main
 
 import (
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
@@ -30,7 +28,7 @@ region and VPC are read from EC2 instance metadata.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := zap.New(zap.UseDevMode(false), zap.Level(zapLevel(c.LogLevel)))
 			ctrl.SetLogger(log)
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := untilSignal(cmd)
 			defer stop()
 			return kubernetes.Run(ctx, kubernetes.RunOptions{Config: c, Log: log})
 		},

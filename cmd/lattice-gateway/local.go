@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/go-logr/logr/funcr"
 	"github.com/spf13/cobra"
@@ -32,7 +30,7 @@ that routes HTTP, HTTPS, gRPC and TLS passthrough traffic to the registered targ
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := funcr.NewJSON(func(obj string) { fmt.Fprintln(os.Stderr, obj) }, funcr.Options{})
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := untilSignal(cmd)
 			defer stop()
 			ll, err := locallattice.Start(ctx, locallattice.Options{API: o, DataPlane: &data, Logger: log})
 			if err != nil {

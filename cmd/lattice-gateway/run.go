@@ -6,12 +6,10 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
@@ -201,7 +199,7 @@ after its folder, in a VPC of its own, statuses under --status-dir/CLUSTER.`,
 			if err := s.complete(); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := untilSignal(cmd)
 			defer stop()
 			folders, err := parseFolders(dirs, s.lattice.Owner)
 			if err != nil {
