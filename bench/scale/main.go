@@ -38,7 +38,7 @@ import (
 
 const (
 	account = "123456789012"
-	cluster = "bench"
+	clusterName = "bench"
 	vpcID   = "vpc-0123456789abcdef0"
 )
 
@@ -51,6 +51,11 @@ type options struct {
 	steady      time.Duration
 	noTagging   bool
 	cpuProfile  string
+	// cluster mode
+	cluster          bool
+	chaos            bool
+	killEvery        time.Duration
+	controllerBinary string
 }
 
 func main() {
@@ -63,6 +68,10 @@ func main() {
 	flag.DurationVar(&o.steady, "steady", 2*time.Minute, "steady-state window, re-applying every 10s")
 	flag.BoolVar(&o.noTagging, "disable-tagging-service-api", false, "discover with one ListTagsForResource per resource")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (deployer and Local Lattice) to this file")
+	flag.BoolVar(&o.cluster, "cluster", false, "run a test cluster and the controller as a process (built from this checkout) instead of the deployer in-process")
+	flag.BoolVar(&o.chaos, "chaos", false, "cluster mode under 20% throttling, 5% 500s and 30ms per call, the controller SIGKILLed every -kill-every: create and delete must converge with no duplicate or leak")
+	flag.DurationVar(&o.killEvery, "kill-every", 15*time.Second, "with -chaos: SIGKILL and restart the controller this often")
+	flag.StringVar(&o.controllerBinary, "controller-binary", "", "with -cluster: the lattice-gateway binary to run (default: go build ./cmd/lattice-gateway)")
 	flag.Parse()
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -74,6 +83,10 @@ func main() {
 			os.Exit(1)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	run := run
+	if o.cluster || o.chaos {
+		run = runCluster
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -87,11 +100,15 @@ type bench struct {
 	newDepl func() *deploy.Deployer
 }
 
-func run(o options) error {
+// startLattice starts Local Lattice with quotas for n routes and the regime's faults.
+func startLattice(n int, faults api.Faults) (*locallattice.Instance, error) {
 	q := api.DefaultQuotas()
-	q.Services, q.TargetGroups, q.ServicesPerServiceNetwork = o.n+10, 2*o.n+10, o.n+10
-	ll, err := locallattice.Start(context.Background(), locallattice.Options{API: api.Options{Region: "us-west-2", AccountID: account, Quotas: q,
-		Faults: api.Faults{APILatency: o.latency, TPSLimit: o.tps}}})
+	q.Services, q.TargetGroups, q.ServicesPerServiceNetwork = n+10, 2*n+10, n+10
+	return locallattice.Start(context.Background(), locallattice.Options{API: api.Options{Region: "us-west-2", AccountID: account, Quotas: q, Faults: faults}})
+}
+
+func run(o options) error {
+	ll, err := startLattice(o.n, api.Faults{APILatency: o.latency, TPSLimit: o.tps})
 	if err != nil {
 		return err
 	}
@@ -109,7 +126,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	dcfg := deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID}, Concurrency: o.concurrency}
+	dcfg := deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: clusterName, VPCID: vpcID}, Concurrency: o.concurrency}
 	if !o.noTagging {
 		if dcfg.Tagging, err = latticeclient.NewTagging(cfg, srv.URL(), nil, copts); err != nil {
 			return err
@@ -121,16 +138,7 @@ func run(o options) error {
 
 func (b *bench) run(ctx context.Context) error {
 	m, minimal := routes(b.n)
-	var minTotal int64
-	floor := 0.0
-	for _, v := range minimal {
-		minTotal += v
-		if b.tps > 0 {
-			floor = max(floor, float64(v)/b.tps)
-		}
-	}
-	fmt.Printf("bench/scale %s: %d seed-shaped routes (2 target groups, 2 targets each); Local Lattice api-latency %v, tps-limit %v/operation; client ceiling %v/operation, %d calls in flight, tagging discovery %v\n\n",
-		time.Now().UTC().Format("2006-01-02T15:04Z"), b.n, b.latency, b.tps, b.maxTPS, b.concurrency, !b.noTagging)
+	b.printHeader("in-process deployer")
 
 	d := b.newDepl()
 	b.srv.ResetCounts()
@@ -140,20 +148,7 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	wall := time.Since(start)
-	counts := b.srv.Counts()
-	printCounts(counts, minimal)
-	throttled := status(counts, http.StatusTooManyRequests)
-	fmt.Printf("\nconverged: all %d routes Programmed in %v (%d Apply rounds)\n", b.n, wall.Round(time.Millisecond), rounds)
-	fmt.Printf("  calls %d = %.3f x minimal %d (%.2f per route); mutating accepted %d; throttled %d (%.1f%%)\n",
-		counts.Total(), float64(counts.Total())/float64(minTotal), minTotal, float64(counts.Total())/float64(b.n),
-		counts.Mutating()-throttled, throttled, 100*float64(throttled)/float64(max(counts.Total(), 1)))
-	if b.latency > 0 {
-		bound := time.Duration(float64(minTotal) * float64(b.latency) / float64(b.concurrency))
-		fmt.Printf("  latency bound: minimal x latency / calls in flight = %v; took %.2f x\n", bound.Round(time.Millisecond), wall.Seconds()/bound.Seconds())
-	}
-	if floor > 0 {
-		fmt.Printf("  rate floor: busiest operation's minimal calls / tps-limit = %.1fs; took %.2f x\n", floor, wall.Seconds()/floor)
-	}
+	b.printConverged(b.srv.Counts(), minimal, wall, fmt.Sprintf("%d Apply rounds", rounds))
 
 	b.srv.ResetCounts()
 	deadline := time.Now().Add(b.steady)
@@ -217,6 +212,37 @@ func converge(ctx context.Context, d *deploy.Deployer, m *model.Model) (int, err
 	}
 }
 
+func (o options) printHeader(mode string) {
+	fmt.Printf("bench/scale %s, %s: %d seed-shaped routes (2 target groups, 2 targets each); Local Lattice api-latency %v, tps-limit %v/operation; client ceiling %v/operation, %d calls in flight, tagging discovery %v\n\n",
+		time.Now().UTC().Format("2006-01-02T15:04Z"), mode, o.n, o.latency, o.tps, o.maxTPS, o.concurrency, !o.noTagging)
+}
+
+// printConverged prints the calls by operation against the minimum, the time to converge and,
+// in the latency- and rate-bound regimes, how that time compares with the bound.
+func (o options) printConverged(counts api.Counts, minimal map[string]int64, wall time.Duration, how string) {
+	var minTotal int64
+	floor := 0.0
+	for _, v := range minimal {
+		minTotal += v
+		if o.tps > 0 {
+			floor = max(floor, float64(v)/o.tps)
+		}
+	}
+	printCounts(counts, minimal)
+	throttled := status(counts, http.StatusTooManyRequests)
+	fmt.Printf("\nconverged: all %d routes Programmed in %v (%s)\n", o.n, wall.Round(time.Millisecond), how)
+	fmt.Printf("  calls %d = %.3f x minimal %d (%.2f per route); mutating accepted %d; throttled %d (%.1f%%)\n",
+		counts.Total(), float64(counts.Total())/float64(minTotal), minTotal, float64(counts.Total())/float64(o.n),
+		counts.Mutating()-throttled, throttled, 100*float64(throttled)/float64(max(counts.Total(), 1)))
+	if o.latency > 0 {
+		bound := time.Duration(float64(minTotal) * float64(o.latency) / float64(o.concurrency))
+		fmt.Printf("  latency bound: minimal x latency / calls in flight = %v; took %.2f x\n", bound.Round(time.Millisecond), wall.Seconds()/bound.Seconds())
+	}
+	if floor > 0 {
+		fmt.Printf("  rate floor: busiest operation's minimal calls / tps-limit = %.1fs; took %.2f x\n", floor, wall.Seconds()/floor)
+	}
+}
+
 func printCounts(counts api.Counts, minimal map[string]int64) {
 	fmt.Printf("%-40s %8s %9s %9s %8s\n", "operation", "calls", "accepted", "throttled", "minimum")
 	names := make([]string, 0, len(counts))
@@ -260,7 +286,7 @@ func accepted(codes map[int]int64) int64 {
 // two target groups), odd ones like rates (two path rules, one target group each). minimal is
 // the number of writes the model needs from an empty account.
 func routes(n int) (*model.Model, map[string]int64) {
-	own := map[string]string{model.TagManagedBy: account + "/" + cluster + "/" + vpcID}
+	own := map[string]string{model.TagManagedBy: account + "/" + clusterName + "/" + vpcID}
 	m := &model.Model{ServiceNetworks: []model.ServiceNetwork{{Name: "my-hotel", Gateway: model.GatewayKey{Namespace: "default", Name: "my-hotel"},
 		VPCAssociation: &model.VPCAssociation{VPCID: vpcID}, Tags: own}}}
 	minimal := map[string]int64{"CreateServiceNetwork": 1, "CreateServiceNetworkVpcAssociation": 1}
