@@ -37,9 +37,9 @@ import (
 )
 
 const (
-	account = "123456789012"
+	account     = "123456789012"
 	clusterName = "bench"
-	vpcID   = "vpc-0123456789abcdef0"
+	vpcID       = "vpc-0123456789abcdef0"
 )
 
 type options struct {
