@@ -84,6 +84,7 @@ func (b *clusterBench) startKiller() *killer {
 			case <-t.C:
 			}
 			b.ctrl.kill()
+			fmt.Printf("  %s: SIGKILL, %s\n", time.Now().UTC().Format("15:04:05"), b.progress())
 			err := b.ctrl.start()
 			k.mu.Lock()
 			k.kills++
@@ -105,6 +106,14 @@ func (k *killer) count() int {
 func (k *killer) halt() {
 	close(k.stopCh)
 	k.wg.Wait()
+}
+
+// progress says how far Lattice and the calls are.
+func (b *clusterBench) progress() string {
+	s := b.srv.Store().Snapshot()
+	c := b.srv.Counts()
+	return fmt.Sprintf("Lattice has %d services, %d target groups, %d rules; %d calls so far (%d throttled, %d 500s)",
+		len(s.Services), len(s.TargetGroups), len(s.Rules), c.Total(), status(c, 429), status(c, 500))
 }
 
 // checkInventory compares Lattice with what n routes ask for: one service network and its VPC
