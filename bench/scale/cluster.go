@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -88,6 +89,8 @@ func runCluster(o options) error {
 			"--region=us-west-2", "--aws-account-id=" + account, "--cluster-vpc-id=" + vpcID, "--cluster-name=" + clusterName,
 			"--health-probe-bind-address=0", "--lattice-api-max-tps=" + strconv.FormatFloat(o.maxTPS, 'f', -1, 64),
 			"--lattice-api-concurrency=" + strconv.Itoa(o.concurrency), "--disable-tagging-service-api=" + strconv.FormatBool(o.noTagging)}}}
+	b.ctrl.args = append(b.ctrl.args, strings.Fields(o.controllerFlags)...)
+	b.ctrl.env = append(os.Environ(), strings.Fields(o.controllerEnv)...)
 	defer b.ctrl.kill()
 	if o.chaos {
 		return b.chaos(ctx)
@@ -423,7 +426,7 @@ func parallel(n int, fn func(int) error) error {
 // port each time.
 type controller struct {
 	bin, logDir string
-	args        []string
+	args, env   []string
 	metricsAddr string
 	starts      int
 
@@ -448,7 +451,7 @@ func (c *controller) start() error {
 		return err
 	}
 	cmd := exec.Command(c.bin, append(c.args, "--metrics-bind-address="+addr)...)
-	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Stdout, cmd.Stderr, cmd.Env = log, log, c.env
 	// The controller dies with the bench, whatever kills it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

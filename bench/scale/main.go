@@ -56,6 +56,8 @@ type options struct {
 	chaos            bool
 	killEvery        time.Duration
 	controllerBinary string
+	controllerFlags  string
+	controllerEnv    string
 }
 
 func main() {
@@ -72,6 +74,8 @@ func main() {
 	flag.BoolVar(&o.chaos, "chaos", false, "cluster mode under 20% throttling, 5% 500s and 30ms per call, the controller SIGKILLed every -kill-every: create and delete must converge with no duplicate or leak")
 	flag.DurationVar(&o.killEvery, "kill-every", 15*time.Second, "with -chaos: SIGKILL and restart the controller this often")
 	flag.StringVar(&o.controllerBinary, "controller-binary", "", "with -cluster: the lattice-gateway binary to run (default: go build ./cmd/lattice-gateway)")
+	flag.StringVar(&o.controllerFlags, "controller-flags", "", "with -cluster: more flags for the controller, space-separated (e.g. \"--kube-api-qps=200\")")
+	flag.StringVar(&o.controllerEnv, "controller-env", "", "with -cluster: more environment for the controller, space-separated (e.g. \"GOMEMLIMIT=115MiB\")")
 	flag.Parse()
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)

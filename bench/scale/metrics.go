@@ -99,20 +99,29 @@ func labels(m *dto.Metric) map[string]string {
 // printProcess prints the controller process's resident and peak memory and CPU time, from /proc.
 func (b *clusterBench) printProcess(when string) {
 	pid := b.ctrl.pid()
-	rss, hwm, cpu, err := procUsage(pid)
+	u, err := procUsage(pid)
 	if err != nil {
 		fmt.Printf("%s: %v\n", when, err)
 		return
 	}
-	fmt.Printf("%s (pid %d): RSS %d MiB, peak RSS %d MiB, CPU %v\n", when, pid, rss>>10, hwm>>10, cpu.Round(time.Millisecond))
+	fmt.Printf("%s (pid %d): RSS %d MiB (anonymous %d MiB, file-backed %d MiB), peak RSS %d MiB, CPU %v\n",
+		when, pid, u.rss>>10, u.anon>>10, u.file>>10, u.hwm>>10, u.cpu.Round(time.Millisecond))
 }
 
-// procUsage reads VmRSS and VmHWM (KiB) from /proc/pid/status and user+system time from
-// /proc/pid/stat.
-func procUsage(pid int) (rss, hwm int64, cpu time.Duration, err error) {
+// usage is a process's memory (KiB) and CPU time.
+type usage struct {
+	// rss is anon (the Go heap, stacks and runtime) plus file (the mapped binary): the kernel
+	// can drop file pages under a memory limit, not anonymous ones.
+	rss, anon, file, hwm int64
+	cpu                  time.Duration
+}
+
+// procUsage reads VmRSS, RssAnon, RssFile and VmHWM from /proc/pid/status and user+system time
+// from /proc/pid/stat.
+func procUsage(pid int) (u usage, err error) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, 0, err
+		return u, err
 	}
 	for line := range strings.Lines(string(status)) {
 		f := strings.Fields(line)
@@ -121,22 +130,27 @@ func procUsage(pid int) (rss, hwm int64, cpu time.Duration, err error) {
 		}
 		switch f[0] {
 		case "VmRSS:":
-			rss, _ = strconv.ParseInt(f[1], 10, 64)
+			u.rss, _ = strconv.ParseInt(f[1], 10, 64)
+		case "RssAnon:":
+			u.anon, _ = strconv.ParseInt(f[1], 10, 64)
+		case "RssFile:":
+			u.file, _ = strconv.ParseInt(f[1], 10, 64)
 		case "VmHWM:":
-			hwm, _ = strconv.ParseInt(f[1], 10, 64)
+			u.hwm, _ = strconv.ParseInt(f[1], 10, 64)
 		}
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, 0, err
+		return u, err
 	}
 	// Fields after the command name, which may hold spaces, start at state (field 3); utime and
 	// stime are fields 14 and 15, in clock ticks of 1/100 s on Linux.
 	rest := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 	if len(rest) < 13 {
-		return 0, 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+		return u, fmt.Errorf("parse /proc/%d/stat", pid)
 	}
 	utime, _ := strconv.ParseInt(rest[11], 10, 64)
 	stime, _ := strconv.ParseInt(rest[12], 10, 64)
-	return rss, hwm, time.Duration(utime+stime) * 10 * time.Millisecond, nil
+	u.cpu = time.Duration(utime+stime) * 10 * time.Millisecond
+	return u, nil
 }

@@ -148,9 +148,14 @@ func managerOptions(c config.Controller, o RunOptions, scheme *k8sruntime.Scheme
 	mopts := ctrl.Options{
 		Scheme: scheme,
 		// Only TLS Secrets can be certificateRefs: the cache (and memory) holds no other Secret.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))},
-		}},
+		Cache: cache.Options{
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}: {Field: fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS))},
+			},
+			// Nothing reads managedFields, and they are a large part of every cached Service,
+			// EndpointSlice and route (bench/scale -cluster: peak RSS 152 MiB with them at 1,000 routes).
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
 		Logger:                  log,
 		Metrics:                 metricsserver.Options{BindAddress: c.MetricsBindAddress},
 		HealthProbeBindAddress:  c.HealthProbeBindAddress,
