@@ -85,10 +85,12 @@ type Lattice struct {
 	IgnoreMissingCertificateRefs bool
 }
 
-// Defaults of --kube-api-qps and --kube-api-burst.
+// Defaults of --kube-api-qps and --kube-api-burst. A route costs three writes (finalizer,
+// annotation, status): at 50 per second 1,000 routes took 65 s to be Programmed, at 200 41 s
+// (bench/scale -cluster).
 const (
-	DefaultKubeAPIQPS   = 50
-	DefaultKubeAPIBurst = 100
+	DefaultKubeAPIQPS   = 200
+	DefaultKubeAPIBurst = 400
 )
 
 // Controller is the configuration of `lattice-gateway controller`.
