@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -86,7 +85,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: %[1]s}
 spec:
-  replicas: 4
+  replicas: %[5]d
   strategy:
     rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
   selector:
@@ -118,19 +117,7 @@ spec:
 func TestRolloutLosesNoRequest(t *testing.T) {
 	e := startEnvWith(t, "127.0.73.1", "", func(o *locallattice.Options) { o.API.DrainingDelay = drainingDelay })
 	port, certDir := harness.InstallReadinessWebhook(t, e.cluster.Config)
-	// The gate's re-check of pods whose target is not healthy yet; 10 s in production.
-	recheck := readiness.Recheck
-	readiness.Recheck = 100 * time.Millisecond
-	t.Cleanup(func() { readiness.Recheck = recheck })
-	e.startController(t, harness.ControllerOptions{WebhookPort: port, WebhookCertDir: certDir})
-	// failurePolicy Fail refuses pods in labelled namespaces until the webhook serves.
-	harness.Eventually(t, time.Minute, func() error {
-		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-		if err == nil {
-			conn.Close()
-		}
-		return err
-	})
+	e.gateController(t, "", port, certDir)
 
 	gated := e.rollout(t, "gated", true)
 	plain := e.rollout(t, "plain", false)
@@ -192,7 +179,7 @@ func (e *env) rollout(t *testing.T, ns string, gate bool) *rolloutResult {
 	route := harness.RouteProgrammed(t, e.cluster.Client, ns, "web", "sn", time.Minute)
 	pods := e.watchPods(t, ns)
 	health := e.watchHealth(t, "k8s-"+ns+"-web-")
-	e.apply(t, fmt.Sprintf(rolloutDeployment, ns, workloads.StartupDelayEnv, appStartup, preStopSleep))
+	e.apply(t, fmt.Sprintf(rolloutDeployment, ns, workloads.StartupDelayEnv, appStartup, preStopSleep, 4))
 	e.waitServing(t, ctx, ns, health, 4)
 
 	dnsName := route.Annotations[status.AnnotationDomainName]
