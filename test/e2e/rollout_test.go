@@ -123,8 +123,9 @@ func TestRolloutLosesNoRequest(t *testing.T) {
 	plain := e.rollout(t, "plain", false)
 	for _, r := range []*rolloutResult{gated, plain} {
 		t.Logf("%s: %d pods (%d gated); %d requests in %s (%.0f/s), %d failed (first: %s); %d answers from pods neither Ready nor healthy in Lattice; "+
-			"pod Running -> first request served: %s", r.name, r.seenPods, r.gatedPods, r.sent, r.took.Round(time.Millisecond), float64(r.sent)/r.took.Seconds(),
-			r.failed, r.firstErr, len(r.unready), r.runToTraffic)
+			"pod Running -> first request served: %s; rolling update: all old pods terminating after %s, new pods serving after %s",
+			r.name, r.seenPods, r.gatedPods, r.sent, r.took.Round(time.Millisecond), float64(r.sent)/r.took.Seconds(),
+			r.failed, r.firstErr, len(r.unready), r.runToTraffic, r.replaced.Round(time.Millisecond), r.rolled.Round(time.Millisecond))
 	}
 	if gated.failed != 0 {
 		t.Errorf("with the readiness gate %d of %d requests failed; first: %s", gated.failed, gated.sent, gated.firstErr)
@@ -133,15 +134,19 @@ func TestRolloutLosesNoRequest(t *testing.T) {
 		t.Errorf("with the readiness gate, answers from pods neither Ready nor healthy in Lattice: %v", gated.unready)
 	}
 	if plain.failed == 0 {
-		t.Errorf("without the readiness gate no request failed: the test cannot tell the gate's effect")
+		t.Errorf("without the readiness gate no request failed: the test cannot tell the gate's effect "+
+			"(Kubernetes took %s to replace the old pods, the app %s to start)", plain.replaced, appStartup)
 	}
 }
 
 type rolloutResult struct {
-	name                string
-	sent, failed        int64
-	firstErr            string
-	took                time.Duration
+	name         string
+	sent, failed int64
+	firstErr     string
+	took         time.Duration
+	// rolled is how long the rolling update took until the new pods served; replaced, how long
+	// until Kubernetes had started terminating every old pod.
+	rolled, replaced    time.Duration
 	unready             []string
 	runToTraffic        durations
 	gatedPods, seenPods int
@@ -212,11 +217,13 @@ func (e *env) rollout(t *testing.T, ns string, gate bool) *rolloutResult {
 	load := locallatticetest.StartLoad(sends...)
 
 	// (a) A rolling update.
+	patched := time.Now()
 	if err := e.cluster.Client.Patch(ctx, &appsv1.Deployment{ObjectMeta: objMeta(ns, "web")},
 		client.RawPatch(types.MergePatchType, []byte(`{"spec":{"template":{"metadata":{"annotations":{"version":"2"}}}}}`))); err != nil {
 		t.Fatal(err)
 	}
 	e.waitServing(t, ctx, ns, health, 4)
+	rolled := time.Since(patched)
 	// (b) Scale in and out.
 	for _, n := range []int{1, 4} {
 		if err := e.cluster.Client.Patch(ctx, &appsv1.Deployment{ObjectMeta: objMeta(ns, "web")},
@@ -229,7 +236,8 @@ func (e *env) rollout(t *testing.T, ns string, gate bool) *rolloutResult {
 	for _, tick := range tickers {
 		tick.Stop()
 	}
-	r := &rolloutResult{name: ns, sent: sent, failed: failed, firstErr: firstErr, took: time.Since(begin)}
+	r := &rolloutResult{name: ns, sent: sent, failed: failed, firstErr: firstErr, took: time.Since(begin), rolled: rolled,
+		replaced: pods.lastDeleting(begin).Sub(patched)}
 	if gate {
 		r.name += " (readiness gate)"
 	} else {
@@ -378,9 +386,9 @@ type podLog struct {
 }
 
 type podTimes struct {
-	ip             string
-	gated          bool
-	running, ready time.Time
+	ip                       string
+	gated                    bool
+	running, ready, deleting time.Time
 }
 
 func (e *env) watchPods(t *testing.T, ns string) *podLog {
@@ -408,6 +416,9 @@ func (e *env) watchPods(t *testing.T, ns string) *podLog {
 		if pt.ready.IsZero() && podReady(p) {
 			pt.ready = now
 		}
+		if pt.deleting.IsZero() && p.DeletionTimestamp != nil {
+			pt.deleting = now
+		}
 	}
 	if _, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: record, UpdateFunc: func(_, obj any) { record(obj) },
@@ -421,6 +432,19 @@ func (e *env) watchPods(t *testing.T, ns string) *podLog {
 		factory.Shutdown()
 	})
 	return l
+}
+
+// lastDeleting is when the last pod created before t started terminating.
+func (l *podLog) lastDeleting(t time.Time) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var last time.Time
+	for _, p := range l.pods {
+		if p.running.Before(t) && p.deleting.After(last) {
+			last = p.deleting
+		}
+	}
+	return last
 }
 
 // check: in a gated namespace every pod got the gate, elsewhere none.
