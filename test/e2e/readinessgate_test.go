@@ -43,7 +43,8 @@ func (e *env) gateController(t *testing.T, name string, port int, certDir string
 }
 
 // TestReadinessGateLifecycle: a pod gated while its route is not programmed yet gets its
-// condition once it is; a controller restart leaves the conditions of ready pods alone.
+// condition once it is; a pod of a Service no route uses gets no gate; a controller restart
+// leaves the conditions of ready pods alone.
 func TestReadinessGateLifecycle(t *testing.T) {
 	e := startEnv(t, "127.0.74.1")
 	port, certDir := harness.InstallReadinessWebhook(t, e.cluster.Config)
