@@ -59,6 +59,7 @@ func TestReadinessGateLifecycle(t *testing.T) {
 		if err := e.lattice.SetFaults(api.Faults{ErrorRate: 1}); err != nil {
 			t.Fatal(err)
 		}
+		e.applyClass(t)
 		e.apply(t, fmt.Sprintf(rolloutNamespace, ns, readiness.NamespaceLabel+": enabled"))
 		// A route status shows the controller's cache, which the webhook reads, holds the route.
 		harness.Eventually(t, time.Minute, func() error {
@@ -147,6 +148,22 @@ spec:
   containers: [{name: echo, image: nginx, ports: [{containerPort: 8080}]}]
 `
 
+// watchNamespacePods runs h for the pods of namespace ns, from a synced informer, until t ends.
+func (e *env) watchNamespacePods(t *testing.T, ns string, h cache.ResourceEventHandlerFuncs) {
+	t.Helper()
+	factory := informers.NewSharedInformerFactoryWithOptions(e.cluster.Clientset, 0, informers.WithNamespace(ns))
+	if _, err := factory.Core().V1().Pods().Informer().AddEventHandler(h); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	factory.Start(stop)
+	factory.WaitForCacheSync(stop)
+	t.Cleanup(func() {
+		close(stop)
+		factory.Shutdown()
+	})
+}
+
 func gateCondition(p *corev1.Pod) *corev1.PodCondition {
 	for i := range p.Status.Conditions {
 		if p.Status.Conditions[i].Type == readiness.GateType {
@@ -211,8 +228,7 @@ func waitReady(t *testing.T, ctx context.Context, k client.Client, ns string, n 
 func watchGateFlips(t *testing.T, e *env, ns string) func() []string {
 	var mu sync.Mutex
 	var flips []string
-	factory := informers.NewSharedInformerFactoryWithOptions(e.cluster.Clientset, 0, informers.WithNamespace(ns))
-	if _, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	e.watchNamespacePods(t, ns, cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(oldObj, newObj any) {
 			was, is := gateCondition(oldObj.(*corev1.Pod)), gateCondition(newObj.(*corev1.Pod))
 			if was == nil || was.Status != corev1.ConditionTrue || (is != nil && is.Status == corev1.ConditionTrue) {
@@ -222,15 +238,6 @@ func watchGateFlips(t *testing.T, e *env, ns string) func() []string {
 			defer mu.Unlock()
 			flips = append(flips, fmt.Sprintf("%s: %+v -> %+v", newObj.(*corev1.Pod).Name, *was, is))
 		},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	factory.Start(stop)
-	factory.WaitForCacheSync(stop)
-	t.Cleanup(func() {
-		close(stop)
-		factory.Shutdown()
 	})
 	return func() []string {
 		mu.Lock()

@@ -6,6 +6,8 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +18,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -43,19 +44,14 @@ const (
 	loadInterval = 40 * time.Millisecond
 )
 
+// rolloutNamespace has Service web behind HTTPRoute web on Gateway sn, of examples/hotel's
+// GatewayClass (applyClass).
 const rolloutNamespace = `
 apiVersion: v1
 kind: Namespace
 metadata:
   name: %[1]s
   labels: {%[2]s}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata:
-  name: amazon-vpc-lattice
-spec:
-  controllerName: application-networking.k8s.aws/gateway-api-controller
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -122,10 +118,10 @@ func TestRolloutLosesNoRequest(t *testing.T) {
 	gated := e.rollout(t, "gated", true)
 	plain := e.rollout(t, "plain", false)
 	for _, r := range []*rolloutResult{gated, plain} {
-		t.Logf("%s: %d pods (%d gated); %d requests in %s (%.0f/s), %d failed (first: %s); %d answers from pods neither Ready nor healthy in Lattice; "+
+		t.Logf("%s: %d pods (%d gated); %d requests in %s (%.0f/s), %d failed (first: %s); %d answers from pods neither Ready nor healthy in Lattice (%d from healthy ones not Ready yet); "+
 			"pod Running -> first request served: %s; rolling update: all old pods terminating after %s, new pods serving after %s",
 			r.name, r.seenPods, r.gatedPods, r.sent, r.took.Round(time.Millisecond), float64(r.sent)/r.took.Seconds(),
-			r.failed, r.firstErr, len(r.unready), r.runToTraffic, r.replaced.Round(time.Millisecond), r.rolled.Round(time.Millisecond))
+			r.failed, r.firstErr, len(r.unready), r.beforeReady, r.runToTraffic, r.replaced.Round(time.Millisecond), r.rolled.Round(time.Millisecond))
 	}
 	if gated.failed != 0 {
 		t.Errorf("with the readiness gate %d of %d requests failed; first: %s", gated.failed, gated.sent, gated.firstErr)
@@ -146,8 +142,11 @@ type rolloutResult struct {
 	took         time.Duration
 	// rolled is how long the rolling update took until the new pods served; replaced, how long
 	// until Kubernetes had started terminating every old pod.
-	rolled, replaced    time.Duration
-	unready             []string
+	rolled, replaced time.Duration
+	unready          []string
+	// beforeReady counts answers from pods whose target was HEALTHY but whose gate had not
+	// turned them Ready yet (the gate follows Lattice).
+	beforeReady         int
 	runToTraffic        durations
 	gatedPods, seenPods int
 }
@@ -180,6 +179,7 @@ func (e *env) rollout(t *testing.T, ns string, gate bool) *rolloutResult {
 	if gate {
 		label = readiness.NamespaceLabel + ": enabled"
 	}
+	e.applyClass(t)
 	e.apply(t, fmt.Sprintf(rolloutNamespace, ns, label))
 	route := harness.RouteProgrammed(t, e.cluster.Client, ns, "web", "sn", time.Minute)
 	pods := e.watchPods(t, ns)
@@ -244,8 +244,18 @@ func (e *env) rollout(t *testing.T, ns string, gate bool) *rolloutResult {
 		r.name += " (no readiness gate)"
 	}
 	pods.check(t, r, gate)
-	r.unready, r.runToTraffic = pods.judge(answers, health, begin)
+	r.unready, r.beforeReady, r.runToTraffic = pods.judge(answers, health, begin)
 	return r
+}
+
+// applyClass applies the GatewayClass amazon-vpc-lattice of examples/hotel.
+func (e *env) applyClass(t *testing.T) {
+	t.Helper()
+	class, err := os.ReadFile(filepath.Join(hotelDir(t), "gatewayclass.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.apply(t, string(class))
 }
 
 func get(hc *http.Client, url, host string) answer {
@@ -393,7 +403,6 @@ type podTimes struct {
 
 func (e *env) watchPods(t *testing.T, ns string) *podLog {
 	l := &podLog{pods: map[string]*podTimes{}}
-	factory := informers.NewSharedInformerFactoryWithOptions(e.cluster.Clientset, 0, informers.WithNamespace(ns))
 	record := func(obj any) {
 		p, ok := obj.(*corev1.Pod)
 		if !ok {
@@ -420,17 +429,7 @@ func (e *env) watchPods(t *testing.T, ns string) *podLog {
 			pt.deleting = now
 		}
 	}
-	if _, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: record, UpdateFunc: func(_, obj any) { record(obj) },
-	}); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	factory.Start(stop)
-	t.Cleanup(func() {
-		close(stop)
-		factory.Shutdown()
-	})
+	e.watchNamespacePods(t, ns, cache.ResourceEventHandlerFuncs{AddFunc: record, UpdateFunc: func(_, obj any) { record(obj) }})
 	return l
 }
 
@@ -466,11 +465,10 @@ func (l *podLog) check(t *testing.T, r *rolloutResult, gate bool) {
 // judge lists the answers that came from a pod that was neither Ready (as Kubernetes said) nor
 // healthy in Lattice by the time the answer arrived, and for the pods started during the load,
 // how long after Running each answered its first request.
-func (l *podLog) judge(answers []answer, health *healthLog, begin time.Time) ([]string, durations) {
+func (l *podLog) judge(answers []answer, health *healthLog, begin time.Time) (unready []string, beforeReady int, d durations) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	first := map[string]time.Time{}
-	var unready []string
 	for _, a := range answers {
 		if a.pod == "" {
 			continue
@@ -483,16 +481,19 @@ func (l *podLog) judge(answers []answer, health *healthLog, begin time.Time) ([]
 		if f, ok := first[a.pod]; !ok || a.done.Before(f) {
 			first[a.pod] = a.done
 		}
-		ready := !p.ready.IsZero() && !p.ready.After(a.done)
-		if !ready && !health.healthyWithin(p.ip, p.running, a.done) {
+		if !p.ready.IsZero() && !p.ready.After(a.done) {
+			continue
+		}
+		if health.healthyWithin(p.ip, p.running, a.done) {
+			beforeReady++
+		} else {
 			unready = append(unready, fmt.Sprintf("%s at %s", a.pod, a.done.Sub(begin).Round(time.Millisecond)))
 		}
 	}
-	var d durations
 	for name, f := range first {
 		if p := l.pods[name]; p.running.After(begin) {
 			d = append(d, f.Sub(p.running))
 		}
 	}
-	return unready, d
+	return unready, beforeReady, d
 }
