@@ -126,7 +126,7 @@ func (p *Pass) exportFinalizers(protect bool) []Finalizer {
 func (p *Pass) setExportStatus(se *v1alpha1.ServiceExport, now time.Time) (ours, changed bool) {
 	want, ok := p.Output.ServiceExports[types.NamespacedName{Namespace: se.Namespace, Name: se.Name}]
 	if !ok {
-		return false, false
+		return p.setWithdrawnExportStatus(se, now)
 	}
 	return true, merge(&se.Status, mergeExportStatus(se.Status, want, metav1.NewTime(now.Truncate(time.Second))))
 }
