@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -120,4 +121,40 @@ func exportCondition(se *v1alpha1.ServiceExport, typ v1alpha1.ServiceExportCondi
 		}
 	}
 	return nil
+}
+
+// TestImportsOverLimit: a rule whose imports resolved to more target groups than Lattice
+// forwards to says so on the route's ResolvedRefs, with its own reason, and stays Programmed.
+func TestImportsOverLimit(t *testing.T) {
+	const note = "13 target groups after resolving the ServiceImports of a rule exceed the VPC Lattice limit of 10 per forward action; forwarding to the 10 of highest weight, not to tg-b10, tg-b11, tg-b12"
+	for _, tt := range []struct {
+		name       string
+		unresolved []string
+		reason     string
+	}{
+		{"over the limit", nil, ReasonTooManyTargetGroups},
+		{"over the limit and unresolved", []string{"ServiceImport default/x: no HTTP export of default/x found"}, string(gwv1.RouteReasonBackendNotFound)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := snapshot(t, nil)
+			p := New(testConfig, &fakeDeployer{result: func(m *model.Model) (*deploy.Result, error) {
+				res, err := programmed("")(m)
+				r := res.Routes[inventory]
+				r.ImportsOverLimit, r.UnresolvedImports = []string{note}, tt.unresolved
+				res.Routes[inventory] = r
+				return res, err
+			}})
+			pass := p.Translate(in)
+			p.Deploy(context.Background(), pass)
+			route := &in.HTTPRoutes[0]
+			pass.SetStatus(route, t1)
+			c := meta.FindStatusCondition(route.Status.Parents[0].Conditions, string(gwv1.RouteConditionResolvedRefs))
+			if c == nil || c.Status != metav1.ConditionFalse || c.Reason != tt.reason || !strings.Contains(c.Message, note) {
+				t.Errorf("ResolvedRefs = %+v, want False/%s naming the groups left out", c, tt.reason)
+			}
+			if got := programmedOf(t, route.Status.Parents[0].Conditions); got.status != "True" {
+				t.Errorf("Programmed = %+v, want True", got)
+			}
+		})
+	}
 }
