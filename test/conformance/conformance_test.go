@@ -77,6 +77,7 @@ var supportedFeatures = []features.FeatureName{
 	features.SupportGatewayPort8080,
 	features.SupportGRPCRoute,
 	features.SupportHTTPRoute,
+	features.SupportHTTPRouteDestinationPortMatching,
 	features.SupportHTTPRouteMethodMatching,
 	features.SupportHTTPRouteNamedRouteRule,
 	features.SupportHTTPRouteParentRefPort,
