@@ -9,8 +9,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/go-logr/logr/testr"
-
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/certtest"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/contract"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
@@ -47,17 +45,7 @@ func TestFallbackCertificate(t *testing.T) {
 	prefix := netip.MustParsePrefix("127.79.0.0/16")
 	src := newFakeSource()
 	src.publish(f.build())
-	dp, err := New(src, Options{
-		DNSAddr: "127.0.55.100:0", DataPlaneAddr: "127.0.55.100", ListenerPortOffset: testPortOffset,
-		DataDir: t.TempDir(), Dialer: LoopbackOnlyDialer(t), GatewayAddresses: prefix,
-	}, testr.New(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dp.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(dp.Close)
+	dp := startDataPlane(t, src, "127.0.55.100", func(o *Options) { o.GatewayAddresses = prefix })
 	if contract.GatewayAddress(prefix, orgNet.Name) == contract.GatewayAddress(prefix, otherNet.Name) {
 		t.Fatal("test service networks hash to one address")
 	}
