@@ -109,7 +109,7 @@ func (t *translator) gateways() {
 		g := &gatewayState{gw: gw, key: model.GatewayKey{Namespace: gw.Namespace, Name: gw.Name}}
 		t.gatewaysByKey[g.key] = g
 		g.validate(class, func(refs []gwv1.SecretObjectReference) certResolution {
-			return t.resolveCertificates(gw.Namespace, refs)
+			return t.resolveCertificates("Gateway", gw.Namespace, refs)
 		}, t.cfg.IgnoreMissingCertificateRefs)
 		if g.accepted {
 			accepted = append(accepted, g)
