@@ -31,6 +31,9 @@ func (p *Pass) SetStatus(obj client.Object, now time.Time) (ours, changed bool) 
 	case *gwv1.Gateway:
 		want, ok := p.Output.Gateways[nn]
 		return ok, ok && merge(&o.Status, status.MergeGateway(o.Status, want, t))
+	case *gwv1.ListenerSet:
+		want, ok := p.Output.ListenerSets[nn]
+		return ok, ok && merge(&o.Status, status.MergeListenerSet(o.Status, want.Status, t))
 	case *v1alpha1.ServiceExport:
 		return p.setExportStatus(o, now)
 	}
