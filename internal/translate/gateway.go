@@ -28,6 +28,7 @@ var supportedFeatures = []gwv1.SupportedFeature{
 	{Name: "HTTPRouteMethodMatching"},
 	{Name: "HTTPRouteNamedRouteRule"},
 	{Name: "HTTPRouteParentRefPort"},
+	{Name: "ListenerSet"},
 	{Name: "ReferenceGrant"},
 	{Name: "TLSRoute"},
 }
