@@ -14,16 +14,7 @@ import (
 // TestPolicyExamples: examples/policies applied next to examples/hotel gives every policy
 // Accepted, and each lands in the model, so the documented examples stay copy-pasteable.
 func TestPolicyExamples(t *testing.T) {
-	in := &Input{}
-	for _, dir := range []string{"hotel", "policies"} {
-		files, err := filepath.Glob(filepath.Join("..", "..", "examples", dir, "*.yaml"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("examples/%s: %v (%d files)", dir, err, len(files))
-		}
-		for _, f := range files {
-			addManifests(t, in, f)
-		}
-	}
+	in := exampleInput(t, "hotel", "policies")
 	if n := len(in.TargetGroupPolicies) + len(in.VpcAssociationPolicies) + len(in.AccessLogPolicies) + len(in.IAMAuthPolicies); n != 5 {
 		t.Fatalf("examples/policies holds %d policies, want 5", n)
 	}
@@ -36,6 +27,22 @@ func TestPolicyExamples(t *testing.T) {
 	if n := len(out.Model.PolicyTargets()); n != 5 {
 		t.Errorf("the model carries %d of the 5 example policies", n)
 	}
+}
+
+// exampleInput reads the YAML files of the named folders of examples/.
+func exampleInput(t *testing.T, dirs ...string) *Input {
+	t.Helper()
+	in := &Input{}
+	for _, dir := range dirs {
+		files, err := filepath.Glob(filepath.Join("..", "..", "examples", dir, "*.yaml"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("examples/%s: %v (%d files)", dir, err, len(files))
+		}
+		for _, f := range files {
+			addManifests(t, in, f)
+		}
+	}
+	return in
 }
 
 // addManifests adds the documents of file that translate reads; Deployments and the like are
@@ -62,17 +69,7 @@ func addManifests(t *testing.T, in *Input, file string) {
 // ListenerSet to the shared Gateway and gives the route a Lattice listener on the ListenerSet's
 // port, in the shared Gateway's service network.
 func TestListenerSetExample(t *testing.T) {
-	in := &Input{}
-	for _, dir := range []string{"hotel", "listenerset"} {
-		files, err := filepath.Glob(filepath.Join("..", "..", "examples", dir, "*.yaml"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("examples/%s: %v (%d files)", dir, err, len(files))
-		}
-		for _, f := range files {
-			addManifests(t, in, f)
-		}
-	}
-	out := Translate(in, testConfig)
+	out := Translate(exampleInput(t, "hotel", "listenerset"), testConfig)
 	ls, ok := out.ListenerSets[types.NamespacedName{Namespace: "default", Name: "parking-listeners"}]
 	if !ok {
 		t.Fatal("no status for ListenerSet parking-listeners")

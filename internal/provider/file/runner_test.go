@@ -357,14 +357,8 @@ spec:
 	if row := rep.Row("HTTPRoute", "default", "inventory"); row == nil || row.Status != "Programmed" {
 		t.Fatalf("route row %+v, want Programmed", row)
 	}
-	b, err := os.ReadFile(filepath.Join(statusDir, "listenerset.default.extra.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ls gwv1.ListenerSet
-	if err := yaml.UnmarshalStrict(b, &ls); err != nil {
-		t.Fatal(err)
-	}
+	readStatusFile(t, statusDir, "listenerset.default.extra.yaml", &ls)
 	for _, typ := range []string{"Accepted", "Programmed"} {
 		if c := meta.FindStatusCondition(ls.Status.Conditions, typ); c == nil || c.Status != metav1.ConditionTrue {
 			t.Errorf("ListenerSet %s = %+v, want True", typ, c)
@@ -372,5 +366,17 @@ spec:
 	}
 	if len(ls.Status.Listeners) != 1 || ls.Status.Listeners[0].AttachedRoutes != 1 {
 		t.Errorf("ListenerSet listeners %+v, want one with 1 attached route", ls.Status.Listeners)
+	}
+}
+
+// readStatusFile decodes the status file name in statusDir into obj.
+func readStatusFile(t *testing.T, statusDir, name string, obj any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(statusDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, obj); err != nil {
+		t.Fatal(err)
 	}
 }
