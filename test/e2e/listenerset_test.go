@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
@@ -26,6 +28,7 @@ import (
 // TestListenerSetCarriesTraffic applies examples/listenerset next to the hotel's parking app: the
 // ListenerSet is Accepted and Programmed on the shared Gateway, which counts it, and a real HTTP
 // request to the ListenerSet listener's port reaches the parking pod through the data plane.
+// Deleting everything leaves nothing in Lattice.
 func TestListenerSetCarriesTraffic(t *testing.T) {
 	e := startEnv(t, "127.0.79.1")
 	e.startController(t, harness.ControllerOptions{})
@@ -53,6 +56,10 @@ func TestListenerSetCarriesTraffic(t *testing.T) {
 	e.apply(t, strings.Join(docs, "\n---\n"))
 
 	route := harness.RouteProgrammed(t, k, "default", "parking-ls", "parking-listeners", 2*time.Minute)
+	// A route whose only parent is a ListenerSet is ours: its deletion waits for its Lattice service.
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
+		return k.Get(ctx, client.ObjectKeyFromObject(route), route) == nil && slices.Contains(route.Finalizers, kubernetes.FinalizerHTTPRoute)
+	}, func() string { return fmt.Sprintf("route finalizers %v", route.Finalizers) }))
 	ls := &gwv1.ListenerSet{}
 	harness.Eventually(t, time.Minute, harness.That(func() bool {
 		if err := k.Get(ctx, client.ObjectKey{Namespace: "default", Name: "parking-listeners"}, ls); err != nil {
