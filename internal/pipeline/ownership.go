@@ -5,20 +5,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
 // ownership says which objects belong to this controller, whatever their deletion state: a
 // Gateway belongs to us while its GatewayClass names our controller, a route while one of its
-// parentRefs names such a Gateway.
+// parentRefs names such a Gateway or a ListenerSet whose parent is such a Gateway.
 type ownership struct {
-	classes  []*gwv1.GatewayClass
-	gateways map[types.NamespacedName]bool
+	classes      []*gwv1.GatewayClass
+	gateways     map[types.NamespacedName]bool
+	listenerSets map[types.NamespacedName]bool
 }
 
 func newOwnership(in *translate.Input, controllerName string) ownership {
-	o := ownership{gateways: map[types.NamespacedName]bool{}}
+	o := ownership{gateways: map[types.NamespacedName]bool{}, listenerSets: map[types.NamespacedName]bool{}}
 	ours := map[string]bool{}
 	for i := range in.GatewayClasses {
 		if cl := &in.GatewayClasses[i]; string(cl.Spec.ControllerName) == controllerName {
@@ -31,7 +31,26 @@ func newOwnership(in *translate.Input, controllerName string) ownership {
 			o.gateways[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = true
 		}
 	}
+	for i := range in.ListenerSets {
+		ls := &in.ListenerSets[i]
+		ref := ls.Spec.ParentRef
+		if (ref.Group != nil && *ref.Group != gwv1.GroupName) || (ref.Kind != nil && *ref.Kind != "Gateway") {
+			continue
+		}
+		if o.gateways[parentKey(ls.Namespace, ref.Namespace, ref.Name)] {
+			o.listenerSets[types.NamespacedName{Namespace: ls.Namespace, Name: ls.Name}] = true
+		}
+	}
 	return o
+}
+
+// parentKey is the object a reference from namespace names; its namespace defaults to the
+// referrer's.
+func parentKey(namespace string, refNamespace *gwv1.Namespace, name gwv1.ObjectName) types.NamespacedName {
+	if refNamespace != nil && *refNamespace != "" {
+		namespace = string(*refNamespace)
+	}
+	return types.NamespacedName{Namespace: namespace, Name: string(name)}
 }
 
 // owns reports whether a Gateway or route is ours.
@@ -47,15 +66,16 @@ func (o ownership) owns(obj client.Object) bool {
 		if p.Group != nil && *p.Group != gwv1.GroupName {
 			continue
 		}
-		if p.Kind != nil && *p.Kind != "Gateway" {
-			continue
-		}
-		ns := obj.GetNamespace()
-		if p.Namespace != nil {
-			ns = string(*p.Namespace)
-		}
-		if o.gateways[types.NamespacedName{Namespace: ns, Name: string(p.Name)}] {
-			return true
+		key := parentKey(obj.GetNamespace(), p.Namespace, p.Name)
+		switch {
+		case p.Kind == nil || *p.Kind == "Gateway":
+			if o.gateways[key] {
+				return true
+			}
+		case *p.Kind == "ListenerSet":
+			if o.listenerSets[key] {
+				return true
+			}
 		}
 	}
 	return false
@@ -110,22 +130,11 @@ func (p *Pass) Release() []Finalizer {
 		return out
 	}
 	for _, obj := range p.gatewaysAndRoutes() {
-		if (obj.GetDeletionTimestamp() != nil || !p.own.owns(obj)) && !p.withdrawing(obj) {
+		if _, held := p.held(obj); (obj.GetDeletionTimestamp() != nil || !p.own.owns(obj)) && !held {
 			out = append(out, Finalizer{Object: obj})
 		}
 	}
 	return append(out, p.policyFinalizers(false)...)
-}
-
-// withdrawing says whether the deletion of a route's or Gateway's Lattice resources failed.
-func (p *Pass) withdrawing(obj client.Object) bool {
-	w := p.Result.Withdrawals
-	if key, isRoute := RouteKey(obj); isRoute {
-		_, failed := w.Routes[key]
-		return failed
-	}
-	_, failed := w.Gateways[model.GatewayKey{Namespace: obj.GetNamespace(), Name: obj.GetName()}]
-	return failed
 }
 
 func (p *Pass) gatewaysAndRoutes() []client.Object {

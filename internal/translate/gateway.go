@@ -25,9 +25,11 @@ var supportedFeatures = []gwv1.SupportedFeature{
 	{Name: "Gateway"},
 	{Name: "GatewayPort8080"},
 	{Name: "HTTPRoute"},
+	{Name: "HTTPRouteDestinationPortMatching"},
 	{Name: "HTTPRouteMethodMatching"},
 	{Name: "HTTPRouteNamedRouteRule"},
 	{Name: "HTTPRouteParentRefPort"},
+	{Name: "ListenerSet"},
 	{Name: "ReferenceGrant"},
 	{Name: "TLSRoute"},
 }
@@ -109,7 +111,7 @@ func (t *translator) gateways() {
 		g := &gatewayState{gw: gw, key: model.GatewayKey{Namespace: gw.Namespace, Name: gw.Name}}
 		t.gatewaysByKey[g.key] = g
 		g.validate(class, func(refs []gwv1.SecretObjectReference) certResolution {
-			return t.resolveCertificates(gw.Namespace, refs)
+			return t.resolveCertificates("Gateway", gw.Namespace, refs)
 		}, t.cfg.IgnoreMissingCertificateRefs)
 		if g.accepted {
 			accepted = append(accepted, g)
