@@ -8,9 +8,16 @@
 //	go run ./bench/scale -n 1000 -api-latency 50ms    # latency-bound
 //	go run ./bench/scale -n 1000 -tps-limit 10        # rate-bound (10 calls/s per operation)
 //
-// It drives the deployer directly (the standalone pipeline's last stage), without a Kubernetes
-// cluster: status writes and the controller's informers are not measured, and the memory and
-// CPU figures include the in-process Local Lattice.
+// By default it drives the deployer directly (the standalone pipeline's last stage), without a
+// Kubernetes cluster: status writes and the controller's informers are not measured, and the
+// memory and CPU figures include the in-process Local Lattice. With -cluster it starts a test
+// cluster (test/cluster), builds and runs `lattice-gateway controller` as a process against the
+// in-process Local Lattice and applies N HTTPRoutes; it then also prints status writes per route
+// and the controller's RSS and CPU. -chaos adds throttling, 500s and latency and SIGKILLs the
+// controller every 15 s while everything is created and deleted.
+//
+//	go run ./bench/scale -cluster -n 1000
+//	go run ./bench/scale -chaos -n 100
 package main
 
 import (
