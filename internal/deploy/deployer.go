@@ -172,18 +172,22 @@ func (d *Deployer) Plan(ctx context.Context, m *model.Model) (*Plan, error) {
 
 // Refresh discards the observed state and discovers actual state again: drift detection. The
 // next Apply corrects whatever changed behind the deployer's back, and deletes owned resources
-// that were leaked (by a crash, or a route deleted while the controller was down).
+// that were leaked (by a crash, or a route deleted while the controller was down). Spec hash
+// tags do not stand in for reads after a Refresh: everything is compared again.
 func (d *Deployer) Refresh(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.rediscover(ctx)
+	return d.rediscover(ctx, false)
 }
 
-func (d *Deployer) rediscover(ctx context.Context) error {
+// rediscover replaces the observed state; trustSpecs lets spec hash tags stand in for reads,
+// which a drift check must not allow.
+func (d *Deployer) rediscover(ctx context.Context, trustSpecs bool) error {
 	o, err := d.discover(ctx)
 	if err != nil {
 		return fmt.Errorf("discover lattice state: %w", err)
 	}
+	o.trustSpecs = trustSpecs
 	if d.state != nil {
 		d.tokenEpoch.Add(1)
 	}
@@ -211,7 +215,7 @@ func (d *Deployer) plan(ctx context.Context, m *model.Model) (*Plan, error) {
 // settle discovers if needed and then runs diff until it needs no more reads.
 func (d *Deployer) settle(ctx context.Context, diff func() (*Plan, []read)) (*Plan, error) {
 	if d.state == nil {
-		if err := d.rediscover(ctx); err != nil {
+		if err := d.rediscover(ctx, true); err != nil {
 			return nil, err
 		}
 	}

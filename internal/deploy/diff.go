@@ -224,6 +224,7 @@ func (x *differ) service(svc *model.Service, wantSN map[string]bool) *sequence {
 			return s
 		}
 	}
+	s.applied = append(s.applied, appliedSpec{holder: taggedService, name: svc.Name, hash: serviceSpecHash(svc)})
 	switch {
 	case st == nil:
 		x.createService(s, svc, false)
@@ -271,6 +272,7 @@ func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom str
 	if st == nil {
 		s.add(opCreateTargetGroup(tg))
 		s.add(targetOps(tg.Name, tg.Targets, nil)...)
+		s.applied = append(s.applied, appliedSpec{holder: taggedTargetGroup, name: tg.Name, hash: targetsHash(tg.Targets)})
 		return
 	}
 	if mb := st.tags[model.TagManagedBy]; !x.mayManage(mb, takeoverFrom) {
@@ -288,11 +290,23 @@ func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom str
 		s.add(opUntagResource("target group "+tg.Name, st.arn, stale, taggedTargetGroup, tg.Name))
 	}
 	x.healthCheck(s, tg, st)
+	x.syncTargets(s, tg, st, &x.reads)
+}
+
+// syncTargets adds the target changes of an existing target group to s, or asks for its
+// targets; a spec hash tag that vouches for the model's targets saves the read.
+func (x *differ) syncTargets(s *sequence, tg model.TargetGroup, st *tgState, reads *[]read) {
+	hash := targetsHash(tg.Targets)
+	s.applied = append(s.applied, appliedSpec{holder: taggedTargetGroup, name: tg.Name, hash: hash})
 	if !st.targetsKnown {
-		x.need(read{kind: readTargets, name: tg.Name})
+		if !x.trusted(st.tags, hash) {
+			*reads = append(*reads, read{kind: readTargets, name: tg.Name})
+		}
 		return
 	}
+	mark := len(s.ops)
 	s.add(targetOps(tg.Name, tg.Targets, st.targets)...)
+	invalidate(s, mark, "target group "+tg.Name, st.arn, st.tags, taggedTargetGroup, tg.Name)
 }
 
 func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ct childTagging) {
@@ -312,9 +326,20 @@ func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ct
 			s.add(opUpdateCertificate(*svc))
 		}
 	}
-	x.resourcePolicies(s, holder{name: svc.Name}, svc.AccessLogSubscriptions, svc.Auth, st.auth, st.accessLogs)
+	// A spec hash tag vouches for the children, and for the absence of our access log
+	// subscriptions (where the model has some, their ARNs are needed for status: read).
+	trust := !st.distrusted && !ct.adopt && !ct.extraChanged && x.trusted(st.tags, serviceSpecHash(svc))
+	mark := len(s.ops)
+	defer func() { invalidate(s, mark, "service "+svc.Name, st.arn, st.tags, taggedService, svc.Name) }()
+	if trust && !st.accessLogs.known && len(svc.AccessLogSubscriptions) == 0 {
+		x.auth(s, holder{name: svc.Name}, svc.Auth, st.auth)
+	} else {
+		x.resourcePolicies(s, holder{name: svc.Name}, svc.AccessLogSubscriptions, svc.Auth, st.auth, st.accessLogs)
+	}
 	if !st.childrenKnown {
-		x.need(read{kind: readChildren, name: svc.Name})
+		if !trust {
+			x.need(read{kind: readChildren, name: svc.Name})
+		}
 		return
 	}
 	wantSNIDs := map[string]bool{}

@@ -38,6 +38,7 @@ func (d *Deployer) execute(ctx context.Context, m *model.Model, p *Plan) (*Resul
 				mu.Lock()
 				failures[s.status] = s.err.Error()
 				mu.Unlock()
+				d.recordApplied(s.applied, false)
 				continue
 			}
 			wg.Add(1)
@@ -49,6 +50,7 @@ func (d *Deployer) execute(ctx context.Context, m *model.Model, p *Plan) (*Resul
 					if err == nil {
 						continue
 					}
+					d.recordApplied(s.applied, false)
 					d.log.Info("lattice operation failed", "action", op.Action, "resource", op.Resource, "error", err.Error())
 					mu.Lock()
 					if s.status.isZero() {
@@ -66,6 +68,7 @@ func (d *Deployer) execute(ctx context.Context, m *model.Model, p *Plan) (*Resul
 					mu.Unlock()
 					return
 				}
+				d.recordApplied(s.applied, true)
 			}()
 		}
 		wg.Wait()
@@ -220,7 +223,7 @@ func (d *Deployer) forgetServiceIfGone(name string, err error) {
 		return
 	}
 	if st := d.state.services.get(name); st != nil {
-		st.childrenKnown, st.suspect, st.listeners, st.assocs = false, true, nil, nil
+		st.childrenKnown, st.suspect, st.distrusted, st.listeners, st.assocs = false, true, true, nil, nil
 	}
 	// Whatever is re-created next must not replay the create of the resource that vanished.
 	d.tokenEpoch.Add(1)

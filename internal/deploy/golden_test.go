@@ -129,7 +129,8 @@ type assocByName struct {
 func arn(id string) string { return "arn:aws:vpc-lattice:us-west-2:111122223333:" + id }
 
 func (in observedByName) build() *observed {
-	o := &observed{}
+	// As after a first discovery: spec hash tags vouch.
+	o := &observed{trustSpecs: true}
 	assoc := func(id string, a assocByName) *assocState {
 		return &assocState{id: id, arn: arn(id), status: "ACTIVE", tags: a.Tags, tagsKnown: !a.TagsUnknown,
 			securityGroups: a.SecurityGroupIDs, securityGroupsKnown: !a.SecurityGroupsUnknown}

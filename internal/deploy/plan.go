@@ -62,6 +62,8 @@ type sequence struct {
 	err    error // set when the diff already found the sequence cannot proceed
 	// conflict says that err is about a resource another controller owns.
 	conflict bool
+	// applied is what the sequence makes true when all of its operations succeed.
+	applied []appliedSpec
 }
 
 // add appends ops; those without a status of their own report to the sequence's.
