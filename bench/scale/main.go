@@ -1,7 +1,8 @@
 // Command scale measures how fast lattice-gateway converges at scale against Local Lattice: N
 // seed-shaped routes deployed at once through the production client (adaptive rate, optional
 // ceiling) and deployer (parallel services, Tagging API discovery), then the steady state, one
-// pod change, a restart and deleting everything. It prints API calls by operation against the
+// pod change, a graceful stop (spec hash tags), a restart and deleting everything. It prints API
+// calls by operation against the
 // minimum the model needs, throttled attempts, wall times and this process's memory and CPU.
 //
 //	go run ./bench/scale -n 1000                      # no injected latency or limit
@@ -51,6 +52,7 @@ type options struct {
 	steady      time.Duration
 	noTagging   bool
 	cpuProfile  string
+	noGraceful  bool
 }
 
 func main() {
@@ -62,6 +64,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "lattice-api-concurrency", config.DefaultLatticeAPIConcurrency, "client: calls in flight at most")
 	flag.DurationVar(&o.steady, "steady", 2*time.Minute, "steady-state window, re-applying every 10s")
 	flag.BoolVar(&o.noTagging, "disable-tagging-service-api", false, "discover with one ListTagsForResource per resource")
+	flag.BoolVar(&o.noGraceful, "restart-after-crash", false, "restart without the first deployer's Checkpoint (spec hash tags), as after a crash")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (deployer and Local Lattice) to this file")
 	flag.Parse()
 	if o.cpuProfile != "" {
@@ -174,6 +177,15 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	fmt.Printf("one pod added: %d calls %v in %v\n", b.srv.Counts().Total(), ops(b.srv.Counts()), time.Since(start).Round(time.Millisecond))
 
+	if !b.noGraceful {
+		b.srv.ResetCounts()
+		start = time.Now()
+		n, err := d.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("graceful stop (Checkpoint): %d spec hash tags, %d calls %v in %v\n", n, b.srv.Counts().Total(), ops(b.srv.Counts()), time.Since(start).Round(time.Millisecond))
+	}
 	b.srv.ResetCounts()
 	start = time.Now()
 	restarted := b.newDepl()

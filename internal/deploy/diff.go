@@ -57,9 +57,12 @@ func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
 		p.services = append(p.services, x.service(svc, wantSN))
 	}
 	x.exports(p, m, wantTG)
+	var staleSvcs []*svcState
 	for _, name := range obs.services.keys(func(s *svcState) bool { return x.owned(s.tags) }) {
 		if !wantSvc[name] {
-			p.staleServices = append(p.staleServices, x.serviceDeletion(obs.services.get(name)))
+			st := obs.services.get(name)
+			staleSvcs = append(staleSvcs, st)
+			p.staleServices = append(p.staleServices, x.serviceDeletion(st))
 		}
 	}
 	for _, name := range obs.targetGroups.keys(func(t *tgState) bool { return x.owned(t.tags) }) {
@@ -67,18 +70,47 @@ func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
 			continue
 		}
 		st := obs.targetGroups.get(name)
+		var s *sequence
 		if key, ok := exportOf(st); ok {
-			p.staleTargetGroups = append(p.staleTargetGroups, x.exportDeletion(st, key))
+			s = x.exportDeletion(st, key)
 		} else {
-			p.staleTargetGroups = append(p.staleTargetGroups, x.targetGroupDeletion(st))
+			s = x.targetGroupDeletion(st)
 		}
+		// Lattice refuses to delete a target group a rule still uses: after its users.
+		for i, svc := range staleSvcs {
+			if usesTargetGroup(svc, st) {
+				s.after = append(s.after, p.staleServices[i])
+			}
+		}
+		p.staleTargetGroups = append(p.staleTargetGroups, s)
 	}
 	for _, name := range obs.serviceNetworks.keys(func(s *snState) bool { return x.owned(s.tags) || s.vpcAssoc != nil }) {
 		if !wantSN[name] {
 			p.staleServiceNetworks = append(p.staleServiceNetworks, x.leaveServiceNetwork(obs.serviceNetworks.get(name)))
 		}
 	}
+	x.batchAssociationReads()
 	return p, x.reads
+}
+
+// batchAssociationReads replaces the association reads of many services (deleting routes after
+// a restart that read no children) by one listing per service network, when that is fewer
+// calls. A service whose deletion failed (distrusted) is read alone: it may be associated with
+// a network the account does not list.
+func (x *differ) batchAssociationReads() {
+	n := 0
+	for _, r := range x.reads {
+		if r.kind == readAssociations && !x.obs.services.get(r.name).distrusted {
+			n++
+		}
+	}
+	if n <= len(x.obs.serviceNetworks.keys(nil)) {
+		return
+	}
+	x.reads = slices.DeleteFunc(x.reads, func(r read) bool {
+		return r.kind == readAssociations && !x.obs.services.get(r.name).distrusted
+	})
+	x.reads = append(x.reads, read{kind: readAllAssociations})
 }
 
 func (x *differ) need(r read) {
@@ -272,7 +304,7 @@ func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom str
 	if st == nil {
 		s.add(opCreateTargetGroup(tg))
 		s.add(targetOps(tg.Name, tg.Targets, nil)...)
-		s.applied = append(s.applied, appliedSpec{holder: taggedTargetGroup, name: tg.Name, hash: targetsHash(tg.Targets)})
+		s.applied = append(s.applied, appliedSpec{holder: taggedTargetGroup, name: tg.Name, hash: targetsHash(tg.Targets), targets: tg.Targets})
 		return
 	}
 	if mb := st.tags[model.TagManagedBy]; !x.mayManage(mb, takeoverFrom) {
@@ -297,7 +329,7 @@ func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom str
 // targets; a spec hash tag that vouches for the model's targets saves the read.
 func (x *differ) syncTargets(s *sequence, tg model.TargetGroup, st *tgState, reads *[]read) {
 	hash := targetsHash(tg.Targets)
-	s.applied = append(s.applied, appliedSpec{holder: taggedTargetGroup, name: tg.Name, hash: hash})
+	s.applied = append(s.applied, appliedSpec{holder: taggedTargetGroup, name: tg.Name, hash: hash, targets: tg.Targets})
 	if !st.targetsKnown {
 		if !x.trusted(st.tags, hash) {
 			*reads = append(*reads, read{kind: readTargets, name: tg.Name})
@@ -493,6 +525,28 @@ func (x *differ) serviceDeletion(st *svcState) *sequence {
 	}
 	s.add(opDeleteService(st.name))
 	return s
+}
+
+// usesTargetGroup says whether svc forwarded to tg when it was discovered or, where its
+// listeners are known, does now.
+func usesTargetGroup(svc *svcState, tg *tgState) bool {
+	if slices.Contains(tg.serviceARNs, svc.arn) {
+		return true
+	}
+	forwards := func(a model.Action) bool {
+		return slices.ContainsFunc(a.Forward, func(w model.WeightedTargetGroup) bool { return w.TargetGroup == tg.name })
+	}
+	for _, l := range svc.listeners {
+		if forwards(l.defaultAction) {
+			return true
+		}
+		for _, r := range l.rules {
+			if forwards(r.action) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (x *differ) targetGroupDeletion(st *tgState) *sequence {

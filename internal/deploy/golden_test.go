@@ -291,6 +291,8 @@ func describeRead(r read, obs *observed) string {
 		return "security groups of the VPC association of service network " + r.name
 	case readHealthCheck:
 		return "health check of target group " + r.name
+	case readAllAssociations:
+		return "service associations of every service network"
 	}
 	return fmt.Sprintf("unknown read %d", r.kind)
 }

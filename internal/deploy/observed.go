@@ -80,6 +80,8 @@ type tgState struct {
 	healthCheckKnown      bool
 	// applied is the hash of the targets the last successful apply registered.
 	applied string
+	// serviceARNs are the services whose rules used the target group at discovery.
+	serviceARNs []string
 }
 
 // observed holds the top-level resources by name. The executor deploys services in parallel, and

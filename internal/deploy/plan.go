@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
@@ -64,6 +65,8 @@ type sequence struct {
 	conflict bool
 	// applied is what the sequence makes true when all of its operations succeed.
 	applied []appliedSpec
+	// after are the sequences of the same phase that must succeed before this one starts.
+	after []*sequence
 }
 
 // add appends ops; those without a status of their own report to the sequence's.
@@ -97,6 +100,14 @@ type Plan struct {
 func (p *Plan) phases() [][]*sequence {
 	return [][]*sequence{p.serviceNetworks, p.vpcAssociations, p.certificates, p.exports, p.services, p.staleServices, p.staleCertificates,
 		p.staleTargetGroups, p.staleServiceNetworks}
+}
+
+// runPhases are the phases as the executor runs them: stale services and stale target groups
+// together, each target group's deletion after the deletions of the services that use it
+// (sequence.after) rather than after all of them; stale certificates after both.
+func (p *Plan) runPhases() [][]*sequence {
+	return [][]*sequence{p.serviceNetworks, p.vpcAssociations, p.certificates, p.exports, p.services,
+		append(slices.Clone(p.staleServices), p.staleTargetGroups...), p.staleCertificates, p.staleServiceNetworks}
 }
 
 // Ops lists every operation in execution order (sequences of one phase may actually run in

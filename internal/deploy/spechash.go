@@ -36,6 +36,9 @@ type appliedSpec struct {
 	holder tagged
 	name   string
 	hash   string
+	// targets are a target group's: vouched for by the hash, they become known without a read
+	// (its deletion needs them).
+	targets []model.Target
 }
 
 func hashOf(v any) string {
@@ -98,6 +101,12 @@ func (d *Deployer) recordApplied(specs []appliedSpec, ok bool) {
 		case taggedTargetGroup:
 			if st := d.state.targetGroups.get(a.name); st != nil {
 				st.applied = hash
+				if ok && !st.targetsKnown {
+					st.targets, st.targetsKnown = map[model.Target]bool{}, true
+					for _, t := range a.targets {
+						st.targets[t] = true
+					}
+				}
 			}
 		}
 	}

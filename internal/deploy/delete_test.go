@@ -1,0 +1,106 @@
+package deploy_test
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+
+	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+)
+
+// deleteLog records when each DELETE of a service or target group started and ended, in one
+// sequence of events.
+type deleteLog struct {
+	next http.RoundTripper
+
+	mu         sync.Mutex
+	seq        int
+	start, end map[string]int // by path
+}
+
+func (l *deleteLog) tick() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	return l.seq
+}
+
+func (l *deleteLog) RoundTrip(r *http.Request) (*http.Response, error) {
+	watched := r.Method == http.MethodDelete && (strings.HasPrefix(r.URL.Path, "/services/") || strings.HasPrefix(r.URL.Path, "/targetgroups/"))
+	if watched {
+		n := l.tick()
+		l.mu.Lock()
+		l.start[r.URL.Path] = n
+		l.mu.Unlock()
+	}
+	resp, err := l.next.RoundTrip(r)
+	if watched {
+		n := l.tick()
+		l.mu.Lock()
+		l.end[r.URL.Path] = n
+		l.mu.Unlock()
+	}
+	return resp, err
+}
+
+// TestDeleteOrderPerResource: deleting everything, each target group is deleted only after the
+// service that uses it (Lattice would refuse, and the retries would show in the counts), but
+// not after all services: target-group deletions start while services are still being
+// deleted. Run with -race.
+func TestDeleteOrderPerResource(t *testing.T) {
+	srv := startLattice(t, api.Faults{})
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	log := &deleteLog{next: tr, start: map[string]int{}, end: map[string]int{}}
+	client := newClient(t, srv, 3, log)
+	d := deploy.New(client, deploy.Config{Owner: model.Owner{AccountID: account, ClusterName: cluster, VPCID: vpcID},
+		Concurrency: 4, WaitInitial: time.Millisecond, WaitTimeout: 10 * time.Second}, testr.New(t))
+	ctx := context.Background()
+	const n = 24
+	if res, err := d.Apply(ctx, manyRoutes(n)); err != nil || !allProgrammed(res) {
+		t.Fatalf("apply: %s", describeFailure(res, err))
+	}
+	// Which service uses which target group, from Lattice itself.
+	snap := srv.Store().Snapshot()
+	serviceOf := map[string]string{} // target group ID -> service ID
+	for _, r := range snap.Rules {
+		if r.Action.Forward != nil {
+			for _, w := range r.Action.Forward.TargetGroups {
+				serviceOf[w.TargetGroupIdentifier] = r.ServiceID
+			}
+		}
+	}
+	if len(serviceOf) != 2*n {
+		t.Fatalf("%d target groups in use, want %d", len(serviceOf), 2*n)
+	}
+
+	srv.ResetCounts()
+	if _, err := d.Apply(ctx, &model.Model{}); err != nil {
+		t.Fatal(err)
+	}
+	checkState(t, srv, &model.Model{})
+	want := map[string]int64{"DeleteServiceNetworkServiceAssociation": n, "DeleteService": n, "DeregisterTargets": 2 * n,
+		"DeleteTargetGroup": 2 * n, "DeleteServiceNetworkVpcAssociation": 1, "DeleteServiceNetwork": 1}
+	if got := calls(srv); !maps.Equal(got, want) {
+		t.Fatalf("calls\n got %v\nwant %v", got, want)
+	}
+	firstTG, lastSvc := 1<<30, 0
+	for tg, svc := range serviceOf {
+		tgPath, svcPath := "/targetgroups/"+tg, "/services/"+svc
+		if log.start[tgPath] < log.end[svcPath] {
+			t.Errorf("target group %s deletion started (%d) before its service %s was deleted (%d)", tg, log.start[tgPath], svc, log.end[svcPath])
+		}
+		firstTG, lastSvc = min(firstTG, log.start[tgPath]), max(lastSvc, log.start[svcPath])
+	}
+	if firstTG > lastSvc {
+		t.Errorf("no target group deletion started before the last service deletion (%d > %d): still in phases", firstTG, lastSvc)
+	}
+}
