@@ -205,8 +205,14 @@ func (b *bench) run(ctx context.Context) error {
 	dc := b.srv.Counts()
 	snap := b.srv.Store().Snapshot()
 	left := len(snap.Services) + len(snap.TargetGroups) + len(snap.ServiceNetworks) + len(snap.Listeners) + len(snap.Rules)
+	took := time.Since(start)
 	fmt.Printf("delete all: %d calls (%d throttled) in %v; %d resources left\n  %v\n", dc.Total(), status(dc, http.StatusTooManyRequests),
-		time.Since(start).Round(time.Millisecond), left, ops(dc))
+		took.Round(time.Millisecond), left, ops(dc))
+	if b.tps > 0 {
+		// Every target group is deregistered and deleted: 2 per route of each, the busiest.
+		floor := float64(2*b.n) / b.tps
+		fmt.Printf("  rate floor: %d DeleteTargetGroup / tps-limit = %.1fs; took %.2f x\n", 2*b.n, floor, took.Seconds()/floor)
+	}
 
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
