@@ -17,9 +17,10 @@ import (
 )
 
 // deleteLog records when each DELETE of a service or target group started and ended, in one
-// sequence of events.
+// sequence of events; the request for path slow takes a while.
 type deleteLog struct {
 	next http.RoundTripper
+	slow string
 
 	mu         sync.Mutex
 	seq        int
@@ -41,6 +42,12 @@ func (l *deleteLog) RoundTrip(r *http.Request) (*http.Response, error) {
 		l.start[r.URL.Path] = n
 		l.mu.Unlock()
 	}
+	l.mu.Lock()
+	slow := r.URL.Path == l.slow
+	l.mu.Unlock()
+	if slow {
+		time.Sleep(300 * time.Millisecond)
+	}
 	resp, err := l.next.RoundTrip(r)
 	if watched {
 		n := l.tick()
@@ -52,8 +59,9 @@ func (l *deleteLog) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // TestDeleteOrderPerResource: deleting everything, each target group is deleted only after the
-// service that uses it (Lattice would refuse, and the retries would show in the counts), but
-// not after all services: target-group deletions start while services are still being
+// service that uses it (Lattice would refuse, and the retries would show in the counts) — the
+// first service's deletion is slow, so its target groups would be reached before it is gone —
+// but not after all services: target-group deletions start while services are still being
 // deleted. Run with -race.
 func TestDeleteOrderPerResource(t *testing.T) {
 	srv := startLattice(t, api.Faults{})
@@ -71,6 +79,13 @@ func TestDeleteOrderPerResource(t *testing.T) {
 	// Which service uses which target group, from Lattice itself.
 	snap := srv.Store().Snapshot()
 	serviceOf := map[string]string{} // target group ID -> service ID
+	for _, sv := range snap.Services {
+		if sv.Name == "route-000-default" {
+			log.mu.Lock()
+			log.slow = "/services/" + sv.ID
+			log.mu.Unlock()
+		}
+	}
 	for _, r := range snap.Rules {
 		if r.Action.Forward != nil {
 			for _, w := range r.Action.Forward.TargetGroups {
