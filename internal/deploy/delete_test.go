@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"io"
 	"maps"
 	"net/http"
 	"strings"
@@ -118,4 +119,73 @@ func TestDeleteOrderPerResource(t *testing.T) {
 	if firstTG > lastSvc {
 		t.Errorf("no target group deletion started before the last service deletion (%d > %d): still in phases", firstTG, lastSvc)
 	}
+}
+
+// failDelete answers the DELETE of one path with a ValidationException while set.
+type failDelete struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	path string
+}
+
+func (f *failDelete) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	fail := r.Method == http.MethodDelete && r.URL.Path == f.path
+	f.mu.Unlock()
+	if fail {
+		return &http.Response{StatusCode: http.StatusBadRequest, Request: r,
+			Header: http.Header{"X-Amzn-Errortype": {"ValidationException"}, "Content-Type": {"application/json"}},
+			Body:   io.NopCloser(strings.NewReader(`{"message":"injected"}`))}, nil
+	}
+	return f.next.RoundTrip(r)
+}
+
+// TestDeleteWaitsForFailedService: when a service's deletion fails, the target groups it uses
+// are not attempted (Lattice would refuse them until the deployer gives up waiting), the error
+// says why, and the next Apply finishes.
+func TestDeleteWaitsForFailedService(t *testing.T) {
+	srv := startLattice(t, api.Faults{})
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	faulty := &failDelete{next: tr}
+	d := newDeployer(t, newClient(t, srv, 1, faulty))
+	ctx := context.Background()
+	m := seed()
+	if res, err := d.Apply(ctx, m); err != nil || !allProgrammed(res) {
+		t.Fatalf("apply: %s", describeFailure(res, err))
+	}
+	for _, s := range srv.Store().Snapshot().Services {
+		if s.Name == svc(m, "rates").Name {
+			faulty.path = "/services/" + s.ID
+		}
+	}
+	m.Services = m.Services[:1] // rates deleted
+	srv.ResetCounts()
+	// The service reports to the route's withdrawal; the seed's target groups carry no route
+	// tags, so theirs is cleanup, reported in the error.
+	res, err := d.Apply(ctx, m)
+	if msg := res.Withdrawals.Routes[svc(seed(), "rates").Route]; !strings.Contains(msg, "DeleteService service rates-default: ValidationException: injected") {
+		t.Fatalf("withdrawal of rates: %q", msg)
+	}
+	for _, want := range []string{
+		"DeleteTargetGroup target group parking: not attempted until DeleteService service rates-default succeeds",
+		"DeleteTargetGroup target group review: not attempted until DeleteService service rates-default succeeds"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("apply error %v, want it to say %q", err, want)
+		}
+	}
+	if got, want := calls(srv), map[string]int64{"DeleteServiceNetworkServiceAssociation": 1}; !maps.Equal(got, want) {
+		t.Fatalf("calls %v, want %v: no target group of rates before its service is gone", got, want)
+	}
+	faulty.mu.Lock()
+	faulty.path = ""
+	faulty.mu.Unlock()
+	srv.ResetCounts()
+	if _, err := d.Apply(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := calls(srv), map[string]int64{"DeleteService": 1, "DeregisterTargets": 2, "DeleteTargetGroup": 2}; !maps.Equal(got, want) {
+		t.Fatalf("second apply: calls %v, want %v", got, want)
+	}
+	checkState(t, srv, m)
 }

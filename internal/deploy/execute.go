@@ -75,7 +75,7 @@ func (x *executor) runPhase(ctx context.Context, phase []*sequence) {
 		for _, next := range dependents[s] {
 			x.mu.Lock()
 			if !ok && blocked[next] == "" {
-				blocked[next] = "not attempted: " + firstOp(s) + " did not succeed"
+				blocked[next] = "not attempted until " + lastOp(s) + " succeeds"
 			}
 			waiting[next]--
 			ready, why := waiting[next] == 0, blocked[next]
@@ -104,11 +104,13 @@ func (x *executor) runPhase(ctx context.Context, phase []*sequence) {
 	wg.Wait()
 }
 
-func firstOp(s *sequence) string {
+// lastOp names what a sequence ends with, for messages about what waits for it.
+func lastOp(s *sequence) string {
 	if len(s.ops) == 0 {
 		return s.status.String()
 	}
-	return s.ops[0].Action + " " + s.ops[0].Resource
+	op := s.ops[len(s.ops)-1]
+	return op.Action + " " + op.Resource
 }
 
 // run runs the operations of s in order, stopping at the first failure, and reports whether
@@ -155,7 +157,7 @@ func (x *executor) fail(s *sequence, op *Op, msg string) {
 	defer x.mu.Unlock()
 	if s.status.isZero() {
 		if op == nil {
-			x.cleanupErrs = append(x.cleanupErrs, fmt.Errorf("%s: %s", firstOp(s), msg))
+			x.cleanupErrs = append(x.cleanupErrs, fmt.Errorf("%s: %s", lastOp(s), msg))
 		}
 		return
 	}
