@@ -213,14 +213,29 @@ func tagSetters(o *observed) map[string]func(map[string]string) {
 	return set
 }
 
-// observe makes the reads, in parallel. Each read fills in only its own resource's facts.
+// observe makes the reads, in parallel. Each read fills in only its own resource's facts, except
+// readAllAssociations, which fills in every service still lacking associations: it runs after
+// the others, so that it does not race with a service's own reads.
 func (d *Deployer) observe(ctx context.Context, reads []read) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.cfg.Concurrency)
+	var last []read
 	for _, r := range reads {
+		if r.kind == readAllAssociations {
+			last = append(last, r)
+			continue
+		}
 		g.Go(func() error { return d.load(gctx, r) })
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, r := range last {
+		if err := d.load(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *Deployer) load(ctx context.Context, r read) error {

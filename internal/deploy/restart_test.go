@@ -111,4 +111,15 @@ func TestRestartTrustsSpecHashes(t *testing.T) {
 		t.Fatalf("refresh: want every service read, the tag removed and the rule put back; calls %v", calls(srv))
 	}
 	checkState(t, srv, m)
+	if n, err := d.Checkpoint(ctx); err != nil || n != 1 {
+		t.Fatalf("checkpoint after the repair: %d tags (%v), want 1: route-001's", n, err)
+	}
+
+	// 30 routes deleted while the controller was down: their services' associations come from
+	// one listing of the network, not one per service; their targets (no longer in the model)
+	// are read to be deregistered.
+	m.Services = m.Services[:10]
+	restart("restart after 30 routes were deleted", m, plus(pages, map[string]int64{"ListServiceNetworkServiceAssociations": 1,
+		"ListTargets": 60, "DeleteServiceNetworkServiceAssociation": 30, "DeleteService": 30, "DeregisterTargets": 60, "DeleteTargetGroup": 60}))
+	checkState(t, srv, m)
 }
