@@ -2,7 +2,6 @@ package deploy_test
 
 import (
 	"context"
-	"io"
 	"maps"
 	"net/http"
 	"strings"
@@ -133,9 +132,7 @@ func (f *failDelete) RoundTrip(r *http.Request) (*http.Response, error) {
 	fail := r.Method == http.MethodDelete && r.URL.Path == f.path
 	f.mu.Unlock()
 	if fail {
-		return &http.Response{StatusCode: http.StatusBadRequest, Request: r,
-			Header: http.Header{"X-Amzn-Errortype": {"ValidationException"}, "Content-Type": {"application/json"}},
-			Body:   io.NopCloser(strings.NewReader(`{"message":"injected"}`))}, nil
+		return validationError(r, "injected"), nil
 	}
 	return f.next.RoundTrip(r)
 }
