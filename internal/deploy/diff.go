@@ -133,7 +133,7 @@ func errDuplicateTargetGroup(name string) error {
 }
 
 func (x *differ) serviceNetwork(sn model.ServiceNetwork) *sequence {
-	s := &sequence{status: gatewayStatus(sn.Gateway)}
+	s := &sequence{status: networkStatus(sn)}
 	st := x.obs.serviceNetworks.get(sn.Name)
 	h := holder{network: true, name: sn.Name}
 	if st == nil {
@@ -144,7 +144,7 @@ func (x *differ) serviceNetwork(sn model.ServiceNetwork) *sequence {
 	// Ours, or untagged and adopted as upstream does. Another controller's network is never
 	// modified, but services may still join it.
 	if mb := st.tags[model.TagManagedBy]; mb == x.cfg.ManagedBy() || mb == "" {
-		if missing := missingTags(sn.Tags, st.tags); missing != nil {
+		if missing := missingTags(adoptedTags(sn, st), st.tags); missing != nil {
 			s.add(opTagResource("service network "+sn.Name, st.arn, missing, taggedServiceNetwork, sn.Name))
 		}
 		x.resourcePolicies(s, h, sn.AccessLogSubscriptions, sn.Auth, st.auth, st.accessLogs)
@@ -174,7 +174,7 @@ func (x *differ) vpcAssociation(m *model.Model) *sequence {
 		}
 		return s
 	}
-	s := &sequence{status: gatewayStatus(want.Gateway)}
+	s := &sequence{status: networkStatus(*want)}
 	if st := x.obs.serviceNetworks.get(want.Name); st != nil && st.vpcAssoc != nil {
 		x.securityGroups(s, want, st.vpcAssoc)
 		return s

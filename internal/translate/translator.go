@@ -55,6 +55,8 @@ func newTranslator(in *Input, cfg Config) *translator {
 			TLSRoutes:      map[types.NamespacedName][]gwv1.RouteParentStatus{},
 			ServiceExports: map[types.NamespacedName]v1alpha1.ServiceExportStatus{},
 			Policies:       map[model.PolicyKey]v1alpha1.PolicyStatus{},
+
+			ServiceNetworks: map[string]v1alpha1.ServiceNetworkStatus{},
 		},
 	}
 	for i := range in.Namespaces {

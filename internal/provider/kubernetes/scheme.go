@@ -37,7 +37,7 @@ var requiredResources = map[string][]string{
 }
 
 // optionalKind is a kind of this project's CRDs that the controller reads when its CRD is
-// installed: the policies, ServiceExport and ServiceImport.
+// installed: the policies, ServiceExport, ServiceImport and ServiceNetwork.
 type optionalKind struct {
 	resource string
 	object   client.Object
@@ -54,6 +54,7 @@ var optionalKinds = []optionalKind{
 	{"vpcassociationpolicies", &v1alpha1.VpcAssociationPolicy{}, &v1alpha1.VpcAssociationPolicyList{}},
 	{"accesslogpolicies", &v1alpha1.AccessLogPolicy{}, &v1alpha1.AccessLogPolicyList{}},
 	{"iamauthpolicies", &v1alpha1.IAMAuthPolicy{}, &v1alpha1.IAMAuthPolicyList{}},
+	{"servicenetworks", &v1alpha1.ServiceNetwork{}, &v1alpha1.ServiceNetworkList{}},
 }
 
 // CRDs are the optional kinds the API server serves, by resource name (e.g. "iamauthpolicies").
