@@ -117,8 +117,18 @@ type ExportResult struct {
 	Deleted bool
 }
 
-// AllProgrammed reports whether every route and gateway of the model is programmed.
+// AllProgrammed reports whether every route, gateway and ServiceNetwork resource of the model is
+// programmed, and everything withdrawn from it is deleted.
 func (r *Result) AllProgrammed() bool {
+	w := r.Withdrawals
+	if len(w.Routes)+len(w.Gateways)+len(w.ServiceNetworks) > 0 {
+		return false
+	}
+	for _, sn := range r.ServiceNetworks {
+		if !sn.Programmed {
+			return false
+		}
+	}
 	for _, rr := range r.Routes {
 		if !rr.Programmed {
 			return false

@@ -486,7 +486,7 @@ func (x *differ) drainAndDelete(s *sequence, st *tgState, del Op) *sequence {
 }
 
 func (x *differ) serviceNetworkDeletion(st *snState) *sequence {
-	s := &sequence{status: withdrawnGateway(st.tags)}
+	s := &sequence{status: withdrawnNetwork(st)}
 	if st.vpcAssoc != nil {
 		s.add(opDeleteVPCAssociation(st.name, x.cfg.VPCID))
 	}

@@ -120,13 +120,14 @@ func (p *Pipeline) Deploy(ctx context.Context, pass *Pass) {
 	}
 }
 
-// Unprogrammed counts the routes, gateways, exports and policies of the model that Lattice has
-// not programmed, and the routes and gateways gone from it whose resources are not deleted yet:
+// Unprogrammed counts the routes, gateways, exports, policies and ServiceNetwork resources of the
+// model that Lattice has not programmed, and the routes, gateways and service networks gone from
+// it whose resources are not deleted yet:
 // a provider retries while it is positive.
 func (p *Pass) Unprogrammed() int {
 	n := p.outcomes.failed() + failedExports(p.Result) + p.failedServiceNetworks()
 	if p.Result != nil {
-		n += len(p.Result.Withdrawals.Routes) + len(p.Result.Withdrawals.Gateways)
+		n += len(p.Result.Withdrawals.Routes) + len(p.Result.Withdrawals.Gateways) + len(p.Result.Withdrawals.ServiceNetworks)
 	}
 	for _, r := range p.policyResults {
 		if r.decided && !r.outcome.Programmed {

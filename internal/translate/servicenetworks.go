@@ -51,6 +51,7 @@ func (t *translator) serviceNetworkResources() {
 			gw := t.gatewayNamed(r.Name)
 			if gw == nil {
 				// Not in the model any more: deploy deletes the network if ours.
+				programmed.Message = "Deleting: the service network goes if this controller created it"
 				t.out.ServiceNetworks[r.Name] = v1alpha1.ServiceNetworkStatus{Conditions: []metav1.Condition{
 					cond(conditionAccepted, true, conditionAccepted, msg, gen), programmed}}
 				continue
