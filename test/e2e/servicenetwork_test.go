@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	latticetypes "github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
+	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
+)
+
+const serviceNetworks = `
+apiVersion: application-networking.k8s.aws/v1alpha1
+kind: ServiceNetwork
+metadata:
+  name: team-sn
+  annotations:
+    application-networking.k8s.aws/tags: team=payments
+---
+apiVersion: application-networking.k8s.aws/v1alpha1
+kind: ServiceNetwork
+metadata:
+  name: adopted-sn
+`
+
+const teamGateway = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: amazon-vpc-lattice
+spec:
+  controllerName: application-networking.k8s.aws/gateway-api-controller
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: team-sn
+  namespace: default
+spec:
+  gatewayClassName: amazon-vpc-lattice
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: 80
+`
+
+// TestServiceNetworkResource runs upstream's ServiceNetwork CRD lifecycle against a real API
+// server and Local Lattice through the SDK: a missing network is created and tagged as ours, an
+// existing untagged one adopted without our ManagedBy tag; deleting the resource is blocked
+// (finalizer held, status DeleteBlocked) while a Gateway of its name exists, then deletes the
+// network it created, and never the one it adopted.
+func TestServiceNetworkResource(t *testing.T) {
+	e := startEnv(t, "127.0.81.1")
+	ctx := context.Background()
+	// Someone else's network, created before the controller and without any tag.
+	if _, err := e.client.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("adopted-sn")}); err != nil {
+		t.Fatal(err)
+	}
+	e.startController(t, harness.ControllerOptions{})
+	k := e.policyClient(t)
+	e.apply(t, serviceNetworks)
+
+	team := &v1alpha1.ServiceNetwork{ObjectMeta: metav1.ObjectMeta{Name: "team-sn"}}
+	adopted := &v1alpha1.ServiceNetwork{ObjectMeta: metav1.ObjectMeta{Name: "adopted-sn"}}
+	// programmed waits until the resource's Programmed condition has reason and, when
+	// message is not empty, a message containing it.
+	programmed := func(t *testing.T, sn *v1alpha1.ServiceNetwork, reason, message string) {
+		t.Helper()
+		harness.Eventually(t, time.Minute, harness.That(func() bool {
+			if err := k.Get(ctx, client.ObjectKeyFromObject(sn), sn); err != nil {
+				return false
+			}
+			c := harness.Condition(sn.Status.Conditions, "Programmed")
+			return c != nil && c.Reason == reason && strings.Contains(c.Message, message) &&
+				slices.Contains(sn.Finalizers, kubernetes.FinalizerServiceNetwork)
+		}, func() string {
+			return fmt.Sprintf("ServiceNetwork %s: finalizers %v, %s", sn.Name, sn.Finalizers, harness.Describe(sn.Status.Conditions))
+		}))
+	}
+
+	t.Run("created and tagged, or adopted without ownership", func(t *testing.T) {
+		programmed(t, team, "Programmed", "created by this controller")
+		programmed(t, adopted, "Programmed", "adopted")
+		for _, c := range []struct {
+			sn   *v1alpha1.ServiceNetwork
+			want map[string]string
+		}{
+			{team, map[string]string{model.TagManagedBy: e.owner.ManagedBy(), "team": "payments"}},
+			{adopted, map[string]string{}},
+		} {
+			if c.sn.Status.ServiceNetworkARN == "" || c.sn.Status.ServiceNetworkID == "" {
+				t.Errorf("%s: status has no ARN or ID: %+v", c.sn.Name, c.sn.Status)
+			}
+			tags, err := e.client.ListTagsForResource(ctx, &vpclattice.ListTagsForResourceInput{ResourceArn: aws.String(c.sn.Status.ServiceNetworkARN)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(tags.Tags) != fmt.Sprint(c.want) {
+				t.Errorf("%s: tags %v, want %v", c.sn.Name, tags.Tags, c.want)
+			}
+		}
+	})
+
+	t.Run("deletion blocked while a Gateway of that name exists", func(t *testing.T) {
+		e.apply(t, teamGateway)
+		gw := &gwv1.Gateway{ObjectMeta: objMeta("default", "team-sn")}
+		harness.Eventually(t, time.Minute, harness.That(func() bool {
+			return k.Get(ctx, client.ObjectKeyFromObject(gw), gw) == nil && harness.IsTrue(gw.Status.Conditions, "Programmed", gw.Generation)
+		}, func() string { return harness.Describe(gw.Status.Conditions) }))
+		if err := k.Delete(ctx, team); err != nil {
+			t.Fatal(err)
+		}
+		programmed(t, team, "DeleteBlocked", "Gateway default/team-sn")
+		if !e.hasNetwork(t, "team-sn") {
+			t.Fatal("the network was deleted while its Gateway uses it")
+		}
+		if err := k.Delete(ctx, gw); err != nil {
+			t.Fatal(err)
+		}
+		waitGoneIn(t, k, gw, team)
+		harness.Eventually(t, time.Minute, harness.That(func() bool { return !e.hasNetwork(t, "team-sn") },
+			func() string { return "network team-sn still exists" }))
+	})
+
+	t.Run("an adopted network outlives its resource", func(t *testing.T) {
+		if err := k.Delete(ctx, adopted); err != nil {
+			t.Fatal(err)
+		}
+		waitGoneIn(t, k, adopted)
+		if !e.hasNetwork(t, "adopted-sn") {
+			t.Fatal("the adopted network was deleted")
+		}
+	})
+}
+
+// hasNetwork says whether Local Lattice has a service network of that name, asked through the SDK.
+func (e *env) hasNetwork(t *testing.T, name string) bool {
+	t.Helper()
+	out, err := e.client.ListServiceNetworks(context.Background(), &vpclattice.ListServiceNetworksInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.ContainsFunc(out.Items, func(s latticetypes.ServiceNetworkSummary) bool { return aws.ToString(s.Name) == name })
+}
