@@ -154,3 +154,49 @@ func (e *env) hasNetwork(t *testing.T, name string) bool {
 	}
 	return slices.ContainsFunc(out.Items, func(s latticetypes.ServiceNetworkSummary) bool { return aws.ToString(s.Name) == name })
 }
+
+// TestServiceNetworkOverride runs the controller in upstream's conformance mode
+// (ENABLE_SERVICE_NETWORK_OVERRIDE with DEFAULT_SERVICE_NETWORK): the walkthrough's routes are
+// associated with the default network only, which the cluster VPC is associated with.
+func TestServiceNetworkOverride(t *testing.T) {
+	e := startEnv(t, "127.0.82.1")
+	ctx := context.Background()
+	o := harness.ControllerOptions{}
+	o.Lattice.DefaultServiceNetwork, o.Lattice.EnableServiceNetworkOverride = "conformance-sn", true
+	e.startController(t, o)
+	if err := e.cluster.ApplyDir(ctx, hotelDir(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, route := range []string{"inventory", "rates"} {
+		harness.RouteProgrammed(t, e.cluster.Client, "default", route, "my-hotel", 2*time.Minute)
+	}
+	associated := func() map[string][]string {
+		out := map[string][]string{}
+		nets, err := e.client.ListServiceNetworks(ctx, &vpclattice.ListServiceNetworksInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nets.Items {
+			as, err := e.client.ListServiceNetworkServiceAssociations(ctx, &vpclattice.ListServiceNetworkServiceAssociationsInput{ServiceNetworkIdentifier: n.Id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range as.Items {
+				out[aws.ToString(n.Name)] = append(out[aws.ToString(n.Name)], aws.ToString(a.ServiceName))
+			}
+		}
+		return out
+	}
+	got := associated()
+	slices.Sort(got["conformance-sn"])
+	if len(got) != 1 || fmt.Sprint(got["conformance-sn"]) != "[inventory-default rates-default]" {
+		t.Errorf("service associations by network: %v, want both services in conformance-sn only", got)
+	}
+	vpcs, err := e.client.ListServiceNetworkVpcAssociations(ctx, &vpclattice.ListServiceNetworkVpcAssociationsInput{VpcIdentifier: aws.String(vpcID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vpcs.Items) != 1 || aws.ToString(vpcs.Items[0].ServiceNetworkName) != "conformance-sn" {
+		t.Errorf("VPC associations: %+v, want one with conformance-sn", vpcs.Items)
+	}
+}
