@@ -56,3 +56,20 @@ func addManifests(t *testing.T, in *Input, file string) {
 		t.Fatalf("%s: %v", file, err)
 	}
 }
+
+// TestServiceNetworkExample: examples/service-network next to examples/hotel names the hotel
+// Gateway's network, which then carries the object's tags and reports to it.
+func TestServiceNetworkExample(t *testing.T) {
+	in := &Input{}
+	for _, f := range []string{"hotel/my-hotel-gateway.yaml", "hotel/gatewayclass.yaml", "service-network/service-network.yaml"} {
+		addManifests(t, in, filepath.Join("..", "..", "examples", f))
+	}
+	out := Translate(in, testConfig)
+	if c := apimeta.FindStatusCondition(out.ServiceNetworks["my-hotel"].Conditions, typeAccepted); c == nil || c.Reason != "Accepted" {
+		t.Errorf("ServiceNetwork my-hotel: Accepted condition %+v", c)
+	}
+	sns := out.Model.ServiceNetworks
+	if len(sns) != 1 || sns[0].Resource != "my-hotel" || sns[0].Gateway.Name != "my-hotel" || sns[0].Tags["team"] != "platform" {
+		t.Errorf("model service networks %+v, want the Gateway's my-hotel with the object's tags", sns)
+	}
+}
