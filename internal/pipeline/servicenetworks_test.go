@@ -41,12 +41,12 @@ metadata: {name: team-sn, generation: 1}
 		}
 	}
 	cases := []struct {
-		name      string
-		mutate    func(*translate.Input)
-		answer    func(*model.Model) (*deploy.Result, error)
-		protect   []string
-		release   []string
-		statuses  map[string]condition
+		name         string
+		mutate       func(*translate.Input)
+		answer       func(*model.Model) (*deploy.Result, error)
+		protect      []string
+		release      []string
+		statuses     map[string]condition
 		unprogrammed int
 	}{{
 		name:    "live: held, programmed as created or adopted",
@@ -61,17 +61,17 @@ metadata: {name: team-sn, generation: 1}
 		mutate: func(in *translate.Input) {
 			deleting(&in.ServiceNetworks[0])
 		},
-		answer:    answer(map[string]string{"my-hotel": owner}, nil),
-		protect:   []string{"hold Gateway my-hotel", "hold GatewayClass amazon-vpc-lattice", "hold HTTPRoute inventory", "hold ServiceNetwork team-sn"},
-		statuses:  map[string]condition{"my-hotel": {"False", translate.ReasonDeleteBlocked, "Cannot delete: Gateway default/my-hotel still uses this service network; delete it first"}},
+		answer:       answer(map[string]string{"my-hotel": owner}, nil),
+		protect:      []string{"hold Gateway my-hotel", "hold GatewayClass amazon-vpc-lattice", "hold HTTPRoute inventory", "hold ServiceNetwork team-sn"},
+		statuses:     map[string]condition{"my-hotel": {"False", translate.ReasonDeleteBlocked, "Cannot delete: Gateway default/my-hotel still uses this service network; delete it first"}},
 		unprogrammed: 1,
 	}, {
 		name: "deleted, network deletion fails: held with the reason",
 		mutate: func(in *translate.Input) {
 			deleting(&in.ServiceNetworks[1])
 		},
-		answer:    answer(nil, map[string]string{"team-sn": "DeleteServiceNetwork service network team-sn: ConflictException: in use"}),
-		statuses:  map[string]condition{"team-sn": {"False", "DeleteError", "DeleteServiceNetwork service network team-sn: ConflictException: in use"}},
+		answer:       answer(nil, map[string]string{"team-sn": "DeleteServiceNetwork service network team-sn: ConflictException: in use"}),
+		statuses:     map[string]condition{"team-sn": {"False", "DeleteError", "DeleteServiceNetwork service network team-sn: ConflictException: in use"}},
 		unprogrammed: 2,
 	}, {
 		name: "deleted, network gone: released",
