@@ -25,6 +25,7 @@ var supportedFeatures = []gwv1.SupportedFeature{
 	{Name: "Gateway"},
 	{Name: "GatewayPort8080"},
 	{Name: "HTTPRoute"},
+	{Name: "HTTPRouteDestinationPortMatching"},
 	{Name: "HTTPRouteMethodMatching"},
 	{Name: "HTTPRouteNamedRouteRule"},
 	{Name: "HTTPRouteParentRefPort"},

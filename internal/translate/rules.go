@@ -127,10 +127,17 @@ func (t *translator) httpRoute(hr *gwv1.HTTPRoute) *routeState {
 	return r
 }
 
-func filterTypes(fs []gwv1.HTTPRouteFilter) string {
+// filterTypes names the filters' types for a Dropped Rule message, for HTTPRoute and GRPCRoute
+// filters alike.
+func filterTypes[F gwv1.HTTPRouteFilter | gwv1.GRPCRouteFilter](fs []F) string {
 	names := make([]string, len(fs))
-	for i, f := range fs {
-		names[i] = string(f.Type)
+	for i := range fs {
+		switch f := any(fs[i]).(type) {
+		case gwv1.HTTPRouteFilter:
+			names[i] = string(f.Type)
+		case gwv1.GRPCRouteFilter:
+			names[i] = string(f.Type)
+		}
 	}
 	return strings.Join(names, ", ")
 }
@@ -306,7 +313,7 @@ func (t *translator) grpcRoute(gr *gwv1.GRPCRoute) *routeState {
 		rule := &rules[i]
 		rs := newRuleState(i, rule.Name)
 		if len(rule.Filters) > 0 {
-			rs.invalid = append(rs.invalid, "filters are not supported by VPC Lattice")
+			rs.invalid = append(rs.invalid, "filters ("+filterTypes(rule.Filters)+") are not supported by VPC Lattice")
 		}
 		if rule.SessionPersistence != nil {
 			rs.invalid = append(rs.invalid, "sessionPersistence is not supported by VPC Lattice")
@@ -314,7 +321,7 @@ func (t *translator) grpcRoute(gr *gwv1.GRPCRoute) *routeState {
 		addMatches(rs, rule.Matches, t.grpcMatch)
 		for _, b := range rule.BackendRefs {
 			if len(b.Filters) > 0 {
-				rs.invalid = append(rs.invalid, "backendRef filters are not supported by VPC Lattice")
+				rs.invalid = append(rs.invalid, "backendRef filters ("+filterTypes(b.Filters)+") are not supported by VPC Lattice")
 			}
 			rs.backends = append(rs.backends, backendSpec{ref: b.BackendObjectReference, weight: weightOf(b.Weight)})
 		}

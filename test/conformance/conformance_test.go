@@ -77,6 +77,7 @@ var supportedFeatures = []features.FeatureName{
 	features.SupportGatewayPort8080,
 	features.SupportGRPCRoute,
 	features.SupportHTTPRoute,
+	features.SupportHTTPRouteDestinationPortMatching,
 	features.SupportHTTPRouteMethodMatching,
 	features.SupportHTTPRouteNamedRouteRule,
 	features.SupportHTTPRouteParentRefPort,
@@ -91,8 +92,6 @@ var skipTests = map[string]string{
 	"GRPCRouteHeaderMatching":           grpcNeedsHTTPS,
 	"GRPCRouteListenerHostnameMatching": grpcNeedsHTTPS,
 	"GRPCRouteWeight":                   grpcNeedsHTTPS,
-
-	"HTTPRouteHTTPSListener": "on a Gateway address the Local Lattice data plane fails the TLS handshake for an SNI that is no service's custom domain (VPC Lattice has no Gateway address at all); the test expects a 404 behind the listener's certificate for an unknown host. The Secret's certificate itself is served (the test's other two requests pass)",
 
 	"HTTPRouteRedirectHostAndStatus": "VPC Lattice rule actions are forward and fixed response only: no redirects",
 	"HTTPRouteRequestHeaderModifier": "VPC Lattice cannot modify request headers",

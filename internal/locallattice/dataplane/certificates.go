@@ -1,6 +1,9 @@
 package dataplane
 
-import "crypto/tls"
+import (
+	"crypto/tls"
+	"slices"
+)
 
 // importedCert is a Local ACM certificate ready to serve, with the PEM it was parsed from so
 // that the next compilation reuses it unless a re-import changed it.
@@ -38,4 +41,30 @@ func (rt *route) servedCertificate(name string) *tls.Certificate {
 		return nil
 	}
 	return rt.cert.cert
+}
+
+// appendCert adds an imported certificate to a socket's fallback list once.
+func appendCert(certs []*importedCert, c *importedCert) []*importedCert {
+	if c == nil || slices.Contains(certs, c) {
+		return certs
+	}
+	return append(certs, c)
+}
+
+// fallbackCertificate is the certificate presented to an SNI that names no service on the
+// socket: the first imported certificate of the socket's HTTPS services whose names cover it
+// (SAN, one-level wildcards), as Lattice picks "the certificate that matches this domain name".
+// The handshake then succeeds and the request gets the 404 of an unknown Host, which is what a
+// client of a Gateway listener with that certificate expects. nil (no certificate covers the
+// name) keeps the handshake failing: the data plane has no certificate the client could trust.
+func fallbackCertificate(certs []*importedCert, name string) *tls.Certificate {
+	if name == "" {
+		return nil
+	}
+	for _, c := range certs {
+		if leaf := c.cert.Leaf; leaf != nil && leaf.VerifyHostname(name) == nil {
+			return c.cert
+		}
+	}
+	return nil
 }

@@ -34,6 +34,8 @@ import (
 // gatewayTable maps each served gateway address to its service network's routes by port.
 type gatewayTable struct {
 	addrs map[netip.Addr]map[int32][]candidate
+	// certs are each socket's imported certificates of HTTPS services, for unknown SNIs.
+	certs map[gatewayPort][]*importedCert
 }
 
 // candidate is one non-default rule of a service's listener.
@@ -56,7 +58,7 @@ type gatewayPort struct {
 // compileGateways indexes the compiled table by service network address. When two service
 // networks hash to one address the older one is served there.
 func compileGateways(snap *store.Snapshot, t *table, prefix netip.Prefix) *gatewayTable {
-	out := &gatewayTable{addrs: map[netip.Addr]map[int32][]candidate{}}
+	out := &gatewayTable{addrs: map[netip.Addr]map[int32][]candidate{}, certs: map[gatewayPort][]*importedCert{}}
 	if !prefix.IsValid() {
 		return out
 	}
@@ -116,6 +118,10 @@ func compileGateways(snap *store.Snapshot, t *table, prefix netip.Prefix) *gatew
 			}
 			if rt.listener.Protocol == "TLS_PASSTHROUGH" {
 				continue
+			}
+			if rt.listener.Protocol == "HTTPS" {
+				gp := gatewayPort{m.addr, port}
+				out.certs[gp] = appendCert(out.certs[gp], rt.cert)
 			}
 			for _, ru := range rt.rules {
 				if ru.arn == "" {

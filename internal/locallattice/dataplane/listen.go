@@ -90,10 +90,16 @@ func (pl *portListener) acceptLoop() {
 }
 
 // certificate presents the imported certificate of an HTTPS service's custom domain, else the
-// CA's leaf for the name; other names fail the handshake.
+// CA's leaf for the name; a name no service answers gets the fallback certificate covering it,
+// if there is one; other names fail the handshake.
 func (pl *portListener) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	name := normalizeHost(hello.ServerName)
 	rt := pl.dp.table.Load().route(pl.port, name)
+	if rt == nil {
+		if cert := pl.fallback(name); cert != nil {
+			return cert, nil
+		}
+	}
 	if rt == nil || rt.listener.Protocol != "HTTPS" {
 		return nil, fmt.Errorf("no HTTPS service %q on port %d", name, pl.port)
 	}
@@ -101,6 +107,18 @@ func (pl *portListener) certificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 		return cert, nil
 	}
 	return pl.dp.ca.Leaf(name)
+}
+
+// fallback is the certificate for an SNI that no service answers on this socket: among the
+// HTTPS services of the socket's service network on a gateway address, else of the port.
+func (pl *portListener) fallback(name string) *tls.Certificate {
+	if pl.gw.IsValid() {
+		return fallbackCertificate(pl.dp.gateways.Load().certs[gatewayPort{pl.gw, pl.port}], name)
+	}
+	if pr := pl.dp.table.Load().ports[pl.port]; pr != nil {
+		return fallbackCertificate(pr.certs, name)
+	}
+	return nil
 }
 
 func (pl *portListener) handle(c net.Conn) {
@@ -121,11 +139,16 @@ func (pl *portListener) handle(c net.Conn) {
 	}
 	sni := normalizeHost(hello.ServerName)
 	rt := pl.dp.table.Load().route(pl.port, sni)
-	if rt == nil {
-		c.Close()
-		return
+	var protocol string
+	switch {
+	case rt != nil:
+		protocol = rt.listener.Protocol
+	case pl.fallback(sni) != nil:
+		// No service has this name, but a certificate of the socket covers it: terminate, and
+		// the request finds no service (404).
+		protocol = "HTTPS"
 	}
-	switch rt.listener.Protocol {
+	switch protocol {
 	case "TLS_PASSTHROUGH":
 		_ = c.SetReadDeadline(time.Time{})
 		pl.dp.passthrough(rt, &prefixConn{Conn: c, prefix: replay}, sni)

@@ -32,6 +32,9 @@ type table struct {
 // portRoutes are the services sharing one Lattice listener port, told apart by Host or SNI.
 type portRoutes struct {
 	hosts map[string]*route
+	// certs are the imported certificates of the port's HTTPS services, presented to an SNI
+	// that no service answers (see fallbackCertificate).
+	certs []*importedCert
 }
 
 // route is one service's listener on a port.
@@ -258,6 +261,9 @@ func (c *compiler) service(svc *store.Service, listeners []*store.Listener, rule
 		}
 		for _, h := range names {
 			pr.hosts[h] = rt
+		}
+		if l.Protocol == "HTTPS" {
+			pr.certs = appendCert(pr.certs, rt.cert)
 		}
 	}
 }
