@@ -25,7 +25,7 @@ const serviceNetworks = `
 apiVersion: application-networking.k8s.aws/v1alpha1
 kind: ServiceNetwork
 metadata:
-  name: team-sn
+  name: my-hotel
   annotations:
     application-networking.k8s.aws/tags: team=payments
 ---
@@ -33,27 +33,6 @@ apiVersion: application-networking.k8s.aws/v1alpha1
 kind: ServiceNetwork
 metadata:
   name: adopted-sn
-`
-
-const teamGateway = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata:
-  name: amazon-vpc-lattice
-spec:
-  controllerName: application-networking.k8s.aws/gateway-api-controller
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: team-sn
-  namespace: default
-spec:
-  gatewayClassName: amazon-vpc-lattice
-  listeners:
-  - name: http
-    protocol: HTTP
-    port: 80
 `
 
 // TestServiceNetworkResource runs upstream's ServiceNetwork CRD lifecycle against a real API
@@ -72,7 +51,7 @@ func TestServiceNetworkResource(t *testing.T) {
 	k := e.policyClient(t)
 	e.apply(t, serviceNetworks)
 
-	team := &v1alpha1.ServiceNetwork{ObjectMeta: metav1.ObjectMeta{Name: "team-sn"}}
+	team := &v1alpha1.ServiceNetwork{ObjectMeta: metav1.ObjectMeta{Name: "my-hotel"}}
 	adopted := &v1alpha1.ServiceNetwork{ObjectMeta: metav1.ObjectMeta{Name: "adopted-sn"}}
 	// programmed waits until the resource's Programmed condition has reason and, when
 	// message is not empty, a message containing it.
@@ -114,24 +93,24 @@ func TestServiceNetworkResource(t *testing.T) {
 	})
 
 	t.Run("deletion blocked while a Gateway of that name exists", func(t *testing.T) {
-		e.apply(t, teamGateway)
-		gw := &gwv1.Gateway{ObjectMeta: objMeta("default", "team-sn")}
+		e.apply(t, harness.Manifest(t, "hotel-gateway.yaml", nil))
+		gw := &gwv1.Gateway{ObjectMeta: objMeta("default", "my-hotel")}
 		harness.Eventually(t, time.Minute, harness.That(func() bool {
 			return k.Get(ctx, client.ObjectKeyFromObject(gw), gw) == nil && harness.IsTrue(gw.Status.Conditions, "Programmed", gw.Generation)
 		}, func() string { return harness.Describe(gw.Status.Conditions) }))
 		if err := k.Delete(ctx, team); err != nil {
 			t.Fatal(err)
 		}
-		programmed(t, team, "DeleteBlocked", "Gateway default/team-sn")
-		if !e.hasNetwork(t, "team-sn") {
+		programmed(t, team, "DeleteBlocked", "Gateway default/my-hotel")
+		if !e.hasNetwork(t, "my-hotel") {
 			t.Fatal("the network was deleted while its Gateway uses it")
 		}
 		if err := k.Delete(ctx, gw); err != nil {
 			t.Fatal(err)
 		}
 		waitGoneIn(t, k, gw, team)
-		harness.Eventually(t, time.Minute, harness.That(func() bool { return !e.hasNetwork(t, "team-sn") },
-			func() string { return "network team-sn still exists" }))
+		harness.Eventually(t, time.Minute, harness.That(func() bool { return !e.hasNetwork(t, "my-hotel") },
+			func() string { return "network my-hotel still exists" }))
 	})
 
 	t.Run("an adopted network outlives its resource", func(t *testing.T) {
