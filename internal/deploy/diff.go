@@ -147,6 +147,11 @@ func (x *differ) serviceNetwork(sn model.ServiceNetwork) *sequence {
 		if missing := missingTags(adoptedTags(sn, st), st.tags); missing != nil {
 			s.add(opTagResource("service network "+sn.Name, st.arn, missing, taggedServiceNetwork, sn.Name))
 		}
+		// Only our own network loses the additional tags no longer asked for: an adopted one's
+		// tags are its owner's.
+		if stale := staleTags(sn.Tags, st.tags); mb != "" && stale != nil {
+			s.add(opUntagResource("service network "+sn.Name, st.arn, stale, taggedServiceNetwork, sn.Name))
+		}
 		x.resourcePolicies(s, h, sn.AccessLogSubscriptions, sn.Auth, st.auth, st.accessLogs)
 	}
 	return s

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	latticetypes "github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -90,6 +91,23 @@ func TestServiceNetworkResource(t *testing.T) {
 				t.Errorf("%s: tags %v, want %v", c.sn.Name, tags.Tags, c.want)
 			}
 		}
+	})
+
+	t.Run("tags follow the annotation", func(t *testing.T) {
+		if err := k.Patch(ctx, team, client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"annotations":{"application-networking.k8s.aws/tags":"env=prod"}}}`))); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprint(map[string]string{model.TagManagedBy: e.owner.ManagedBy(), "env": "prod"})
+		var got map[string]string
+		harness.Eventually(t, time.Minute, harness.That(func() bool {
+			tags, err := e.client.ListTagsForResource(ctx, &vpclattice.ListTagsForResourceInput{ResourceArn: aws.String(team.Status.ServiceNetworkARN)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = tags.Tags
+			return fmt.Sprint(got) == want
+		}, func() string { return fmt.Sprintf("tags %v, want %s", got, want) }))
 	})
 
 	t.Run("deletion blocked while a Gateway of that name exists", func(t *testing.T) {
