@@ -33,8 +33,12 @@ func TestServiceNetworkFile(t *testing.T) {
 		}
 		return names
 	}
-	if rep := r.Reconcile(context.Background()); rep.Err != nil {
+	rep := r.Reconcile(context.Background())
+	if rep.Err != nil {
 		t.Fatal(rep.Err)
+	}
+	if row := rep.Row("ServiceNetwork", "", "team-sn"); row == nil || !row.Ready {
+		t.Errorf("report row %+v, want a ready ServiceNetwork team-sn", row)
 	}
 	b, err := os.ReadFile(filepath.Join(statusDir, "servicenetwork.team-sn.yaml"))
 	if err != nil {
