@@ -35,9 +35,14 @@ func parseFolders(args []string, base model.Owner) ([]folderCluster, error) {
 			return nil, fmt.Errorf("-f %s: want [CLUSTER=]DIR with a distinct cluster name per folder", a)
 		}
 		seen[name] = true
-		sum := sha256.Sum256([]byte(name))
-		out = append(out, folderCluster{dir: dir, owner: model.Owner{AccountID: base.AccountID, ClusterName: name,
-			VPCID: "vpc-" + hex.EncodeToString(sum[:])[:17]}})
+		out = append(out, folderCluster{dir: dir, owner: clusterOwner(name, base)})
 	}
 	return out, nil
+}
+
+// clusterOwner is the identity of cluster name among several: its own VPC
+// vpc-<17 hex digits of the name's SHA-256>, in base's account.
+func clusterOwner(name string, base model.Owner) model.Owner {
+	sum := sha256.Sum256([]byte(name))
+	return model.Owner{AccountID: base.AccountID, ClusterName: name, VPCID: "vpc-" + hex.EncodeToString(sum[:])[:17]}
 }

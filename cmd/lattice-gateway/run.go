@@ -162,14 +162,14 @@ func (s *standalone) client(ctx context.Context) (*vpclattice.Client, error) {
 
 // connect returns the client and a deployer using it as s.lattice's identity (see connectAs).
 func (s *standalone) connect(ctx context.Context, log logr.Logger) (*vpclattice.Client, *deploy.Deployer, error) {
-	return s.connectAs(ctx, s.lattice.Owner, log)
+	return s.connectAs(ctx, s.lattice.Owner, connect.Options{}, log)
 }
 
 // connectAs returns the client and a deployer using it as owner (see connect.Deployer).
-func (s *standalone) connectAs(ctx context.Context, owner model.Owner, log logr.Logger) (*vpclattice.Client, *deploy.Deployer, error) {
+func (s *standalone) connectAs(ctx context.Context, owner model.Owner, o connect.Options, log logr.Logger) (*vpclattice.Client, *deploy.Deployer, error) {
 	l := s.lattice
 	l.Owner = owner
-	return connect.Deployer(ctx, l, connect.Options{}, log)
+	return connect.Deployer(ctx, l, o, log)
 }
 
 func newRunCmd() *cobra.Command {
@@ -256,7 +256,7 @@ func runStandalone(ctx context.Context, s *standalone, folders []folderCluster, 
 		c.Dir, c.Translate, c.ListenerAddr = f.dir, s.translateConfig(), listenerAddr
 		c.Translate.Owner = f.owner
 		var err error
-		if _, c.Deployer, err = s.connectAs(ctx, f.owner, log.WithValues("cluster", f.owner.ClusterName)); err != nil {
+		if _, c.Deployer, err = s.connectAs(ctx, f.owner, connect.Options{}, log.WithValues("cluster", f.owner.ClusterName)); err != nil {
 			return err
 		}
 		c.Log = log.WithName("run").WithValues("cluster", f.owner.ClusterName)

@@ -17,6 +17,8 @@ import (
 
 // Pod is one running stand-in for a Pod named in an EndpointSlice.
 type Pod struct {
+	// Cluster is the name of the pod's cluster in a multi-cluster walkthrough, else empty.
+	Cluster       string
 	Service, Name string
 	Addr          netip.AddrPort
 }
@@ -30,7 +32,8 @@ type Apps struct {
 // StartApps runs, for every ready endpoint of the EndpointSlices in objs, the workload of the
 // Deployment behind its Service (the image decides which, see workload.KindOf; the demo apps'
 // image answers "Requesting to Pod(<pod>): <PodName env>") on the endpoint's loopback address, as
-// the Pod named in its targetRef. So the manifests are the single description of the demo.
+// the Pod named in its targetRef. So the manifests are the single description of the demo. A
+// slice of a Service objs do not hold starts nothing: its Service lives in another cluster.
 func StartApps(objs []file.Object, log logr.Logger) (*Apps, error) {
 	services := map[string]*corev1.Service{}
 	var deployments []*appsv1.Deployment
@@ -48,7 +51,11 @@ func StartApps(objs []file.Object, log logr.Logger) (*Apps, error) {
 	apps := &Apps{}
 	for _, es := range slices {
 		svcName := es.Labels[discoveryv1.LabelServiceName]
-		container := containerFor(services[es.Namespace+"/"+svcName], deployments)
+		svc, ok := services[es.Namespace+"/"+svcName]
+		if !ok {
+			continue
+		}
+		container := containerFor(svc, deployments)
 		for _, ep := range es.Endpoints {
 			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
 				continue
@@ -63,8 +70,31 @@ func StartApps(objs []file.Object, log logr.Logger) (*Apps, error) {
 			}
 		}
 	}
-	sort.Slice(apps.Pods, func(i, j int) bool { return apps.Pods[i].Addr.Addr().Less(apps.Pods[j].Addr.Addr()) })
+	apps.sort()
 	return apps, nil
+}
+
+// startClusterApps starts the pods of each folder's cluster.
+func startClusterApps(folders []folder, log logr.Logger) (*Apps, error) {
+	all := &Apps{}
+	for _, f := range folders {
+		apps, err := StartApps(f.objs, log.WithValues("cluster", f.cluster.Name))
+		if err != nil {
+			all.Close()
+			return nil, err
+		}
+		for _, p := range apps.Pods {
+			p.Cluster = f.cluster.Name
+			all.Pods = append(all.Pods, p)
+		}
+		all.running = append(all.running, apps.running...)
+	}
+	all.sort()
+	return all, nil
+}
+
+func (a *Apps) sort() {
+	sort.Slice(a.Pods, func(i, j int) bool { return a.Pods[i].Addr.Addr().Less(a.Pods[j].Addr.Addr()) })
 }
 
 func (a *Apps) start(es *discoveryv1.EndpointSlice, ep discoveryv1.Endpoint, address, svcName string, c corev1.Container, log logr.Logger) ([]Pod, error) {
@@ -131,6 +161,16 @@ func (a *Apps) ServiceOf(pod string) string {
 	for _, p := range a.Pods {
 		if p.Name == pod {
 			return p.Service
+		}
+	}
+	return ""
+}
+
+// ClusterOf names the cluster of a pod, or "".
+func (a *Apps) ClusterOf(pod string) string {
+	for _, p := range a.Pods {
+		if p.Name == pod {
+			return p.Cluster
 		}
 	}
 	return ""

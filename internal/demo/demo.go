@@ -2,7 +2,9 @@
 // servers, applies examples/hotel through the standalone file provider (the controller's
 // translate and deploy code) to a Local Lattice, waits until everything is Programmed, resolves
 // the inventory service's Lattice DNS name through Local Lattice DNS and sends requests "from
-// parking" through the data plane, counting how they split between the versions.
+// parking" through the data plane, counting how they split between the versions. With two
+// clusters it plays the cross-cluster blue/green of examples/multicluster: one file provider per
+// cluster, as `run -f A -f B` runs them.
 package demo
 
 import (
@@ -15,6 +17,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,16 +26,27 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/lattice-gateway/lattice-gateway/examples/hotel"
+	"github.com/lattice-gateway/lattice-gateway/examples/multicluster"
+	"github.com/lattice-gateway/lattice-gateway/internal/demo/workload"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/file"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
-// Env is the Local Lattice the demo runs against.
-type Env struct {
+// Cluster is one cluster of the walkthrough: its identity and the deployer acting as it.
+type Cluster struct {
+	// Name labels the cluster's output; the single-cluster walkthrough leaves it empty.
+	Name      string
 	Deployer  file.Deployer
 	Translate translate.Config
+}
+
+// Env is the Local Lattice the demo runs against.
+type Env struct {
+	// Clusters are one cluster (examples/hotel) or two: examples/multicluster's layout, the
+	// importing cluster (route, parking) first, the exporting one second.
+	Clusters []Cluster
 	// DNSAddr is Local Lattice's DNS server.
 	DNSAddr string
 	// ListenerAddr is where the data plane serves (or will serve) a Lattice listener port.
@@ -95,31 +109,41 @@ func Run(ctx context.Context, env Env, o Options) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	objs, err := load(dir, o.Manifests)
+	folders, err := layout(dir, o.Manifests, env.Clusters)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	apps, err := StartApps(objs, o.Log.WithName("apps"))
+	apps, err := startClusterApps(folders, o.Log.WithName("apps"))
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer apps.Close()
 	fmt.Fprintln(o.Out, "Demo apps (the hotel's pods, as local servers):")
 	for _, p := range apps.Pods {
-		fmt.Fprintf(o.Out, "  %-15s %-34s %s\n", p.Service, p.Name, p.Addr)
+		fmt.Fprintf(o.Out, "  %s%-15s %-34s %s\n", label(p.Cluster), p.Service, p.Name, p.Addr)
 	}
 	from := apps.PodsOf(o.From)
 	if len(from) == 0 {
 		return fmt.Errorf("demo: no pod of %s to send requests from", o.From)
 	}
-	backends := weightedBackends(objs, o.To)
+	backends := weightedBackends(folders[0].objs, o.To)
 	if len(backends) == 0 {
 		return fmt.Errorf("demo: no HTTPRoute default/%s with backends in the manifests", o.To)
 	}
 
-	fmt.Fprintf(o.Out, "\nApplying examples/hotel (copied to %s):\n", dir)
-	reports, stop := apply(ctx, env, dir, o)
-	defer stop()
+	var reports <-chan *file.Report
+	for i, f := range folders {
+		what := "examples/hotel"
+		if f.cluster.Name != "" {
+			what = "cluster " + f.cluster.Name + "'s part of examples/hotel and examples/multicluster"
+		}
+		fmt.Fprintf(o.Out, "\nApplying %s (copied to %s):\n", what, f.dir)
+		r, stop := apply(ctx, env, f, o)
+		defer stop()
+		if i == 0 {
+			reports = r
+		}
+	}
 	rep, err := waitReady(ctx, env.Lattice, reports, o.Timeout, o.Out)
 	if err != nil {
 		return err
@@ -145,11 +169,67 @@ func Run(ctx context.Context, env Env, o Options) error {
 	return nil
 }
 
-// load copies the manifests to dir, where the runner reads (and the user may edit) them, and
-// decodes them.
+// folder is one cluster's copy of the manifests and what it holds.
+type folder struct {
+	cluster Cluster
+	dir     string
+	objs    []file.Object
+}
+
+// layout copies the manifests to dir, where the runners read (and the user may edit) them: all of
+// hotel for one cluster; for two, each cluster's part of hotel and of examples/multicluster
+// in dir/<cluster name>.
+func layout(dir string, hotel fs.FS, clusters []Cluster) ([]folder, error) {
+	if len(clusters) == 1 {
+		objs, err := load(dir, hotel)
+		return []folder{{cluster: clusters[0], dir: dir, objs: objs}}, err
+	}
+	if len(clusters) != len(multicluster.Clusters) {
+		return nil, fmt.Errorf("%d clusters: the walkthrough runs in 1 or %d", len(clusters), len(multicluster.Clusters))
+	}
+	out := make([]folder, len(clusters))
+	for i, part := range multicluster.Clusters {
+		own, err := fs.Sub(multicluster.Manifests, part.Name)
+		if err != nil {
+			return nil, err
+		}
+		d := filepath.Join(dir, part.Name)
+		if err := copyFiles(d, hotel, part.HotelFile); err != nil {
+			return nil, fmt.Errorf("copy the hotel manifests: %w", err)
+		}
+		objs, err := load(d, own)
+		if err != nil {
+			return nil, err
+		}
+		c := clusters[i]
+		c.Name = part.Name
+		out[i] = folder{cluster: c, dir: d, objs: objs}
+	}
+	return out, nil
+}
+
+// copyFiles copies the named files of from to dir, keeping their relative paths.
+func copyFiles(dir string, from fs.FS, names []string) error {
+	for _, name := range names {
+		b, err := fs.ReadFile(from, name)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(to, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// load copies manifests to dir and decodes everything dir holds.
 func load(dir string, manifests fs.FS) ([]file.Object, error) {
 	if err := os.CopyFS(dir, manifests); err != nil {
-		return nil, fmt.Errorf("copy the hotel manifests: %w", err)
+		return nil, fmt.Errorf("copy the manifests: %w", err)
 	}
 	snap, err := file.Load(dir)
 	if err != nil {
@@ -165,17 +245,17 @@ func load(dir string, manifests fs.FS) ([]file.Object, error) {
 	return objs, nil
 }
 
-// apply runs the standalone runner on dir, printing each plan as it is applied, until stop. The
-// channel holds the latest report.
-func apply(ctx context.Context, env Env, dir string, o Options) (<-chan *file.Report, func()) {
+// apply runs the standalone runner on f's folder as its cluster, printing each plan as it is
+// applied, until stop. The channel holds the latest report.
+func apply(ctx context.Context, env Env, f folder, o Options) (<-chan *file.Report, func()) {
 	reports := make(chan *file.Report, 1)
 	runCtx, cancel := context.WithCancel(ctx)
 	runner := file.New(file.Config{
-		Dir: dir, Translate: env.Translate, Deployer: env.Deployer, ListenerAddr: env.ListenerAddr,
-		Debounce: 100 * time.Millisecond, RetryInitial: 200 * time.Millisecond, Log: o.Log.WithName("run"),
+		Dir: f.dir, Translate: f.cluster.Translate, Deployer: f.cluster.Deployer, ListenerAddr: env.ListenerAddr,
+		Debounce: 100 * time.Millisecond, RetryInitial: 200 * time.Millisecond, Log: o.Log.WithName("run").WithValues("cluster", f.cluster.Name),
 		OnPlan: func(p *deploy.Plan) {
 			for _, op := range p.Ops() {
-				fmt.Fprintf(o.Out, "  %s\n", op)
+				fmt.Fprintf(o.Out, "  %s%s\n", label(f.cluster.Name), op)
 			}
 		},
 		OnReport: func(r *file.Report) {
@@ -218,11 +298,19 @@ func traffic(ctx context.Context, env Env, o Options, row *file.Row, source Pod,
 	}
 	reqURL := fmt.Sprintf("http://%s:%s/", row.DNSName, port)
 	fmt.Fprintf(o.Out, "\n%d requests from %s (%s) to %s:\n", o.Requests, source.Name, source.Addr.Addr(), reqURL)
-	split, err := Request(ctx, o.Requests, reqURL, target, source.Addr.Addr(), apps, func(line string) { fmt.Fprintln(o.Out, "  "+line) })
+	split, err := Request(ctx, o.Requests, reqURL, target, source.Addr.Addr(), apps, func(line string) {
+		if pod, ok := workload.PodOf([]byte(line)); ok && apps.ClusterOf(pod) != "" {
+			line += "   <- " + apps.ClusterOf(pod)
+		}
+		fmt.Fprintln(o.Out, "  "+line)
+	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(o.Out, "\nSplit over %d requests: %s\n", split.Total, split)
+	if by := split.ByCluster(); by != "" {
+		fmt.Fprintf(o.Out, "Served by cluster: %s\n", by)
+	}
 	return checkSplit(split, backends)
 }
 
@@ -354,6 +442,14 @@ func checkSplit(s *Split, backends []string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// label prefixes a cluster's lines when there are several.
+func label(cluster string) string {
+	if cluster == "" {
+		return ""
+	}
+	return "[" + cluster + "] "
 }
 
 func hostOf(addr string) string {

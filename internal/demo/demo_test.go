@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -54,30 +55,54 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// TestRun plays the walkthrough against Local Lattice's API and data plane in-process, with the
-// data plane allowed to dial loopback only.
+// TestRun plays the walkthrough, in one cluster and across two, against Local Lattice's API and
+// data plane in-process, with the data plane allowed to dial loopback only.
 func TestRun(t *testing.T) {
-	offset := freePort(t) - 80
-	ll := locallatticetest.Start(t, locallattice.Options{DataPlane: &dataplane.Options{ListenerPortOffset: offset}})
-	dp := ll.DataPlane
-	client, err := latticeclient.New(aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
-		ll.URL(), nil, latticeclient.Options{RateLimits: &latticeclient.Limits{}})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name   string
+		owners []model.Owner
+		want   []string
+	}{
+		{"one cluster", []model.Owner{{AccountID: "123456789012", ClusterName: "standalone", VPCID: "vpc-0123456789abcdef0"}},
+			[]string{"Split over 20 requests: inventory-ver1 10 (50%)  inventory-ver2 10 (50%)"}},
+		{"two clusters", []model.Owner{{AccountID: "123456789012", ClusterName: "a", VPCID: "vpc-0aaaaaaaaaaaaaaaa"}, {AccountID: "123456789012", ClusterName: "b", VPCID: "vpc-0bbbbbbbbbbbbbbbb"}},
+			[]string{"Split over 20 requests: inventory-ver1 10 (50%)  inventory-ver2 10 (50%)", "Served by cluster: cluster-a 10 (50%)  cluster-b 10 (50%)",
+				"[cluster-b] CreateTargetGroup target group k8s-default-inventory-ver2-8090-http1-", "Inventory-ver2 handler pod   <- cluster-b"}},
 	}
-	cfg := translate.Config{Owner: model.Owner{AccountID: "123456789012", ClusterName: "standalone", VPCID: "vpc-0123456789abcdef0"}}
-	env := Env{
-		Deployer:  deploy.New(client, deploy.Config{Owner: cfg.Owner}, testr.New(t)),
-		Translate: cfg, DNSAddr: dp.DNSAddr(),
-		ListenerAddr: func(p int32) string { return "127.0.0.1:" + strconv.Itoa(int(p)+offset) },
-		Serving:      func(p int32) bool { _, ok := dp.ListenerAddr(p); return ok },
-	}
-	var out strings.Builder
-	if err := Run(context.Background(), env, Options{Requests: 20, Manifests: manifests(t), Out: &out, Log: testr.New(t)}); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
-	}
-	if !strings.Contains(out.String(), "Split over 20 requests: inventory-ver1 10 (50%)  inventory-ver2 10 (50%)") {
-		t.Errorf("no 10/10 split:\n%s", out.String())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			offset := freePort(t) - 80
+			ll := locallatticetest.Start(t, locallattice.Options{DataPlane: &dataplane.Options{ListenerPortOffset: offset}})
+			dp := ll.DataPlane
+			awsCfg := aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
+			client, err := latticeclient.New(awsCfg, ll.URL(), nil, latticeclient.Options{RateLimits: &latticeclient.Limits{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tagging, err := latticeclient.NewTagging(awsCfg, ll.URL(), nil, latticeclient.Options{RateLimits: &latticeclient.Limits{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := Env{
+				DNSAddr:      dp.DNSAddr(),
+				ListenerAddr: func(p int32) string { return "127.0.0.1:" + strconv.Itoa(int(p)+offset) },
+				Serving:      func(p int32) bool { _, ok := dp.ListenerAddr(p); return ok },
+			}
+			for _, owner := range tt.owners {
+				cfg := translate.Config{Owner: owner}
+				d := deploy.New(client, deploy.Config{Owner: owner, Tagging: tagging, ImportTTL: time.Second}, testr.New(t))
+				env.Clusters = append(env.Clusters, Cluster{Deployer: d, Translate: cfg})
+			}
+			var out strings.Builder
+			if err := Run(context.Background(), env, Options{Requests: 20, Manifests: manifests(t), Out: &out, Log: testr.New(t)}); err != nil {
+				t.Fatalf("demo: %v\n%s", err, out.String())
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
 	}
 }
 

@@ -39,12 +39,13 @@ func Resolve(ctx context.Context, server, name string) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("resolve %s at %s: no A record", name, server)
 }
 
-// Split counts answers per Service and per Pod.
+// Split counts answers per Service, per Pod and, in a multi-cluster walkthrough, per cluster.
 type Split struct {
 	Total    int
 	Failed   int
 	Services map[string]int
 	Pods     map[string]int
+	Clusters map[string]int
 }
 
 // Request sends n sequential GETs of url from the source address (like curl inside a pod, one
@@ -60,7 +61,7 @@ func Request(ctx context.Context, n int, url string, addr netip.AddrPort, source
 			},
 		},
 	}
-	s := &Split{Services: map[string]int{}, Pods: map[string]int{}}
+	s := &Split{Services: map[string]int{}, Pods: map[string]int{}, Clusters: map[string]int{}}
 	for range n {
 		s.Total++
 		line, err := get(ctx, client, url)
@@ -73,6 +74,9 @@ func Request(ctx context.Context, n int, url string, addr netip.AddrPort, source
 		if pod, ok := workload.PodOf([]byte(line)); ok {
 			s.Pods[pod]++
 			s.Services[apps.ServiceOf(pod)]++
+			if c := apps.ClusterOf(pod); c != "" {
+				s.Clusters[c]++
+			}
 		}
 	}
 	return s, ctx.Err()
@@ -100,17 +104,28 @@ func get(ctx context.Context, c *http.Client, url string) (string, error) {
 
 // String renders the split as "inventory-ver1 15 (50%)  inventory-ver2 15 (50%)".
 func (s *Split) String() string {
-	names := make([]string, 0, len(s.Services))
-	for n := range s.Services {
+	out := s.shares(s.Services)
+	if s.Failed > 0 {
+		out += fmt.Sprintf("  failed %d", s.Failed)
+	}
+	return out
+}
+
+// ByCluster renders the answers per cluster as "cluster-a 15 (50%)  cluster-b 15 (50%)", or ""
+// for a single cluster.
+func (s *Split) ByCluster() string {
+	return s.shares(s.Clusters)
+}
+
+func (s *Split) shares(counts map[string]int) string {
+	names := make([]string, 0, len(counts))
+	for n := range counts {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	parts := make([]string, 0, len(names)+1)
+	parts := make([]string, 0, len(names))
 	for _, n := range names {
-		parts = append(parts, fmt.Sprintf("%s %d (%d%%)", n, s.Services[n], 100*s.Services[n]/max(s.Total, 1)))
-	}
-	if s.Failed > 0 {
-		parts = append(parts, fmt.Sprintf("failed %d", s.Failed))
+		parts = append(parts, fmt.Sprintf("%s %d (%d%%)", n, counts[n], 100*counts[n]/max(s.Total, 1)))
 	}
 	return strings.Join(parts, "  ")
 }

@@ -151,6 +151,9 @@ type RouteResult struct {
 	// UnresolvedImports say which ServiceImports resolved to no target group; their share of
 	// the traffic goes to a group without targets.
 	UnresolvedImports []string
+	// ImportsOverLimit say which forward actions resolved to more target groups than Lattice
+	// allows in one action, and which groups were left out.
+	ImportsOverLimit []string
 }
 
 // GatewayResult is the outcome for one gateway's service network.
@@ -276,6 +279,7 @@ func (d *Deployer) result(m *model.Model, p *Plan, failures map[statusKey]string
 			rr.ServiceARN, rr.ServiceID, rr.DNSName = st.arn, st.id, st.dnsName
 		}
 		rr.UnresolvedImports = p.unresolved[svc.Route]
+		rr.ImportsOverLimit = p.overLimit[svc.Route]
 		res.Routes[svc.Route] = rr
 	}
 	res.Policies = d.policyResults(m, res)

@@ -28,13 +28,14 @@ type differ struct {
 	reads      []read
 	asked      map[read]bool
 	unresolved map[model.RouteKey][]string
+	overLimit  map[model.RouteKey][]string
 }
 
 // diff returns the plan that makes obs match m, or the reads it needs first.
 func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
-	x := &differ{cfg: cfg, obs: obs, asked: map[read]bool{}, unresolved: map[model.RouteKey][]string{}}
+	x := &differ{cfg: cfg, obs: obs, asked: map[read]bool{}, unresolved: map[model.RouteKey][]string{}, overLimit: map[model.RouteKey][]string{}}
 	m = x.resolveNames(m)
-	p := &Plan{model: m, unresolved: x.unresolved}
+	p := &Plan{model: m, unresolved: x.unresolved, overLimit: x.overLimit}
 	wantSN := map[string]bool{}
 	for _, sn := range m.ServiceNetworks {
 		wantSN[sn.Name] = true

@@ -2,7 +2,9 @@ package deploy
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,10 +253,27 @@ func printDiff(p *Plan, reads []read, obs *observed) string {
 			}
 		}
 	}
+	writeRouteNotes(&b, "unresolved imports", p.unresolved)
+	writeRouteNotes(&b, "forward actions over the target group limit", p.overLimit)
 	if b.Len() == 0 {
 		return "no changes\n"
 	}
 	return b.String()
+}
+
+// writeRouteNotes prints what the plan reports on routes' statuses, by route.
+func writeRouteNotes(b *strings.Builder, title string, notes map[model.RouteKey][]string) {
+	if len(notes) == 0 {
+		return
+	}
+	keys := slices.SortedFunc(maps.Keys(notes), func(a, b model.RouteKey) int { return strings.Compare(a.String(), b.String()) })
+	fmt.Fprintf(b, "# route status: %s\n", title)
+	for _, k := range keys {
+		fmt.Fprintf(b, "[%s]\n", k)
+		for _, n := range notes[k] {
+			fmt.Fprintf(b, "  %s\n", n)
+		}
+	}
 }
 
 func describeRead(r read, obs *observed) string {

@@ -151,11 +151,19 @@ func exportMatches(ref model.ImportRef, tags map[string]string) bool {
 	return ref.VPCID == "" || model.ManagedByVPC(tags[model.TagManagedBy]) == ref.VPCID
 }
 
+// importNotes are what resolving a route's imports has to say on its status.
+type importNotes struct {
+	unresolved, overLimit []string
+}
+
 // resolveAction replaces the import entries of a forward action by the target groups they
 // resolve to, sharing each import's weight; an import that resolves to nothing forwards its
-// share to its fallback group and is reported in unresolved. ok is false when a resolution is
-// not known yet (asked for as a read).
-func (x *differ) resolveAction(a model.Action, unresolved *[]string) (model.Action, bool) {
+// share to its fallback group and is reported in notes. When that makes more target groups than
+// Lattice allows in one forward action, the action keeps those of highest weight (the first of
+// the route's order among equals; an import's groups in ARN order), which Lattice accepts,
+// rather than failing on every pass, and notes the others. ok is false when a resolution is not
+// known yet (asked for as a read).
+func (x *differ) resolveAction(a model.Action, notes *importNotes) (model.Action, bool) {
 	if !slices.ContainsFunc(a.Forward, func(f model.WeightedTargetGroup) bool { return f.Import != nil }) {
 		return a, true
 	}
@@ -176,7 +184,7 @@ func (x *differ) resolveAction(a model.Action, unresolved *[]string) (model.Acti
 			return a, false
 		}
 		if len(st.tgs) == 0 {
-			*unresolved = append(*unresolved, fmt.Sprintf("ServiceImport %s: %s", f.Import.Import, st.why))
+			notes.unresolved = append(notes.unresolved, fmt.Sprintf("ServiceImport %s: %s", f.Import.Import, st.why))
 			parts = append(parts, part{[]string{f.Import.Fallback}, int64(f.Weight)})
 			continue
 		}
@@ -203,11 +211,43 @@ func (x *differ) resolveAction(a model.Action, unresolved *[]string) (model.Acti
 			entries = addEntry(entries, name, int32(w))
 		}
 	}
+	if len(entries) > maxTargetGroupsPerForward {
+		var left []string
+		entries, left = highestWeights(entries, maxTargetGroupsPerForward)
+		notes.overLimit = append(notes.overLimit, fmt.Sprintf("%d target groups after resolving the ServiceImports of a rule exceed the VPC Lattice limit of %d per forward action; "+
+			"forwarding to the %d of highest weight, not to %s", len(entries)+len(left), maxTargetGroupsPerForward, maxTargetGroupsPerForward, strings.Join(left, ", ")))
+	}
 	return model.Action{Forward: entries}, true
 }
 
-// maxLatticeWeight is the largest weight Lattice accepts in a forward action.
-const maxLatticeWeight = 999
+// highestWeights keeps the n entries of highest weight, earlier ones first among equals, in
+// their order, and names the others.
+func highestWeights(entries []model.WeightedTargetGroup, n int) (kept []model.WeightedTargetGroup, left []string) {
+	order := make([]int, len(entries))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return int(entries[j].Weight) - int(entries[i].Weight) })
+	keep := map[int]bool{}
+	for _, i := range order[:n] {
+		keep[i] = true
+	}
+	for i, e := range entries {
+		if keep[i] {
+			kept = append(kept, e)
+		} else {
+			left = append(left, strings.TrimPrefix(e.TargetGroup, "id:"))
+		}
+	}
+	return kept, left
+}
+
+// maxLatticeWeight is the largest weight Lattice accepts in a forward action, and
+// maxTargetGroupsPerForward the most target groups it accepts in one (a fixed API limit).
+const (
+	maxLatticeWeight          = 999
+	maxTargetGroupsPerForward = 10
+)
 
 func addEntry(entries []model.WeightedTargetGroup, tg string, w int32) []model.WeightedTargetGroup {
 	for i := range entries {
@@ -228,27 +268,35 @@ func lcm(a, b int64) int64 {
 }
 
 // resolveService returns svc with every import of its actions resolved, or false when a
-// resolution must be read first. The unresolved imports are recorded for the route's status.
+// resolution must be read first. The unresolved imports, and the actions cut to Lattice's limit,
+// are recorded for the route's status.
 func (x *differ) resolveService(svc *model.Service) (*model.Service, bool) {
-	var unresolved []string
+	var notes importNotes
 	out := *svc
 	out.Listeners = slices.Clone(svc.Listeners)
 	ok := true
 	for i := range out.Listeners {
 		l := &out.Listeners[i]
 		var lok bool
-		l.DefaultAction, lok = x.resolveAction(l.DefaultAction, &unresolved)
+		l.DefaultAction, lok = x.resolveAction(l.DefaultAction, &notes)
 		ok = ok && lok
 		l.Rules = slices.Clone(l.Rules)
 		for j := range l.Rules {
 			var rok bool
-			l.Rules[j].Action, rok = x.resolveAction(l.Rules[j].Action, &unresolved)
+			l.Rules[j].Action, rok = x.resolveAction(l.Rules[j].Action, &notes)
 			ok = ok && rok
 		}
 	}
-	if ok && len(unresolved) > 0 {
-		slices.Sort(unresolved)
-		x.unresolved[svc.Route] = slices.Compact(unresolved)
+	if !ok {
+		return &out, false
+	}
+	if len(notes.unresolved) > 0 {
+		slices.Sort(notes.unresolved)
+		x.unresolved[svc.Route] = slices.Compact(notes.unresolved)
+	}
+	if len(notes.overLimit) > 0 {
+		slices.Sort(notes.overLimit)
+		x.overLimit[svc.Route] = slices.Compact(notes.overLimit)
 	}
 	return &out, ok
 }

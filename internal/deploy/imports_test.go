@@ -1,7 +1,9 @@
 package deploy
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
@@ -22,10 +24,36 @@ func TestResolveActionSharesWeight(t *testing.T) {
 		{999, 1, []model.WeightedTargetGroup{{TargetGroup: "local", Weight: 999}, {TargetGroup: "id:tg-b", Weight: 1}, {TargetGroup: "id:tg-c", Weight: 1}}},
 	} {
 		x := &differ{obs: obs, asked: map[read]bool{}}
-		var unresolved []string
-		got, ok := x.resolveAction(model.Action{Forward: []model.WeightedTargetGroup{{TargetGroup: "local", Weight: c.local}, {Weight: c.imported, Import: &ref}}}, &unresolved)
-		if !ok || len(unresolved) != 0 || !reflect.DeepEqual(got.Forward, c.want) {
-			t.Errorf("%d/%d: got %v (ok %v, unresolved %v), want %v", c.local, c.imported, got.Forward, ok, unresolved, c.want)
+		var notes importNotes
+		got, ok := x.resolveAction(model.Action{Forward: []model.WeightedTargetGroup{{TargetGroup: "local", Weight: c.local}, {Weight: c.imported, Import: &ref}}}, &notes)
+		if !ok || len(notes.unresolved)+len(notes.overLimit) != 0 || !reflect.DeepEqual(got.Forward, c.want) {
+			t.Errorf("%d/%d: got %v (ok %v, notes %+v), want %v", c.local, c.imported, got.Forward, ok, notes, c.want)
 		}
+	}
+}
+
+// TestResolveActionOverLimit: an import resolving to more groups than a forward action takes
+// keeps the 10 of highest weight, the route's order first among equals, and names the others.
+func TestResolveActionOverLimit(t *testing.T) {
+	ref := model.ImportRef{Namespace: "default", Name: "inv", RouteType: "HTTP", Import: "default/inv", Fallback: "fallback"}
+	obs := &observed{}
+	st := &importState{}
+	for i := range 11 {
+		st.tgs = append(st.tgs, importedTG{id: fmt.Sprintf("tg-%02d", i)})
+	}
+	obs.imports.set(ref.Key(), st)
+	x := &differ{obs: obs, asked: map[read]bool{}}
+	var notes importNotes
+	got, ok := x.resolveAction(model.Action{Forward: []model.WeightedTargetGroup{{Weight: 11, Import: &ref}, {TargetGroup: "local", Weight: 1}}}, &notes)
+	// Equal weights: the import comes first in the route, so its first ten groups stay.
+	var want []model.WeightedTargetGroup
+	for i := range 10 {
+		want = append(want, model.WeightedTargetGroup{TargetGroup: fmt.Sprintf("id:tg-%02d", i), Weight: 1})
+	}
+	if !ok || !reflect.DeepEqual(got.Forward, want) {
+		t.Errorf("got %v (ok %v), want %v", got.Forward, ok, want)
+	}
+	if len(notes.overLimit) != 1 || !strings.HasSuffix(notes.overLimit[0], "not to tg-10, local") {
+		t.Errorf("notes %+v, want tg-10 and local left out", notes)
 	}
 }

@@ -93,6 +93,8 @@ type Plan struct {
 	staleServiceNetworks []*sequence
 	// unresolved are the imports of each route that resolved to nothing.
 	unresolved map[model.RouteKey][]string
+	// overLimit are the forward actions of each route cut to Lattice's limit of target groups.
+	overLimit map[model.RouteKey][]string
 	// model is the planned model with the names of the existing resources it adopts.
 	model *model.Model
 }

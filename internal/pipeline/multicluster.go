@@ -19,7 +19,8 @@ import (
 
 // recordMultiCluster completes translate's statuses with what deploy found out about exports and
 // imports: whether each export's target groups are in Lattice (Exported, Conflict), and which
-// imports resolved to nothing (the route's ResolvedRefs turns False with the reason).
+// imports resolved to nothing or to more target groups than a rule forwards to (the route's
+// ResolvedRefs turns False with the reason).
 func recordMultiCluster(out *translate.Output, res *deploy.Result) {
 	if res == nil {
 		return
@@ -44,10 +45,16 @@ func recordMultiCluster(out *translate.Output, res *deploy.Result) {
 	for kind, routes := range routeStatuses(out) {
 		for nn, parents := range routes {
 			r, ok := res.Routes[model.RouteKey{Kind: kind, Namespace: nn.Namespace, Name: nn.Name}]
-			if !ok || len(r.UnresolvedImports) == 0 {
+			if !ok || len(r.UnresolvedImports)+len(r.ImportsOverLimit) == 0 {
 				continue
 			}
-			msg := strings.Join(r.UnresolvedImports, "; ") + "; its share of the traffic is answered 503 until an export appears"
+			reason, msg := string(gwv1.RouteReasonBackendNotFound), strings.Join(r.UnresolvedImports, "; ")+"; its share of the traffic is answered 503 until an export appears"
+			switch {
+			case len(r.UnresolvedImports) == 0:
+				reason, msg = ReasonTooManyTargetGroups, strings.Join(r.ImportsOverLimit, "; ")
+			case len(r.ImportsOverLimit) > 0:
+				msg += "; " + strings.Join(r.ImportsOverLimit, "; ")
+			}
 			for i := range parents {
 				for j := range parents[i].Conditions {
 					c := &parents[i].Conditions[j]
@@ -55,7 +62,7 @@ func recordMultiCluster(out *translate.Output, res *deploy.Result) {
 						continue
 					}
 					if c.Status == metav1.ConditionTrue {
-						c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.RouteReasonBackendNotFound), status.Truncate(msg)
+						c.Status, c.Reason, c.Message = metav1.ConditionFalse, reason, status.Truncate(msg)
 					} else {
 						c.Message = status.Truncate(c.Message + "; " + msg)
 					}
@@ -64,6 +71,10 @@ func recordMultiCluster(out *translate.Output, res *deploy.Result) {
 		}
 	}
 }
+
+// ReasonTooManyTargetGroups is the ResolvedRefs reason of a route whose ServiceImports resolved
+// to more target groups than VPC Lattice forwards to from one rule.
+const ReasonTooManyTargetGroups = "TooManyTargetGroups"
 
 func setExportCondition(c *v1alpha1.ServiceExportCondition, st corev1.ConditionStatus, reason, msg string) {
 	c.Status, c.Reason, c.Message = st, &reason, &msg
@@ -126,7 +137,7 @@ func (p *Pass) exportFinalizers(protect bool) []Finalizer {
 func (p *Pass) setExportStatus(se *v1alpha1.ServiceExport, now time.Time) (ours, changed bool) {
 	want, ok := p.Output.ServiceExports[types.NamespacedName{Namespace: se.Namespace, Name: se.Name}]
 	if !ok {
-		return false, false
+		return p.setWithdrawnExportStatus(se, now)
 	}
 	return true, merge(&se.Status, mergeExportStatus(se.Status, want, metav1.NewTime(now.Truncate(time.Second))))
 }

@@ -5,7 +5,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
 )
 
@@ -110,22 +109,11 @@ func (p *Pass) Release() []Finalizer {
 		return out
 	}
 	for _, obj := range p.gatewaysAndRoutes() {
-		if (obj.GetDeletionTimestamp() != nil || !p.own.owns(obj)) && !p.withdrawing(obj) {
+		if _, held := p.held(obj); (obj.GetDeletionTimestamp() != nil || !p.own.owns(obj)) && !held {
 			out = append(out, Finalizer{Object: obj})
 		}
 	}
 	return append(out, p.policyFinalizers(false)...)
-}
-
-// withdrawing says whether the deletion of a route's or Gateway's Lattice resources failed.
-func (p *Pass) withdrawing(obj client.Object) bool {
-	w := p.Result.Withdrawals
-	if key, isRoute := RouteKey(obj); isRoute {
-		_, failed := w.Routes[key]
-		return failed
-	}
-	_, failed := w.Gateways[model.GatewayKey{Namespace: obj.GetNamespace(), Name: obj.GetName()}]
-	return failed
 }
 
 func (p *Pass) gatewaysAndRoutes() []client.Object {

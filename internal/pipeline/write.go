@@ -16,8 +16,10 @@ import (
 // SetStatus merges the status this pass computed for obj into obj's own, in place: conditions
 // keep their lastTransitionTime when their status is unchanged and get now otherwise, and other
 // controllers' route parent entries stay. A policy whose target moved to another controller
-// since the last pass loses the conditions we wrote. ours is false (and obj untouched) when the
-// pass has no status for obj; changed says whether obj's status differs from before.
+// since the last pass loses the conditions we wrote; a Gateway, route or ServiceExport whose
+// Lattice resources could not be deleted says why (see held.go). ours is false (and obj
+// untouched) when the pass has no status for obj; changed says whether obj's status differs
+// from before.
 func (p *Pass) SetStatus(obj client.Object, now time.Time) (ours, changed bool) {
 	if key, ok := PolicyKey(obj); ok {
 		return p.setPolicyStatus(obj, key, now)
@@ -30,7 +32,10 @@ func (p *Pass) SetStatus(obj client.Object, now time.Time) (ours, changed bool) 
 		return ok, ok && merge(&o.Status, status.MergeGatewayClass(o.Status, want, t))
 	case *gwv1.Gateway:
 		want, ok := p.Output.Gateways[nn]
-		return ok, ok && merge(&o.Status, status.MergeGateway(o.Status, want, t))
+		if !ok {
+			return p.setHeldStatus(o, now)
+		}
+		return true, merge(&o.Status, status.MergeGateway(o.Status, want, t))
 	case *v1alpha1.ServiceExport:
 		return p.setExportStatus(o, now)
 	case *v1alpha1.ServiceNetwork:
@@ -42,7 +47,7 @@ func (p *Pass) SetStatus(obj client.Object, now time.Time) (ours, changed bool) 
 	}
 	want, ok := routeStatuses(p.Output)[key.Kind][nn]
 	if !ok {
-		return false, false
+		return p.setHeldStatus(obj, now)
 	}
 	_, st := routeSpec(obj)
 	return true, merge(&st.Parents, status.MergeParents(st.Parents, want, p.controller, t))

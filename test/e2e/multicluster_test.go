@@ -14,12 +14,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
+	"github.com/lattice-gateway/lattice-gateway/internal/pipeline"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
 	"github.com/lattice-gateway/lattice-gateway/test/cluster"
 	"github.com/lattice-gateway/lattice-gateway/test/harness"
@@ -50,8 +52,11 @@ spec:
 
 // TestMultiClusterExportImport: two API servers with their own Pod ranges, two controllers with
 // their own cluster name and VPC, one Local Lattice. B exports inventory-ver2, A's route imports
-// it; 1,000 requests split within ±5 points of 50/50 across the clusters; deleting the export
-// moves all traffic to A's backend and the route says why; both clusters have a Gateway my-hotel,
+// it; 1,000 requests split within ±5 points of 50/50 across the clusters; scaling B's backend
+// makes target calls only; restarting B's controller after a change made while it was down
+// converges; so does restarting A's, during whose absence B's export was deleted and held (its
+// status saying why) by the rule of A still forwarding to it; deleting the export moves all
+// traffic to A's backend and the route says why; both clusters have a Gateway my-hotel,
 // so they share one service network, and deleting everything in both clusters leaves nothing in
 // Lattice and no object stuck on a finalizer.
 func TestMultiClusterExportImport(t *testing.T) {
@@ -62,8 +67,8 @@ func TestMultiClusterExportImport(t *testing.T) {
 	b.kubeconfig = b.controllerKubeconfig(t)
 	// Imports are re-resolved every 2 seconds, so that the test sees exports come and go quickly.
 	fast := deploy.Config{ImportTTL: 2 * time.Second}
-	a.startController(t, harness.ControllerOptions{Name: "lattice-gateway-a", Deploy: fast})
-	b.startController(t, harness.ControllerOptions{Name: "lattice-gateway-b", Deploy: fast})
+	ca := a.startController(t, harness.ControllerOptions{Name: "lattice-gateway-a", Deploy: fast})
+	cb := b.startController(t, harness.ControllerOptions{Name: "lattice-gateway-b", Deploy: fast})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -154,16 +159,103 @@ func TestMultiClusterExportImport(t *testing.T) {
 		t.Errorf("split %v, want inventory-ver1 (cluster A) 0.50±0.05 of %d", got, n)
 	}
 
-	// Deleting the export: all traffic to A's backend, the route says why, the export is gone.
+	// Scaling B's backend changes its export's targets and nothing else, in either cluster.
+	scaleVer2 := func(replicas int) {
+		t.Helper()
+		patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas)))
+		if err := b.cluster.Client.Patch(ctx, &appsv1.Deployment{ObjectMeta: objMeta("default", "inventory-ver2")}, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ver2Targets := func(n int) {
+		t.Helper()
+		harness.Eventually(t, time.Minute, harness.That(func() bool {
+			return len(targetsOf(a.lattice.Store().Snapshot(), ver2Export)) == n
+		}, func() string { return fmt.Sprint(targetsOf(a.lattice.Store().Snapshot(), ver2Export)) }))
+	}
+	a.lattice.ResetCounts()
+	scaleVer2(1)
+	ver2Targets(1)
+	scaleCalls := a.lattice.Counts()
+	t.Logf("scale inventory-ver2 in B to 1: API calls %v", opsOf(scaleCalls))
+	if targetCalls := scaleCalls.Op("RegisterTargets") + scaleCalls.Op("DeregisterTargets"); scaleCalls.Mutating() != targetCalls {
+		t.Errorf("scaling B's backend made %d mutating calls, %d of them target calls; only target calls are expected: %v",
+			scaleCalls.Mutating(), targetCalls, opsOf(scaleCalls))
+	}
+	if scaleCalls.Op("DeregisterTargets") == 0 {
+		t.Error("no DeregisterTargets call after scaling B's backend down")
+	}
+	// Converged: the same resources as before, none twice.
+	converged := func(when string) {
+		t.Helper()
+		inv := a.latticeInventory()
+		if d := duplicates(inv); len(d) > 0 {
+			t.Errorf("%s: duplicates %v", when, d)
+		}
+		// A's inventory-ver1 and target-less groups, B's export; one network with both VPCs.
+		want := map[string]int{"ServiceNetwork": 1, "VPCAssociation": 2, "Service": 1, "ServiceAssociation": 1, "Listener": 1, "TargetGroup": 3}
+		for kind, n := range want {
+			if len(inv[kind]) != n {
+				t.Errorf("%s: %d %s, want %d: %v", when, len(inv[kind]), kind, n, inv[kind])
+			}
+		}
+	}
+	converged("after scaling")
+
+	// Restarting B's controller with a change made while it was down: it converges.
+	cb.Stop(t)
+	a.lattice.ResetCounts()
+	scaleVer2(2)
+	b.startController(t, harness.ControllerOptions{Name: "lattice-gateway-b2", Deploy: fast})
+	ver2Targets(2)
+	t.Logf("B restarted with inventory-ver2 scaled to 2 meanwhile: API calls %v", opsOf(a.lattice.Counts()))
+	converged("after restarting B")
+	harness.Eventually(t, time.Minute, harness.That(func() bool { got := send(20); return got["inventory-ver2"] > 0 && got["inventory-ver1"] > 0 },
+		func() string { return fmt.Sprint(send(20)) }))
+
+	// Restarting A's controller: while it is down, its route changes and B's export is deleted.
+	// B cannot delete the target group A's rule still forwards to: the ServiceExport stays, says
+	// why, and goes once A, restarted, moves its rule away.
+	ca.Stop(t)
+	if err := a.cluster.Client.Patch(ctx, &gwv1.HTTPRoute{ObjectMeta: objMeta("default", "inventory")}, client.RawPatch(types.MergePatchType,
+		[]byte(`{"spec":{"rules":[{"backendRefs":[{"name":"inventory-ver1","kind":"Service","port":8090,"weight":80},`+
+			`{"name":"inventory-ver2","group":"application-networking.k8s.aws","kind":"ServiceImport","weight":20}]}]}}`))); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.cluster.Client.Delete(ctx, &v1alpha1.ServiceExport{ObjectMeta: objMeta("default", "inventory-ver2")}); err != nil {
 		t.Fatal(err)
 	}
+	held := &v1alpha1.ServiceExport{}
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
+		if err := b.cluster.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "inventory-ver2"}, held); err != nil {
+			return false
+		}
+		for _, c := range held.Status.Conditions {
+			if c.Type == v1alpha1.ServiceExportExported && c.Status == corev1.ConditionFalse && c.Reason != nil && *c.Reason == pipeline.ReasonWithdrawalFailed &&
+				c.Message != nil && strings.Contains(*c.Message, "ConflictException") {
+				return true
+			}
+		}
+		return false
+	}, func() string {
+		return fmt.Sprintf("ServiceExport inventory-ver2 being deleted: finalizers %v status %+v", held.Finalizers, held.Status)
+	}))
+	t.Logf("export held while A's rule forwards to it: %s", *exportConditionOf(held, v1alpha1.ServiceExportExported).Message)
+	a.startController(t, harness.ControllerOptions{Name: "lattice-gateway-a2", Deploy: fast})
+
+	// Deleting the export: all traffic to A's backend, the route (its change made while A was
+	// down taken) says why, the export is gone.
+	harness.RouteCondition(t, a.cluster.Client, "default", "inventory", "my-hotel", string(gwv1.RouteConditionResolvedRefs), metav1.ConditionFalse, string(gwv1.RouteReasonBackendNotFound))
+	harness.RouteCondition(t, a.cluster.Client, "default", "inventory", "my-hotel", status.ConditionProgrammed, metav1.ConditionTrue, status.ReasonProgrammed)
 	harness.Eventually(t, time.Minute, harness.That(unresolved, func() string { return fmt.Sprintf("ResolvedRefs %+v", routeResolvedRefs()) }))
 	// The import's share goes to the group without targets, which Local Lattice's data plane
 	// hands to the groups with targets: all requests reach A.
 	harness.Eventually(t, 30*time.Second, harness.That(func() bool { got := send(20); return got["inventory-ver2"] == 0 && got["inventory-ver1"] > 0 },
 		func() string { return fmt.Sprint(send(20)) }))
 	b.waitGone(t, &v1alpha1.ServiceExport{ObjectMeta: objMeta("default", "inventory-ver2")})
+	if d := duplicates(a.latticeInventory()); len(d) > 0 {
+		t.Errorf("after restarting A: duplicates %v", d)
+	}
 
 	// Deleting everything in both clusters leaves nothing in Lattice and nothing stuck.
 	inA := []client.Object{
@@ -193,11 +285,21 @@ func TestMultiClusterExportImport(t *testing.T) {
 		func() string { return fmt.Sprint(a.latticeInventory()) }))
 }
 
+// ver2Export prefixes the name of B's target group exporting inventory-ver2.
+const ver2Export = "k8s-default-inventory-ver2-"
+
 func exportCondition(se *v1alpha1.ServiceExport, typ v1alpha1.ServiceExportConditionType) string {
-	for _, c := range se.Status.Conditions {
-		if c.Type == typ {
-			return string(c.Status)
-		}
+	if c := exportConditionOf(se, typ); c != nil {
+		return string(c.Status)
 	}
 	return ""
+}
+
+func exportConditionOf(se *v1alpha1.ServiceExport, typ v1alpha1.ServiceExportConditionType) *v1alpha1.ServiceExportCondition {
+	for i := range se.Status.Conditions {
+		if se.Status.Conditions[i].Type == typ {
+			return &se.Status.Conditions[i]
+		}
+	}
+	return nil
 }

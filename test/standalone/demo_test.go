@@ -179,3 +179,24 @@ func TestDemoKeepRunning(t *testing.T) {
 		t.Errorf("manifest copy %s not removed: %v", dir, err)
 	}
 }
+
+// TestDemoMultiCluster: `demo --multi-cluster` serves the route of cluster-a from both clusters'
+// pods, inventory-ver2 through cluster-b's export.
+func TestDemoMultiCluster(t *testing.T) {
+	p := start(t, "demo", "--multi-cluster", "--listener-port-offset", strconv.Itoa(freePort(t)-80), "--data-dir", t.TempDir())
+	if err := p.Wait(time.Minute); err != nil {
+		t.Fatalf("demo exit: %v", err)
+	}
+	out := p.Output()
+	if n := strings.Count(out, "Inventory-ver1 handler pod   <- cluster-a") + strings.Count(out, "Inventory-ver2 handler pod   <- cluster-b"); n != 30 {
+		t.Errorf("%d inventory answers naming their cluster, want 30", n)
+	}
+	for _, want := range []string{"Split over 30 requests: inventory-ver1 15 (50%)  inventory-ver2 15 (50%)",
+		"Served by cluster: cluster-a 15 (50%)  cluster-b 15 (50%)",
+		"[cluster-b] CreateTargetGroup target group k8s-default-inventory-ver2-8090-http1-",
+		"[cluster-a] CreateServiceNetwork service network my-hotel"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
