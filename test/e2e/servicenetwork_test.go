@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
+	"github.com/lattice-gateway/lattice-gateway/internal/status"
+	"github.com/lattice-gateway/lattice-gateway/test/cluster"
 	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
@@ -196,4 +199,19 @@ func TestServiceNetworkOverride(t *testing.T) {
 	if len(vpcs.Items) != 1 || aws.ToString(vpcs.Items[0].ServiceNetworkName) != "conformance-sn" {
 		t.Errorf("VPC associations: %+v, want one with conformance-sn", vpcs.Items)
 	}
+
+	// Requests reach both versions through the default network.
+	inventory := harness.RouteProgrammed(t, e.cluster.Client, "default", "inventory", "my-hotel", time.Minute)
+	dnsName := inventory.Annotations[status.AnnotationDomainName]
+	ips, err := cluster.ResolveDNS(dnsName, e.dp.DNSAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ips[0].String() + ":" + strconv.Itoa(80+listenerPortOffset) + "/"
+	dial := cluster.PodDialer(t)
+	var answers map[string]int
+	harness.Eventually(t, time.Minute, harness.That(func() bool {
+		answers = cluster.Apps(cluster.SendRequests(20, url, dnsName, dial))
+		return answers["inventory-ver1"] > 0 && answers["inventory-ver2"] > 0 && answers["inventory-ver1"]+answers["inventory-ver2"] == 20
+	}, func() string { return fmt.Sprintf("20 requests to %s answered by %v", dnsName, answers) }))
 }
