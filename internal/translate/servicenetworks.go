@@ -46,21 +46,21 @@ func (t *translator) serviceNetworkResources() {
 		}
 		extra, notes := additionalTags(r.Annotations)
 		msg := strings.Join(append([]string{"Accepted"}, notes...), "; ")
-		programmed := pending(gen)
+		programmed, wanted := pending(gen), true
 		if r.DeletionTimestamp != nil {
-			gw := t.gatewayNamed(r.Name)
-			if gw == nil {
-				// Not in the model any more: deploy deletes the network if ours.
-				programmed.Message = "Deleting: the service network goes if this controller created it"
-				t.out.ServiceNetworks[r.Name] = v1alpha1.ServiceNetworkStatus{Conditions: []metav1.Condition{
-					cond(conditionAccepted, true, conditionAccepted, msg, gen), programmed}}
-				continue
+			if gw := t.gatewayNamed(r.Name); gw != nil {
+				programmed = cond(status.ConditionProgrammed, false, ReasonDeleteBlocked,
+					fmt.Sprintf("Cannot delete: Gateway %s still uses this service network; delete it first", gw), gen)
+			} else {
+				// Out of the model: deploy deletes the network if ours.
+				programmed.Message, wanted = "Deleting: the service network goes if this controller created it", false
 			}
-			programmed = cond(status.ConditionProgrammed, false, ReasonDeleteBlocked,
-				fmt.Sprintf("Cannot delete: Gateway %s still uses this service network; delete it first", gw), gen)
 		}
 		t.out.ServiceNetworks[r.Name] = v1alpha1.ServiceNetworkStatus{Conditions: []metav1.Condition{
 			cond(conditionAccepted, true, conditionAccepted, msg, gen), programmed}}
+		if !wanted {
+			continue
+		}
 		if i, ok := byName[r.Name]; ok {
 			sn := &t.out.Model.ServiceNetworks[i]
 			sn.Resource = r.Name
