@@ -18,6 +18,14 @@ func (d *Deployer) TargetStatuses(ctx context.Context, namespace, name string) (
 	// The deployer's lock keeps a running Apply from changing tags under us; ListTargets runs
 	// without it.
 	d.mu.Lock()
+	// Right after a restart the gate may ask before the first Apply discovered Lattice; an
+	// empty answer would turn ready pods unready.
+	if d.state == nil {
+		if err := d.rediscover(ctx); err != nil {
+			d.mu.Unlock()
+			return nil, fmt.Errorf("target statuses of service %s/%s: %w", namespace, name, err)
+		}
+	}
 	var ids []string
 	d.state.targetGroups.keys(func(t *tgState) bool {
 		if t.tags[model.TagManagedBy] == d.cfg.ManagedBy() && t.tags[model.TagServiceNamespace] == namespace && t.tags[model.TagServiceName] == name {

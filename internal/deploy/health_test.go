@@ -11,7 +11,8 @@ import (
 
 // TestTargetStatuses: the statuses of a Kubernetes Service's targets come from ListTargets of
 // the target groups tagged with that Service, also for a deployer that only discovered them
-// (a restarted controller).
+// (a restarted controller) and for one asked before it discovered anything (the gate of a
+// restarted controller runs before its first Apply).
 func TestTargetStatuses(t *testing.T) {
 	srv := startLattice(t, api.Faults{})
 	ctx := context.Background()
@@ -25,9 +26,10 @@ func TestTargetStatuses(t *testing.T) {
 	if err := restarted.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
+	fresh := newDeployer(t, newClient(t, srv, 3, nil))
 	for name, dep := range map[string]interface {
 		TargetStatuses(context.Context, string, string) (map[model.Target]string, error)
-	}{"deployer": d, "restarted": restarted} {
+	}{"deployer": d, "restarted": restarted, "fresh": fresh} {
 		got, err := dep.TargetStatuses(ctx, "default", "inventory-ver1")
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,8 @@ func Kind(obj client.Object) string {
 		return "GatewayClass"
 	case *gwv1.Gateway:
 		return "Gateway"
+	case *gwv1.ListenerSet:
+		return "ListenerSet"
 	case *v1alpha1.ServiceExport:
 		return v1alpha1.ServiceExportKind
 	case *v1alpha1.ServiceNetwork:
@@ -66,8 +68,9 @@ func RouteStatus(obj client.Object) *gwv1.RouteStatus {
 	return st
 }
 
-// Objects are the snapshot's objects that have a status: GatewayClasses, Gateways, routes,
-// policies, then ServiceExports and ServiceNetworks, as pointers into the snapshot, whatever their deletion state.
+// Objects are the snapshot's objects that have a status: GatewayClasses, Gateways, ListenerSets,
+// routes, policies, then ServiceExports and ServiceNetworks, as pointers into the snapshot,
+// whatever their deletion state.
 func (p *Pass) Objects() []client.Object {
 	in := p.snapshot
 	var out []client.Object
@@ -76,6 +79,9 @@ func (p *Pass) Objects() []client.Object {
 	}
 	for i := range in.Gateways {
 		out = append(out, &in.Gateways[i])
+	}
+	for i := range in.ListenerSets {
+		out = append(out, &in.ListenerSets[i])
 	}
 	out = append(append(out, routes(in)...), policies(in)...)
 	return append(append(out, p.exportObjects()...), p.serviceNetworkObjects()...)
@@ -95,10 +101,11 @@ func routes(in *translate.Input) []client.Object {
 	return out
 }
 
-// live is in without the Gateways, routes and policies being deleted.
+// live is in without the Gateways, ListenerSets, routes and policies being deleted.
 func live(in *translate.Input) *translate.Input {
 	out := *in
 	out.Gateways = liveOnly(in.Gateways)
+	out.ListenerSets = liveOnly(in.ListenerSets)
 	out.HTTPRoutes = liveOnly(in.HTTPRoutes)
 	out.GRPCRoutes = liveOnly(in.GRPCRoutes)
 	out.TLSRoutes = liveOnly(in.TLSRoutes)

@@ -65,7 +65,9 @@ func (o outcomes) failed() int {
 }
 
 // record fills the Pending Programmed conditions of out: of each parent of the routes, and of
-// the gateways and their listeners. Objects without an outcome stay Pending.
+// the gateways and their listeners, and of ListenerSets and theirs from their Gateway's outcome
+// (their listeners are programmed into the services of the Gateway's service network). Objects
+// without an outcome stay Pending.
 func (o outcomes) record(out *translate.Output) {
 	for kind, routes := range routeStatuses(out) {
 		for nn, parents := range routes {
@@ -86,6 +88,16 @@ func (o outcomes) record(out *translate.Output) {
 		status.SetProgrammed(st.Conditions, res)
 		for i := range st.Listeners {
 			status.SetProgrammed(st.Listeners[i].Conditions, res)
+		}
+	}
+	for _, ls := range out.ListenerSets {
+		res, ok := o.gateways[ls.Gateway]
+		if !ok {
+			continue
+		}
+		status.SetProgrammed(ls.Status.Conditions, res)
+		for i := range ls.Status.Listeners {
+			status.SetProgrammed(ls.Status.Listeners[i].Conditions, res)
 		}
 	}
 }

@@ -10,14 +10,15 @@ import (
 
 // ownership says which objects belong to this controller, whatever their deletion state: a
 // Gateway belongs to us while its GatewayClass names our controller, a route while one of its
-// parentRefs names such a Gateway.
+// parentRefs names such a Gateway or a ListenerSet whose parent is such a Gateway.
 type ownership struct {
-	classes  []*gwv1.GatewayClass
-	gateways map[types.NamespacedName]bool
+	classes      []*gwv1.GatewayClass
+	gateways     map[types.NamespacedName]bool
+	listenerSets map[types.NamespacedName]bool
 }
 
 func newOwnership(in *translate.Input, controllerName string) ownership {
-	o := ownership{gateways: map[types.NamespacedName]bool{}}
+	o := ownership{gateways: map[types.NamespacedName]bool{}, listenerSets: map[types.NamespacedName]bool{}}
 	ours := map[string]bool{}
 	for i := range in.GatewayClasses {
 		if cl := &in.GatewayClasses[i]; string(cl.Spec.ControllerName) == controllerName {
@@ -30,7 +31,26 @@ func newOwnership(in *translate.Input, controllerName string) ownership {
 			o.gateways[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}] = true
 		}
 	}
+	for i := range in.ListenerSets {
+		ls := &in.ListenerSets[i]
+		ref := ls.Spec.ParentRef
+		if (ref.Group != nil && *ref.Group != gwv1.GroupName) || (ref.Kind != nil && *ref.Kind != "Gateway") {
+			continue
+		}
+		if o.gateways[parentKey(ls.Namespace, ref.Namespace, ref.Name)] {
+			o.listenerSets[types.NamespacedName{Namespace: ls.Namespace, Name: ls.Name}] = true
+		}
+	}
 	return o
+}
+
+// parentKey is the object a reference from namespace names; its namespace defaults to the
+// referrer's.
+func parentKey(namespace string, refNamespace *gwv1.Namespace, name gwv1.ObjectName) types.NamespacedName {
+	if refNamespace != nil && *refNamespace != "" {
+		namespace = string(*refNamespace)
+	}
+	return types.NamespacedName{Namespace: namespace, Name: string(name)}
 }
 
 // owns reports whether a Gateway or route is ours.
@@ -46,15 +66,16 @@ func (o ownership) owns(obj client.Object) bool {
 		if p.Group != nil && *p.Group != gwv1.GroupName {
 			continue
 		}
-		if p.Kind != nil && *p.Kind != "Gateway" {
-			continue
-		}
-		ns := obj.GetNamespace()
-		if p.Namespace != nil {
-			ns = string(*p.Namespace)
-		}
-		if o.gateways[types.NamespacedName{Namespace: ns, Name: string(p.Name)}] {
-			return true
+		key := parentKey(obj.GetNamespace(), p.Namespace, p.Name)
+		switch {
+		case p.Kind == nil || *p.Kind == "Gateway":
+			if o.gateways[key] {
+				return true
+			}
+		case *p.Kind == "ListenerSet":
+			if o.listenerSets[key] {
+				return true
+			}
 		}
 	}
 	return false

@@ -428,3 +428,48 @@ func copyEach[T any](s []T, deepCopy func(*T) *T) []T {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestListenerSetProgrammed: a ListenerSet and its listeners are Programmed when their parent
+// Gateway's service network is, and the status lands on the ListenerSet object.
+func TestListenerSetProgrammed(t *testing.T) {
+	const set = `apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: extra, namespace: default, generation: 3}
+spec:
+  parentRef: {name: my-hotel}
+  listeners: [{name: extra, port: 8080, protocol: HTTP}]
+`
+	in := parse(t, world+"---\n"+set, func(in *translate.Input) {
+		from := gwv1.NamespacesFromSame
+		in.Gateways[0].Spec.AllowedListeners = &gwv1.AllowedListeners{Namespaces: &gwv1.ListenerNamespaces{From: &from}}
+	})
+	p := New(testConfig, &fakeDeployer{result: programmed("")})
+	pass := p.Translate(in)
+	p.Deploy(context.Background(), pass)
+
+	ls := &in.ListenerSets[0]
+	ours, changed := pass.SetStatus(ls, t2)
+	if !ours || !changed {
+		t.Fatalf("SetStatus on the ListenerSet: ours %v changed %v, want both", ours, changed)
+	}
+	if got := programmedOf(t, ls.Status.Conditions); got.status != "True" || got.reason != status.ReasonProgrammed {
+		t.Errorf("ListenerSet Programmed = %+v, want True/Programmed", got)
+	}
+	if len(ls.Status.Listeners) != 1 {
+		t.Fatalf("ListenerSet has %d listener statuses, want 1", len(ls.Status.Listeners))
+	}
+	if got := programmedOf(t, ls.Status.Listeners[0].Conditions); got.status != "True" {
+		t.Errorf("ListenerSet listener Programmed = %+v, want True", got)
+	}
+	if c := ls.Status.Conditions[0]; c.ObservedGeneration != 3 || c.LastTransitionTime.Time != t2 {
+		t.Errorf("Accepted observedGeneration %d at %v, want 3 at %v", c.ObservedGeneration, c.LastTransitionTime, t2)
+	}
+	gw := &in.Gateways[0]
+	pass.SetStatus(gw, t2)
+	if n := gw.Status.AttachedListenerSets; n == nil || *n != 1 {
+		t.Errorf("Gateway attachedListenerSets = %v, want 1", n)
+	}
+	if Kind(ls) != "ListenerSet" {
+		t.Errorf("Kind = %q, want ListenerSet", Kind(ls))
+	}
+}

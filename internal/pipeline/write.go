@@ -36,6 +36,9 @@ func (p *Pass) SetStatus(obj client.Object, now time.Time) (ours, changed bool) 
 			return p.setHeldStatus(o, now)
 		}
 		return true, merge(&o.Status, status.MergeGateway(o.Status, want, t))
+	case *gwv1.ListenerSet:
+		want, ok := p.Output.ListenerSets[nn]
+		return ok, ok && merge(&o.Status, status.MergeListenerSet(o.Status, want.Status, t))
 	case *v1alpha1.ServiceExport:
 		return p.setExportStatus(o, now)
 	case *v1alpha1.ServiceNetwork:

@@ -25,6 +25,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/readiness"
 	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 	"github.com/lattice-gateway/lattice-gateway/internal/translate"
+	"github.com/lattice-gateway/lattice-gateway/test/harness"
 )
 
 // health stands in for Lattice's ListTargets: target IP -> status.
@@ -51,34 +52,13 @@ func (h *health) TargetStatuses(_ context.Context, namespace, name string) (map[
 	return out, nil
 }
 
-// webhookConfig is the chart's MutatingWebhookConfiguration. envtest points the Service at its
-// local server and joins host and path with a slash, hence the path without one.
-func webhookConfig() *admissionv1.MutatingWebhookConfiguration {
-	fail, none := admissionv1.Fail, admissionv1.SideEffectClassNone
-	path := readiness.WebhookPath[1:]
-	return &admissionv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "lattice-gateway"},
-		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
-		Webhooks: []admissionv1.MutatingWebhook{{
-			Name:                    "mpod.gw.k8s.aws",
-			AdmissionReviewVersions: []string{"v1"},
-			ClientConfig:            admissionv1.WebhookClientConfig{Service: &admissionv1.ServiceReference{Namespace: "x", Name: "x", Path: &path}},
-			FailurePolicy:           &fail,
-			SideEffects:             &none,
-			NamespaceSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{readiness.NamespaceLabel: "enabled"}},
-			Rules: []admissionv1.RuleWithOperations{{Operations: []admissionv1.OperationType{admissionv1.Create},
-				Rule: admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
-		}},
-	}
-}
-
 // start runs a real kube-apiserver with the webhook installed and a manager serving it and the
 // gate controller with health; it returns a client of the apiserver.
 func start(t *testing.T, h readiness.TargetHealth) (context.Context, client.Client) {
 	t.Helper()
 	var wh *envtest.WebhookInstallOptions
 	cfg := testenv.StartWith(t, func(env *envtest.Environment) {
-		env.WebhookInstallOptions.MutatingWebhooks = []*admissionv1.MutatingWebhookConfiguration{webhookConfig()}
+		env.WebhookInstallOptions.MutatingWebhooks = []*admissionv1.MutatingWebhookConfiguration{harness.ReadinessWebhook()}
 		wh = &env.WebhookInstallOptions
 	})
 	scheme, err := kubernetes.NewScheme()

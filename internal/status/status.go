@@ -103,17 +103,36 @@ func MergeGatewayClass(current, want gwv1.GatewayClassStatus, now metav1.Time) g
 func MergeGateway(current, want gwv1.GatewayStatus, now metav1.Time) gwv1.GatewayStatus {
 	next := *want.DeepCopy()
 	next.Conditions = MergeConditions(current.Conditions, next.Conditions, now)
-	for i := range next.Listeners {
-		l := &next.Listeners[i]
+	mergeListeners(current.Listeners, next.Listeners, func(l *gwv1.ListenerStatus) (gwv1.SectionName, *[]metav1.Condition) {
+		return l.Name, &l.Conditions
+	}, now)
+	return next
+}
+
+// MergeListenerSet returns want with its conditions, and those of each listener, merged into
+// current's.
+func MergeListenerSet(current, want gwv1.ListenerSetStatus, now metav1.Time) gwv1.ListenerSetStatus {
+	next := *want.DeepCopy()
+	next.Conditions = MergeConditions(current.Conditions, next.Conditions, now)
+	mergeListeners(current.Listeners, next.Listeners, func(l *gwv1.ListenerEntryStatus) (gwv1.SectionName, *[]metav1.Condition) {
+		return l.Name, &l.Conditions
+	}, now)
+	return next
+}
+
+// mergeListeners merges the conditions of each listener of next into those of the current
+// listener of the same name, in place.
+func mergeListeners[L any](current, next []L, fields func(*L) (gwv1.SectionName, *[]metav1.Condition), now metav1.Time) {
+	for i := range next {
+		name, conds := fields(&next[i])
 		var old []metav1.Condition
-		for _, ol := range current.Listeners {
-			if ol.Name == l.Name {
-				old = ol.Conditions
+		for j := range current {
+			if n, c := fields(&current[j]); n == name {
+				old = *c
 			}
 		}
-		l.Conditions = MergeConditions(old, l.Conditions, now)
+		*conds = MergeConditions(old, *conds, now)
 	}
-	return next
 }
 
 // MergeParents replaces the entries of controller in status.parents by want and keeps the other

@@ -203,3 +203,33 @@ func TestSetProgrammed(t *testing.T) {
 		})
 	}
 }
+
+func TestMergeListenerSetListeners(t *testing.T) {
+	current := gwv1.ListenerSetStatus{
+		Conditions: []metav1.Condition{cond("Accepted", "True", t0)},
+		Listeners: []gwv1.ListenerEntryStatus{
+			{Name: "a", Conditions: []metav1.Condition{cond("Programmed", "True", t0)}},
+			{Name: "b", Conditions: []metav1.Condition{cond("Programmed", "True", t0)}},
+		},
+	}
+	want := gwv1.ListenerSetStatus{
+		Conditions: []metav1.Condition{cond("Accepted", "False", metav1.Time{})},
+		Listeners: []gwv1.ListenerEntryStatus{
+			{Name: "b", Conditions: []metav1.Condition{cond("Programmed", "True", metav1.Time{})}},
+			{Name: "a", Conditions: []metav1.Condition{cond("Programmed", "False", metav1.Time{})}},
+		},
+	}
+	got := MergeListenerSet(current, want, now)
+	if at := got.Conditions[0].LastTransitionTime; !at.Equal(&now) {
+		t.Errorf("Accepted changed status: lastTransitionTime %v, want %v", at, now)
+	}
+	if at := got.Listeners[0].Conditions[0].LastTransitionTime; !at.Equal(&t0) {
+		t.Errorf("listener b unchanged: lastTransitionTime %v, want %v", at, t0)
+	}
+	if at := got.Listeners[1].Conditions[0].LastTransitionTime; !at.Equal(&now) {
+		t.Errorf("listener a changed: lastTransitionTime %v, want %v", at, now)
+	}
+	if !want.Listeners[0].Conditions[0].LastTransitionTime.IsZero() {
+		t.Error("MergeListenerSet must not modify want")
+	}
+}

@@ -32,12 +32,13 @@ type certResolution struct {
 	missing bool
 }
 
-// resolveCertificates resolves a listener's certificateRefs. Lattice serves one certificate per
+// resolveCertificates resolves the certificateRefs of a listener of a Gateway or ListenerSet
+// (fromKind) in namespace. Lattice serves one certificate per
 // service, so the first reference is served; the others must still be valid, as the spec asks.
-func (t *translator) resolveCertificates(gwNamespace string, refs []gwv1.SecretObjectReference) certResolution {
+func (t *translator) resolveCertificates(fromKind, namespace string, refs []gwv1.SecretObjectReference) certResolution {
 	var res certResolution
 	for i, ref := range refs {
-		r := t.resolveCertificate(gwNamespace, ref)
+		r := t.resolveCertificate(fromKind, namespace, ref)
 		if r.reason != "" {
 			return r
 		}
@@ -48,7 +49,7 @@ func (t *translator) resolveCertificates(gwNamespace string, refs []gwv1.SecretO
 	return res
 }
 
-func (t *translator) resolveCertificate(gwNamespace string, ref gwv1.SecretObjectReference) certResolution {
+func (t *translator) resolveCertificate(fromKind, gwNamespace string, ref gwv1.SecretObjectReference) certResolution {
 	ns := gwNamespace
 	if ref.Namespace != nil && *ref.Namespace != "" {
 		ns = string(*ref.Namespace)
@@ -60,7 +61,7 @@ func (t *translator) resolveCertificate(gwNamespace string, ref gwv1.SecretObjec
 	if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret") {
 		return invalid("certificateRef %s: only core Secrets are supported", key)
 	}
-	if ns != gwNamespace && !t.referenceGranted("Gateway", gwNamespace, "", "Secret", ns, string(ref.Name)) {
+	if ns != gwNamespace && !t.referenceGranted(fromKind, gwNamespace, "", "Secret", ns, string(ref.Name)) {
 		return certResolution{reason: string(gwv1.ListenerReasonRefNotPermitted),
 			msg: fmt.Sprintf("certificateRef %s/%s is in another namespace and no ReferenceGrant allows it", ns, ref.Name)}
 	}

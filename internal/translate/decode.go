@@ -89,6 +89,8 @@ func (in *Input) Add(obj runtime.Object) error {
 		in.GRPCRoutes = append(in.GRPCRoutes, *o)
 	case *gwv1.TLSRoute:
 		in.TLSRoutes = append(in.TLSRoutes, *o)
+	case *gwv1.ListenerSet:
+		in.ListenerSets = append(in.ListenerSets, *o)
 	case *gwv1beta1.ReferenceGrant:
 		in.ReferenceGrants = append(in.ReferenceGrants, *o)
 	case *gwv1.ReferenceGrant:

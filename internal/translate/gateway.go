@@ -29,6 +29,7 @@ var supportedFeatures = []gwv1.SupportedFeature{
 	{Name: "HTTPRouteMethodMatching"},
 	{Name: "HTTPRouteNamedRouteRule"},
 	{Name: "HTTPRouteParentRefPort"},
+	{Name: "ListenerSet"},
 	{Name: "ReferenceGrant"},
 	{Name: "TLSRoute"},
 }
@@ -110,7 +111,7 @@ func (t *translator) gateways() {
 		g := &gatewayState{gw: gw, key: model.GatewayKey{Namespace: gw.Namespace, Name: gw.Name}}
 		t.gatewaysByKey[g.key] = g
 		g.validate(class, func(refs []gwv1.SecretObjectReference) certResolution {
-			return t.resolveCertificates(gw.Namespace, refs)
+			return t.resolveCertificates("Gateway", gw.Namespace, refs)
 		}, t.cfg.IgnoreMissingCertificateRefs)
 		if g.accepted {
 			accepted = append(accepted, g)

@@ -399,7 +399,7 @@ func (t *translator) policyTarget(k targetKey, routeParents map[targetKey][]gwv1
 	}
 	parents, found := routeParents[k]
 	for _, ref := range parents {
-		_, own := t.parentGateway(k.namespace, ref)
+		_, own := t.parentOwner(k.namespace, ref)
 		ours = ours || own
 	}
 	return found, ours, fmt.Sprintf("%s has no VPC Lattice service: no Gateway accepts it", k)

@@ -41,7 +41,9 @@ type routeState struct {
 
 // parentState is the route's relation to one parentRef that points at a Gateway we own.
 type parentState struct {
-	ref       gwv1.ParentReference
+	ref gwv1.ParentReference
+	// owner is the Gateway or ListenerSet the ref names; gw is owner's Gateway.
+	owner     listenerOwner
 	gw        *gatewayState
 	listeners []*listenerState
 	hostnames []string
@@ -117,47 +119,57 @@ func (t *translator) routeStatusMap(kind model.RouteKind) map[types.NamespacedNa
 	return t.out.HTTPRoutes
 }
 
-// attach resolves every parentRef that names a Gateway we own and decides, per the spec, which of
-// its listeners the route attaches to: sectionName and port select listeners, then the listener's
-// allowed kinds and namespaces, then hostname intersection.
+// attach resolves every parentRef that names a Gateway we own, or a ListenerSet of one, and
+// decides, per the spec, which of its listeners the route attaches to: sectionName and port
+// select listeners, then the listener's allowed kinds and namespaces, then hostname intersection.
 func (t *translator) attach(r *routeState) {
 	for _, ref := range r.parentRefs {
-		gw, ok := t.parentGateway(r.key.Namespace, ref)
+		owner, ok := t.parentOwner(r.key.Namespace, ref)
 		if !ok {
 			continue
 		}
-		p := &parentState{ref: ref, gw: gw}
+		p := &parentState{ref: ref, owner: owner, gw: owner.gw}
 		r.parents = append(r.parents, p)
-		if !gw.accepted {
-			p.reason, p.message = gwv1.RouteReasonNoMatchingParent, "Gateway "+gw.key.String()+" is not accepted"
+		if !owner.accepted {
+			p.reason, p.message = gwv1.RouteReasonNoMatchingParent, owner.kind+" "+owner.key.String()+" is not accepted"
 			continue
 		}
 		t.attachListeners(r, p)
 	}
 }
 
-// parentGateway returns the Gateway of our class a route parentRef names, if any.
-func (t *translator) parentGateway(routeNamespace string, ref gwv1.ParentReference) (*gatewayState, bool) {
-	if (ref.Group != nil && *ref.Group != gatewayGroup) || (ref.Kind != nil && *ref.Kind != "Gateway") {
-		return nil, false
+// parentOwner returns the Gateway of our class, or the ListenerSet of such a Gateway, that a
+// route parentRef names, if any.
+func (t *translator) parentOwner(routeNamespace string, ref gwv1.ParentReference) (listenerOwner, bool) {
+	if ref.Group != nil && *ref.Group != gatewayGroup {
+		return listenerOwner{}, false
 	}
 	ns := routeNamespace
 	if ref.Namespace != nil && *ref.Namespace != "" {
 		ns = string(*ref.Namespace)
 	}
-	gw, ok := t.gatewaysByKey[model.GatewayKey{Namespace: ns, Name: string(ref.Name)}]
-	return gw, ok
+	switch {
+	case ref.Kind == nil || *ref.Kind == "Gateway":
+		if gw, ok := t.gatewaysByKey[model.GatewayKey{Namespace: ns, Name: string(ref.Name)}]; ok {
+			return gw.owner(), true
+		}
+	case *ref.Kind == kindListenerSet:
+		if s, ok := t.listenerSetsByKey[types.NamespacedName{Namespace: ns, Name: string(ref.Name)}]; ok {
+			return s.owner(), true
+		}
+	}
+	return listenerOwner{}, false
 }
 
 func (t *translator) attachListeners(r *routeState, p *parentState) {
 	var selected []*listenerState
-	for _, l := range p.gw.listeners {
+	for _, l := range p.owner.listeners {
 		if (p.ref.SectionName == nil || *p.ref.SectionName == l.spec.Name) && (p.ref.Port == nil || *p.ref.Port == l.spec.Port) {
 			selected = append(selected, l)
 		}
 	}
 	if len(selected) == 0 {
-		p.reason, p.message = gwv1.RouteReasonNoMatchingParent, "no listener of Gateway "+p.gw.key.String()+" matches the parentRef's sectionName and port"
+		p.reason, p.message = gwv1.RouteReasonNoMatchingParent, "no listener of "+p.owner.kind+" "+p.owner.key.String()+" matches the parentRef's sectionName and port"
 		return
 	}
 	var allowed []*listenerState
@@ -166,7 +178,7 @@ func (t *translator) attachListeners(r *routeState, p *parentState) {
 		switch {
 		case !kindAllowed(l.kinds, r.key.Kind):
 			why = append(why, fmt.Sprintf("listener %s does not allow %s", l.spec.Name, r.key.Kind))
-		case !t.namespaceAllowed(l.spec, p.gw.gw.Namespace, r.key.Namespace):
+		case !t.namespaceAllowed(l.spec, p.owner.key.Namespace, r.key.Namespace):
 			why = append(why, fmt.Sprintf("listener %s does not allow routes from namespace %s", l.spec.Name, r.key.Namespace))
 		default:
 			allowed = append(allowed, l)
@@ -208,7 +220,7 @@ func kindAllowed(kinds []gwv1.RouteGroupKind, kind model.RouteKind) bool {
 	return false
 }
 
-func (t *translator) namespaceAllowed(l *gwv1.Listener, gwNamespace, routeNamespace string) bool {
+func (t *translator) namespaceAllowed(l *gwv1.Listener, ownerNamespace, routeNamespace string) bool {
 	from := gwv1.NamespacesFromSame
 	var selector *metav1.LabelSelector
 	if l.AllowedRoutes != nil && l.AllowedRoutes.Namespaces != nil {
@@ -221,7 +233,7 @@ func (t *translator) namespaceAllowed(l *gwv1.Listener, gwNamespace, routeNamesp
 	case gwv1.NamespacesFromAll:
 		return true
 	case gwv1.NamespacesFromSame:
-		return gwNamespace == routeNamespace
+		return ownerNamespace == routeNamespace
 	case gwv1.NamespacesFromSelector:
 		if selector == nil {
 			return false

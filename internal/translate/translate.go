@@ -60,6 +60,7 @@ type Input struct {
 	GRPCRoutes      []gwv1.GRPCRoute
 	TLSRoutes       []gwv1.TLSRoute
 	ReferenceGrants []gwv1beta1.ReferenceGrant
+	ListenerSets    []gwv1.ListenerSet
 	Namespaces      []corev1.Namespace
 	Services        []corev1.Service
 	EndpointSlices  []discoveryv1.EndpointSlice
@@ -143,6 +144,8 @@ type Output struct {
 	HTTPRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	GRPCRoutes map[types.NamespacedName][]gwv1.RouteParentStatus
 	TLSRoutes  map[types.NamespacedName][]gwv1.RouteParentStatus
+	// ListenerSets holds the status of every ListenerSet whose parent Gateway is ours.
+	ListenerSets map[types.NamespacedName]ListenerSetStatus
 	// Policies holds the status of every policy whose target is ours or missing; policies of
 	// targets owned by another controller have none.
 	Policies map[model.PolicyKey]v1alpha1.PolicyStatus
@@ -166,9 +169,11 @@ func Translate(in *Input, cfg Config) *Output {
 	t := newTranslator(in, cfg.withDefaults())
 	t.gatewayClasses()
 	t.gateways()
+	t.listenerSets()
 	t.serviceNetworkResources()
 	t.exports()
 	t.routes()
+	t.finishListenerSets()
 	t.policyStatuses()
 	return t.out
 }
@@ -197,6 +202,13 @@ func (o *Output) YAML() ([]byte, error) {
 		"httpRoutes":     keyed(o.HTTPRoutes),
 		"grpcRoutes":     keyed(o.GRPCRoutes),
 		"tlsRoutes":      keyed(o.TLSRoutes),
+	}
+	if len(o.ListenerSets) > 0 {
+		sets := map[string]ListenerSetStatus{}
+		for k, v := range o.ListenerSets {
+			sets[k.String()] = v
+		}
+		doc["listenerSets"] = sets
 	}
 	if len(o.ServiceExports) > 0 {
 		exports := map[string]v1alpha1.ServiceExportStatus{}

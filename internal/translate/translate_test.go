@@ -85,6 +85,7 @@ func TestDeterministic(t *testing.T) {
 			shuffle(rng, in.GRPCRoutes)
 			shuffle(rng, in.TLSRoutes)
 			shuffle(rng, in.ReferenceGrants)
+			shuffle(rng, in.ListenerSets)
 			shuffle(rng, in.Namespaces)
 			shuffle(rng, in.Services)
 			shuffle(rng, in.Secrets)
@@ -162,6 +163,9 @@ func deepCopyInput(in *Input) *Input {
 	}
 	for i := range in.ReferenceGrants {
 		out.ReferenceGrants = append(out.ReferenceGrants, *in.ReferenceGrants[i].DeepCopy())
+	}
+	for i := range in.ListenerSets {
+		out.ListenerSets = append(out.ListenerSets, *in.ListenerSets[i].DeepCopy())
 	}
 	for i := range in.Namespaces {
 		out.Namespaces = append(out.Namespaces, *in.Namespaces[i].DeepCopy())

@@ -22,9 +22,11 @@ type translator struct {
 	out           *Output
 	classes       map[string]classState
 	gatewaysByKey map[model.GatewayKey]*gatewayState
-	nsLabels      map[string]map[string]string
-	services      map[types.NamespacedName]*corev1.Service
-	secrets       map[types.NamespacedName]*corev1.Secret
+	// listenerSetsByKey are the ListenerSets whose parent Gateway is ours.
+	listenerSetsByKey map[types.NamespacedName]*listenerSetState
+	nsLabels          map[string]map[string]string
+	services          map[types.NamespacedName]*corev1.Service
+	secrets           map[types.NamespacedName]*corev1.Secret
 	// certificates are the Secret certificates services use, by model name.
 	certificates map[string]*model.Certificate
 	slices       map[types.NamespacedName][]*discoveryv1.EndpointSlice
@@ -35,24 +37,26 @@ type translator struct {
 
 func newTranslator(in *Input, cfg Config) *translator {
 	t := &translator{
-		cfg:           cfg,
-		managedBy:     cfg.ManagedBy(),
-		in:            in,
-		gatedPods:     map[types.NamespacedName]bool{},
-		classes:       map[string]classState{},
-		gatewaysByKey: map[model.GatewayKey]*gatewayState{},
-		nsLabels:      map[string]map[string]string{},
-		services:      map[types.NamespacedName]*corev1.Service{},
-		secrets:       map[types.NamespacedName]*corev1.Secret{},
-		certificates:  map[string]*model.Certificate{},
-		slices:        map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
-		grants:        map[string][]*gwv1beta1.ReferenceGrant{},
+		cfg:               cfg,
+		managedBy:         cfg.ManagedBy(),
+		in:                in,
+		gatedPods:         map[types.NamespacedName]bool{},
+		classes:           map[string]classState{},
+		gatewaysByKey:     map[model.GatewayKey]*gatewayState{},
+		listenerSetsByKey: map[types.NamespacedName]*listenerSetState{},
+		nsLabels:          map[string]map[string]string{},
+		services:          map[types.NamespacedName]*corev1.Service{},
+		secrets:           map[types.NamespacedName]*corev1.Secret{},
+		certificates:      map[string]*model.Certificate{},
+		slices:            map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
+		grants:            map[string][]*gwv1beta1.ReferenceGrant{},
 		out: &Output{
 			GatewayClasses: map[string]gwv1.GatewayClassStatus{},
 			Gateways:       map[types.NamespacedName]gwv1.GatewayStatus{},
 			HTTPRoutes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
 			GRPCRoutes:     map[types.NamespacedName][]gwv1.RouteParentStatus{},
 			TLSRoutes:      map[types.NamespacedName][]gwv1.RouteParentStatus{},
+			ListenerSets:   map[types.NamespacedName]ListenerSetStatus{},
 			ServiceExports: map[types.NamespacedName]v1alpha1.ServiceExportStatus{},
 			Policies:       map[model.PolicyKey]v1alpha1.PolicyStatus{},
 

@@ -230,6 +230,9 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("rolling update: old pods serve through their preStop sleep", func(t *testing.T) { testRollingUpdate(t, ctx, c, dial) })
+	t.Run("grace period caps a preStop sleep", func(t *testing.T) { testGraceCapsPreStop(t, ctx, c) })
+
 	t.Run("deleting a namespace completes", func(t *testing.T) {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "hotel"}}
 		begin := time.Now()

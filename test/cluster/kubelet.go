@@ -29,8 +29,9 @@ const nodeIP = "127.0.0.1"
 
 // Kubelet simulates the kubelet of one Node: it binds every unscheduled Pod to the Node, gives
 // it an IP, runs its containers in process and reports the Pod Running and Ready (Ready only
-// when all readiness gates are True). Deleted Pods are stopped and removed at once (grace 0),
-// so Deployments scale and namespaces terminate promptly.
+// when all readiness gates are True). A deleted Pod keeps serving while its preStop sleeps run
+// (within its grace period), then is stopped and removed with grace 0; Pods without a preStop
+// hook go at once, so Deployments scale and namespaces terminate promptly.
 type Kubelet struct {
 	cs     kubernetes.Interface
 	node   string
@@ -52,6 +53,9 @@ type podRun struct {
 	started    metav1.Time
 	containers []*workloads.Running
 	err        error // why the containers are not running
+	// stopAt is when a terminating Pod's containers stop (its preStop hooks end); zero while
+	// the Pod is not terminating.
+	stopAt time.Time
 }
 
 func newKubelet(cs kubernetes.Interface, node string, log logr.Logger) *Kubelet {
@@ -203,8 +207,7 @@ func (k *Kubelet) sync(ctx context.Context, key string) error {
 	case pod.Spec.NodeName != k.node:
 		return nil
 	case pod.DeletionTimestamp != nil:
-		k.teardown(key, pod.UID)
-		return k.remove(ctx, pod)
+		return k.terminate(ctx, key, pod)
 	case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
 		k.teardown(key, pod.UID)
 		return nil

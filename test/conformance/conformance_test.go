@@ -81,6 +81,7 @@ var supportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteMethodMatching,
 	features.SupportHTTPRouteNamedRouteRule,
 	features.SupportHTTPRouteParentRefPort,
+	features.SupportListenerSet,
 	features.SupportReferenceGrant,
 	features.SupportTLSRoute,
 }

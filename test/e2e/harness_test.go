@@ -55,15 +55,20 @@ type env struct {
 func startEnv(t *testing.T, dataPlaneIP string) *env { return startEnvWith(t, dataPlaneIP, "") }
 
 // startEnvWith is startEnv with a data plane that also accepts the IAM principals of
-// principalsFile (dataplane.PrincipalsFile format) when it is not empty.
-func startEnvWith(t *testing.T, dataPlaneIP, principalsFile string) *env {
+// principalsFile (dataplane.PrincipalsFile format) when it is not empty, and Local Lattice's
+// options changed by tune.
+func startEnvWith(t *testing.T, dataPlaneIP, principalsFile string, tune ...func(*locallattice.Options)) *env {
 	t.Helper()
 	c := cluster.Start(t, cluster.Options{})
-	ll := locallatticetest.Start(t, locallattice.Options{
+	o := locallattice.Options{
 		API: api.Options{Region: region, AccountID: accountID, DrainingDelay: 200 * time.Millisecond},
 		DataPlane: &dataplane.Options{DataPlaneAddr: dataPlaneIP, ListenerPortOffset: listenerPortOffset,
 			DialMap: cluster.PodDialMap(), HealthCheckInterval: 100 * time.Millisecond, PrincipalsFile: principalsFile},
-	})
+	}
+	for _, f := range tune {
+		f(&o)
+	}
+	ll := locallatticetest.Start(t, o)
 	e := &env{cluster: c, lattice: ll.API, dp: ll.DataPlane, client: ll.Client,
 		owner: model.Owner{AccountID: accountID, ClusterName: clusterName, VPCID: vpcID}}
 	e.kubeconfig = e.controllerKubeconfig(t)

@@ -35,6 +35,10 @@ type ControllerOptions struct {
 	Resync time.Duration
 	// Log defaults to t's log at verbosity 0.
 	Log logr.Logger
+	// WebhookCertDir, when set, enables the pod readiness gate: the webhook is served on
+	// WebhookPort with the certificate there (see InstallReadinessWebhook).
+	WebhookCertDir string
+	WebhookPort    int
 }
 
 // Controller is one in-process controller replica.
@@ -70,7 +74,8 @@ func StartController(t *testing.T, o ControllerOptions) *Controller {
 			Kubeconfig:         o.Kubeconfig,
 			MetricsBindAddress: "0", HealthProbeBindAddress: "0",
 			LeaderElect: o.LeaderElect, LeaderElectionNamespace: o.LeaderElectionNamespace, LeaderElectionID: config.LeaderElectionID,
-			ResyncPeriod: o.Resync,
+			ResyncPeriod:   o.Resync,
+			WebhookEnabled: o.WebhookCertDir != "", WebhookPort: o.WebhookPort, WebhookCertDir: o.WebhookCertDir,
 		},
 		Log: o.Log, Registry: c.Registry,
 		Client: latticeclient.Options{RateLimits: &latticeclient.Limits{}, Retry: latticeclient.Retry{MaxAttempts: 5, Base: 5 * time.Millisecond, Max: 100 * time.Millisecond}},

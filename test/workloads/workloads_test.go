@@ -326,3 +326,52 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }
+
+// TestStartupDelay: with STARTUP_DELAY the app refuses connections until the delay passed, and
+// a container stopped before that never listens.
+func TestStartupDelay(t *testing.T) {
+	addr := netip.AddrFrom4([4]byte{127, 250, 1, 10})
+	c := Container{Pod: "slow-1", Namespace: "ns", Name: "app", Image: DemoAppImage, Addr: addr,
+		Env: map[string]string{StartupDelayEnv: "300ms"}, Ports: []int32{8090}}
+	ap := netip.AddrPortFrom(addr, 8090).String()
+	r := start(t, c)
+	if conn, err := net.Dial("tcp", ap); err == nil {
+		conn.Close()
+		t.Fatal("a slow app listens right after its container started")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", ap)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the app never listened: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if conn, err := net.Dial("tcp", ap); err == nil {
+		conn.Close()
+		t.Error("the app still listens after Close")
+	}
+
+	c.Addr, c.Env[StartupDelayEnv] = netip.AddrFrom4([4]byte{127, 250, 1, 11}), "200ms"
+	early := start(t, c)
+	if err := early.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if conn, err := net.Dial("tcp", netip.AddrPortFrom(c.Addr, 8090).String()); err == nil {
+		conn.Close()
+		t.Error("an app stopped before its delay listens anyway")
+	}
+
+	c.Env[StartupDelayEnv] = "soon"
+	if _, err := Start(c, testr.New(t)); err == nil {
+		t.Error("a bad STARTUP_DELAY was accepted")
+	}
+}

@@ -108,14 +108,8 @@ func TestPolicyStatusFiles(t *testing.T) {
 	check("iamauthpolicy", "inventory-auth-later", "False", "Conflicted")
 	check("accesslogpolicy", "rates-logs", "False", "TargetNotFound")
 	// Applied to Local Lattice: programmed, with upstream's annotations in the file.
-	b, err := os.ReadFile(filepath.Join(statusDir, "iamauthpolicy.default.inventory-auth.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var auth v1alpha1.IAMAuthPolicy
-	if err := yaml.Unmarshal(b, &auth); err != nil {
-		t.Fatal(err)
-	}
+	readStatusFile(t, statusDir, "iamauthpolicy.default.inventory-auth.yaml", &auth)
 	if !meta.IsStatusConditionTrue(auth.Status.Conditions, "Programmed") || auth.Annotations[status.AnnotationIAMAuthPolicyResourceName] != "inventory-default" ||
 		auth.Annotations[status.AnnotationIAMAuthPolicyResourceType] != "Service" || auth.Annotations[status.AnnotationIAMAuthPolicyResourceID] == "" {
 		t.Errorf("IAMAuthPolicy status file: annotations %v, conditions %+v; want Programmed and the service's id, type and name", auth.Annotations, auth.Status.Conditions)

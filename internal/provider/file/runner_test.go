@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/go-logr/logr/testr"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
@@ -317,6 +318,65 @@ func TestStatusDirInsideFolder(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "status", "httproute.default.inventory.yaml")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestListenerSetStatusFile: a route attached through a ListenerSet is programmed, and the
+// ListenerSet gets its status file with Accepted and Programmed and the route counted.
+func TestListenerSetStatusFile(t *testing.T) {
+	_, d := localLattice(t)
+	dir, statusDir := t.TempDir(), t.TempDir()
+	r := New(Config{Dir: dir, StatusDir: statusDir, Translate: testTranslate, Deployer: d, Log: testr.New(t),
+		ListenerAddr: func(p int32) string { return "127.0.0.1:" + itoa(int(p)+8000) }})
+	files := map[string]string{
+		"base.yaml": strings.Replace(classAndGateway, "  listeners:\n", "  allowedListeners:\n    namespaces:\n      from: Same\n  listeners:\n", 1),
+		"set.yaml": `apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata:
+  name: extra
+spec:
+  parentRef:
+    name: my-hotel
+  listeners:
+  - name: extra
+    port: 8081
+    protocol: HTTP
+`,
+		"route.yaml": strings.Replace(route("extra", 1), "  - name: my-hotel\n", "  - name: extra\n    kind: ListenerSet\n", 1),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := r.Reconcile(context.Background())
+	if rep.Err != nil || len(rep.Problems) > 0 {
+		t.Fatalf("reconcile: %v %v", rep.Err, rep.Problems)
+	}
+	if row := rep.Row("HTTPRoute", "default", "inventory"); row == nil || row.Status != "Programmed" {
+		t.Fatalf("route row %+v, want Programmed", row)
+	}
+	var ls gwv1.ListenerSet
+	readStatusFile(t, statusDir, "listenerset.default.extra.yaml", &ls)
+	for _, typ := range []string{"Accepted", "Programmed"} {
+		if c := meta.FindStatusCondition(ls.Status.Conditions, typ); c == nil || c.Status != metav1.ConditionTrue {
+			t.Errorf("ListenerSet %s = %+v, want True", typ, c)
+		}
+	}
+	if len(ls.Status.Listeners) != 1 || ls.Status.Listeners[0].AttachedRoutes != 1 {
+		t.Errorf("ListenerSet listeners %+v, want one with 1 attached route", ls.Status.Listeners)
+	}
+}
+
+// readStatusFile decodes the status file name in statusDir into obj.
+func readStatusFile(t *testing.T, statusDir, name string, obj any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(statusDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, obj); err != nil {
 		t.Fatal(err)
 	}
 }

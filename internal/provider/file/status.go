@@ -32,6 +32,8 @@ func clearStatus(o Object) {
 		o.Status = gwv1.GatewayClassStatus{}
 	case *gwv1.Gateway:
 		o.Status = gwv1.GatewayStatus{}
+	case *gwv1.ListenerSet:
+		o.Status = gwv1.ListenerSetStatus{}
 	case *gwv1.HTTPRoute:
 		o.Status = gwv1.HTTPRouteStatus{}
 	case *gwv1.GRPCRoute:
@@ -55,6 +57,8 @@ func copyStatus(from, to Object) {
 		to.Status = from.(*gwv1.GatewayClass).Status
 	case *gwv1.Gateway:
 		to.Status = from.(*gwv1.Gateway).Status
+	case *gwv1.ListenerSet:
+		to.Status = from.(*gwv1.ListenerSet).Status
 	case *gwv1.HTTPRoute:
 		to.Status = from.(*gwv1.HTTPRoute).Status
 	case *gwv1.GRPCRoute:
@@ -80,7 +84,7 @@ func statusFileName(o Object) string {
 	return kind + "." + o.GetNamespace() + "." + o.GetName() + ".yaml"
 }
 
-var statusKinds = []string{"gatewayclass.", "gateway.", "httproute.", "grpcroute.", "tlsroute.",
+var statusKinds = []string{"gatewayclass.", "gateway.", "listenerset.", "httproute.", "grpcroute.", "tlsroute.",
 	"targetgrouppolicy.", "vpcassociationpolicy.", "accesslogpolicy.", "iamauthpolicy.", "serviceexport.", "servicenetwork."}
 
 // writeStatus writes each Gateway API object and policy with its status to the status folder (atomically,
@@ -124,7 +128,7 @@ func (r *Runner) writeStatus() error {
 
 func hasStatus(o Object) bool {
 	switch o.(type) {
-	case *gwv1.GatewayClass, *gwv1.Gateway, *gwv1.HTTPRoute, *gwv1.GRPCRoute, *gwv1.TLSRoute, v1alpha1.Policy, *v1alpha1.ServiceExport, *v1alpha1.ServiceNetwork:
+	case *gwv1.GatewayClass, *gwv1.Gateway, *gwv1.ListenerSet, *gwv1.HTTPRoute, *gwv1.GRPCRoute, *gwv1.TLSRoute, v1alpha1.Policy, *v1alpha1.ServiceExport, *v1alpha1.ServiceNetwork:
 		return true
 	}
 	return false

@@ -22,7 +22,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/connect"
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
@@ -78,7 +77,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	for _, k := range optionalKinds {
 		if !crds[k.resource] {
-			log.Info("CRD not installed: not reading this kind (install the CRDs in config/crd and restart to use it)", "crd", k.resource+"."+v1alpha1.GroupName)
+			log.Info("CRD not installed: not reading this kind (install it and restart to use it)", "crd", k.resource, "groupVersion", k.groupVersion)
 		}
 	}
 	reg := o.Registry

@@ -36,25 +36,28 @@ var requiredResources = map[string][]string{
 	gwv1beta1.GroupVersion.String(): {"referencegrants"},
 }
 
-// optionalKind is a kind of this project's CRDs that the controller reads when its CRD is
-// installed: the policies, ServiceExport, ServiceImport and ServiceNetwork.
+// optionalKind is a kind the controller reads when its CRD is installed: this project's policies,
+// ServiceExport, ServiceImport and ServiceNetwork, and Gateway API's ListenerSet.
 type optionalKind struct {
-	resource string
-	object   client.Object
-	list     client.ObjectList
+	groupVersion string
+	resource     string
+	object       client.Object
+	list         client.ObjectList
 }
 
 // optionalKinds are read only when served. Upstream's controller fails without them; a user who
 // installed only the Gateway API CRDs (or an older release of ours) expects routes to work, so a
-// missing one is skipped with a log line, as upstream skips ServiceNetwork.
+// missing one is skipped with a log line, as upstream skips ServiceNetwork. ListenerSet is
+// standard only since Gateway API v1.5: clusters with an older install keep working without it.
 var optionalKinds = []optionalKind{
-	{"serviceexports", &v1alpha1.ServiceExport{}, &v1alpha1.ServiceExportList{}},
-	{"serviceimports", &v1alpha1.ServiceImport{}, &v1alpha1.ServiceImportList{}},
-	{"targetgrouppolicies", &v1alpha1.TargetGroupPolicy{}, &v1alpha1.TargetGroupPolicyList{}},
-	{"vpcassociationpolicies", &v1alpha1.VpcAssociationPolicy{}, &v1alpha1.VpcAssociationPolicyList{}},
-	{"accesslogpolicies", &v1alpha1.AccessLogPolicy{}, &v1alpha1.AccessLogPolicyList{}},
-	{"iamauthpolicies", &v1alpha1.IAMAuthPolicy{}, &v1alpha1.IAMAuthPolicyList{}},
-	{"servicenetworks", &v1alpha1.ServiceNetwork{}, &v1alpha1.ServiceNetworkList{}},
+	{v1alpha1.GroupVersion.String(), "serviceexports", &v1alpha1.ServiceExport{}, &v1alpha1.ServiceExportList{}},
+	{v1alpha1.GroupVersion.String(), "serviceimports", &v1alpha1.ServiceImport{}, &v1alpha1.ServiceImportList{}},
+	{v1alpha1.GroupVersion.String(), "targetgrouppolicies", &v1alpha1.TargetGroupPolicy{}, &v1alpha1.TargetGroupPolicyList{}},
+	{v1alpha1.GroupVersion.String(), "vpcassociationpolicies", &v1alpha1.VpcAssociationPolicy{}, &v1alpha1.VpcAssociationPolicyList{}},
+	{v1alpha1.GroupVersion.String(), "accesslogpolicies", &v1alpha1.AccessLogPolicy{}, &v1alpha1.AccessLogPolicyList{}},
+	{v1alpha1.GroupVersion.String(), "iamauthpolicies", &v1alpha1.IAMAuthPolicy{}, &v1alpha1.IAMAuthPolicyList{}},
+	{v1alpha1.GroupVersion.String(), "servicenetworks", &v1alpha1.ServiceNetwork{}, &v1alpha1.ServiceNetworkList{}},
+	{gwv1.GroupVersion.String(), "listenersets", &gwv1.ListenerSet{}, &gwv1.ListenerSetList{}},
 }
 
 // CRDs are the optional kinds the API server serves, by resource name (e.g. "iamauthpolicies").
@@ -95,12 +98,12 @@ func CheckCRDs(cfg *rest.Config) (CRDs, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("missing Gateway API CRDs %v; install them with kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml", missing)
 	}
-	list, err := served(v1alpha1.GroupVersion.String())
-	if err != nil {
-		return nil, err
-	}
 	crds := CRDs{}
 	for _, k := range optionalKinds {
+		list, err := served(k.groupVersion)
+		if err != nil {
+			return nil, err
+		}
 		crds[k.resource] = has(list, k.resource)
 	}
 	return crds, nil

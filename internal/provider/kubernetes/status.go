@@ -65,11 +65,14 @@ func (c *Controller) updateStatus(ctx context.Context, cur, next client.Object) 
 	return nil
 }
 
-// programmedConditions are the conditions an event about obj reports: a Gateway's or a policy's,
-// or those of a route's first parent entry of ours.
+// programmedConditions are the conditions an event about obj reports: a Gateway's, a
+// ListenerSet's or a policy's, or those of a route's first parent entry of ours.
 func programmedConditions(obj client.Object, controller gwv1.GatewayController) []metav1.Condition {
-	if gw, ok := obj.(*gwv1.Gateway); ok {
-		return gw.Status.Conditions
+	switch o := obj.(type) {
+	case *gwv1.Gateway:
+		return o.Status.Conditions
+	case *gwv1.ListenerSet:
+		return o.Status.Conditions
 	}
 	if st := pipeline.RouteStatus(obj); st != nil {
 		return status.OurConditions(st.Parents, controller)
