@@ -48,8 +48,8 @@ func (g *gatewayFixture) without() *store.Snapshot {
 }
 
 // TestGatewayRebindLoop deletes and re-creates the only service of a gateway address many times
-// in a row, with keep-alive connections to the old socket open, and requires the address to
-// answer right after each re-creation.
+// in a row, with keep-alive connections to the old socket open and closed ones in TIME_WAIT on
+// the address, and requires the address to answer right after each re-creation.
 func TestGatewayRebindLoop(t *testing.T) {
 	t.Parallel()
 	b := startBackend(t, "rebind", "127.0.54.1:8090")
@@ -59,10 +59,14 @@ func TestGatewayRebindLoop(t *testing.T) {
 	src.publish(g.withService())
 	dp := startDataPlane(t, src, "127.0.54.100", func(o *Options) { o.GatewayAddresses = prefix })
 	gw := net.JoinHostPort(contract.GatewayAddress(prefix, g.sn.Name).String(), strconv.Itoa(80+testPortOffset))
-	c := &http.Client{}
+	keepAlive := &http.Client{}
+	// The server closes these first, which leaves the address's side in TIME_WAIT.
+	closing := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	for i := range 200 {
-		if code, e := get(t, c, mustRequest(t, "GET", "http://"+gw+"/")); code != http.StatusOK || e == nil {
-			t.Fatalf("round %d: status %d from %s", i, code, gw)
+		for _, c := range []*http.Client{keepAlive, closing} {
+			if code, e := get(t, c, mustRequest(t, "GET", "http://"+gw+"/")); code != http.StatusOK || e == nil {
+				t.Fatalf("round %d: status %d from %s", i, code, gw)
+			}
 		}
 		src.publish(g.without())
 		src.publish(g.withService())
