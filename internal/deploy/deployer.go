@@ -102,6 +102,8 @@ type Result struct {
 	// provider runs a pass then, so that imports follow the exports of other clusters.
 	ImportRefresh time.Duration
 	Policies      map[model.PolicyKey]PolicyResult
+	// ServiceNetworks holds every ServiceNetwork resource of the model, by name.
+	ServiceNetworks map[string]ServiceNetworkResult
 }
 
 // ExportResult is the outcome for one ServiceExport's target groups.
@@ -115,8 +117,18 @@ type ExportResult struct {
 	Deleted bool
 }
 
-// AllProgrammed reports whether every route and gateway of the model is programmed.
+// AllProgrammed reports whether every route, gateway and ServiceNetwork resource of the model is
+// programmed, and everything withdrawn from it is deleted.
 func (r *Result) AllProgrammed() bool {
+	w := r.Withdrawals
+	if len(w.Routes)+len(w.Gateways)+len(w.ServiceNetworks) > 0 {
+		return false
+	}
+	for _, sn := range r.ServiceNetworks {
+		if !sn.Programmed {
+			return false
+		}
+	}
 	for _, rr := range r.Routes {
 		if !rr.Programmed {
 			return false
@@ -244,8 +256,11 @@ func (d *Deployer) result(m *model.Model, p *Plan, failures map[statusKey]string
 		}
 	}
 	for _, sn := range m.ServiceNetworks {
+		if networkStatus(sn).kind != "gateway" {
+			continue // reported in ServiceNetworks
+		}
 		gw := GatewayResult{Programmed: true}
-		if msg, failed := failures[gatewayStatus(sn.Gateway)]; failed {
+		if msg, failed := failures[networkStatus(sn)]; failed {
 			gw = GatewayResult{Message: msg}
 		}
 		if st := d.state.serviceNetworks.get(sn.Name); st != nil {
@@ -268,5 +283,6 @@ func (d *Deployer) result(m *model.Model, p *Plan, failures map[statusKey]string
 		res.Routes[svc.Route] = rr
 	}
 	res.Policies = d.policyResults(m, res)
+	res.ServiceNetworks = d.serviceNetworkResults(m, failures)
 	return res
 }

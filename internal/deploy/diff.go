@@ -134,7 +134,7 @@ func errDuplicateTargetGroup(name string) error {
 }
 
 func (x *differ) serviceNetwork(sn model.ServiceNetwork) *sequence {
-	s := &sequence{status: gatewayStatus(sn.Gateway)}
+	s := &sequence{status: networkStatus(sn)}
 	st := x.obs.serviceNetworks.get(sn.Name)
 	h := holder{network: true, name: sn.Name}
 	if st == nil {
@@ -145,8 +145,13 @@ func (x *differ) serviceNetwork(sn model.ServiceNetwork) *sequence {
 	// Ours, or untagged and adopted as upstream does. Another controller's network is never
 	// modified, but services may still join it.
 	if mb := st.tags[model.TagManagedBy]; mb == x.cfg.ManagedBy() || mb == "" {
-		if missing := missingTags(sn.Tags, st.tags); missing != nil {
+		if missing := missingTags(adoptedTags(sn, st), st.tags); missing != nil {
 			s.add(opTagResource("service network "+sn.Name, st.arn, missing, taggedServiceNetwork, sn.Name))
+		}
+		// Only our own network loses the additional tags no longer asked for: an adopted one's
+		// tags are its owner's.
+		if stale := staleTags(sn.Tags, st.tags); mb != "" && stale != nil {
+			s.add(opUntagResource("service network "+sn.Name, st.arn, stale, taggedServiceNetwork, sn.Name))
 		}
 		x.resourcePolicies(s, h, sn.AccessLogSubscriptions, sn.Auth, st.auth, st.accessLogs)
 	}
@@ -175,7 +180,7 @@ func (x *differ) vpcAssociation(m *model.Model) *sequence {
 		}
 		return s
 	}
-	s := &sequence{status: gatewayStatus(want.Gateway)}
+	s := &sequence{status: networkStatus(*want)}
 	if st := x.obs.serviceNetworks.get(want.Name); st != nil && st.vpcAssoc != nil {
 		x.securityGroups(s, want, st.vpcAssoc)
 		return s
@@ -487,7 +492,7 @@ func (x *differ) drainAndDelete(s *sequence, st *tgState, del Op) *sequence {
 }
 
 func (x *differ) serviceNetworkDeletion(st *snState) *sequence {
-	s := &sequence{status: withdrawnGateway(st.tags)}
+	s := &sequence{status: withdrawnNetwork(st)}
 	if st.vpcAssoc != nil {
 		s.add(opDeleteVPCAssociation(st.name, x.cfg.VPCID))
 	}

@@ -13,6 +13,9 @@ type statusKey struct {
 	route   model.RouteKey
 	gateway model.GatewayKey
 	export  model.ExportKey
+	// network is the ServiceNetwork resource (or the network being deleted) that a Gateway's
+	// service network also reports to; kind "servicenetwork" when no Gateway does.
+	network string
 	kind    string
 }
 
@@ -28,6 +31,8 @@ func (k statusKey) String() string {
 		return "Gateway/" + k.gateway.String()
 	case "export":
 		return k.export.String()
+	case "servicenetwork":
+		return "ServiceNetwork/" + k.network
 	}
 	return "cleanup"
 }
