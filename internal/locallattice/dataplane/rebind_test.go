@@ -12,7 +12,7 @@ import (
 )
 
 // gatewayFixture is one service network whose only service, with one HTTP listener on port 80
-// forwarding to b, can be deleted and created again (as a conformance test's route is).
+// forwarding to a backend, can be deleted and created again (as a conformance test's route is).
 type gatewayFixture struct {
 	f       *fixture
 	sn      store.ServiceNetwork
@@ -23,28 +23,31 @@ func newGatewayFixture(b *backend) *gatewayFixture {
 	g := &gatewayFixture{f: newFixture(), backend: b.addr}
 	g.f.service("seed", "")
 	g.sn = g.f.snap.ServiceNetworks[0]
-	g.f.snap.Services, g.f.snap.ServiceAssociations = nil, nil
 	return g
 }
 
-// withService publishes the service network with a fresh service; without, with none.
+// withService is the service network with a fresh service (new IDs, as a re-created route's).
 func (g *gatewayFixture) withService() *store.Snapshot {
 	f := g.f
-	f.snap.Services, f.snap.Listeners, f.snap.Rules, f.snap.TargetGroups = nil, nil, nil, nil
-	f.snap.ServiceNetworks = []store.ServiceNetwork{g.sn}
-	f.snap.ServiceAssociations = nil
+	g.clear()
 	id := f.service("route", "")
-	f.snap.ServiceNetworks = []store.ServiceNetwork{g.sn}
+	// f.service put the service in a network of its own: move it into the fixture's network.
+	f.snap.ServiceNetworks, f.snap.VPCAssociations = []store.ServiceNetwork{g.sn}, nil
 	f.snap.ServiceAssociations[0].ServiceNetworkID = g.sn.ID
-	f.snap.VPCAssociations = nil
 	f.rule(f.listener(id, "HTTP", 80, fixed(404)), 1, (&httpMatch{path: "/"}).store(), forward(f.targetGroup("HTTP", "HTTP1", nil, "", g.backend), 1))
 	return f.build()
 }
 
+// without is the service network with no service.
 func (g *gatewayFixture) without() *store.Snapshot {
+	g.clear()
+	return g.f.build()
+}
+
+func (g *gatewayFixture) clear() {
 	f := g.f
 	f.snap.Services, f.snap.Listeners, f.snap.Rules, f.snap.TargetGroups, f.snap.ServiceAssociations = nil, nil, nil, nil, nil
-	return f.build()
+	f.snap.ServiceNetworks = []store.ServiceNetwork{g.sn}
 }
 
 // TestGatewayRebindLoop deletes and re-creates the only service of a gateway address many times
