@@ -165,8 +165,10 @@ func (b *clusterBench) run(ctx context.Context) error {
 		return err
 	}
 	dc := b.srv.Counts()
+	took := time.Since(start)
 	fmt.Printf("delete all (routes and Gateway): %d calls (%d throttled) in %v; %d Lattice resources left\n  %v\n", dc.Total(), status(dc, http.StatusTooManyRequests),
-		time.Since(start).Round(time.Millisecond), left, ops(dc))
+		took.Round(time.Millisecond), left, ops(dc))
+	b.printDeleteFloor(took)
 	b.printProcess("controller at the end (restarted before the delete)")
 	return nil
 }

@@ -1,7 +1,8 @@
 // Command scale measures how fast lattice-gateway converges at scale against Local Lattice: N
 // seed-shaped routes deployed at once through the production client (adaptive rate, optional
 // ceiling) and deployer (parallel services, Tagging API discovery), then the steady state, one
-// pod change, a restart and deleting everything. It prints API calls by operation against the
+// pod change, a graceful stop (spec hash tags), a restart and deleting everything. It prints API
+// calls by operation against the
 // minimum the model needs, throttled attempts, wall times and this process's memory and CPU.
 //
 //	go run ./bench/scale -n 1000                      # no injected latency or limit
@@ -58,6 +59,7 @@ type options struct {
 	steady      time.Duration
 	noTagging   bool
 	cpuProfile  string
+	noGraceful  bool
 	// cluster mode
 	cluster          bool
 	chaos            bool
@@ -76,6 +78,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "lattice-api-concurrency", config.DefaultLatticeAPIConcurrency, "client: calls in flight at most")
 	flag.DurationVar(&o.steady, "steady", 2*time.Minute, "steady-state window, re-applying every 10s")
 	flag.BoolVar(&o.noTagging, "disable-tagging-service-api", false, "discover with one ListTagsForResource per resource")
+	flag.BoolVar(&o.noGraceful, "restart-after-crash", false, "restart without the first deployer's Checkpoint (spec hash tags), as after a crash")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (deployer and Local Lattice) to this file")
 	flag.BoolVar(&o.cluster, "cluster", false, "run a test cluster and the controller as a process (built from this checkout) instead of the deployer in-process")
 	flag.BoolVar(&o.chaos, "chaos", false, "cluster mode under 20% throttling, 5% 500s and 30ms per call, the controller SIGKILLed every -kill-every: create and delete must converge with no duplicate or leak")
@@ -180,6 +183,15 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	fmt.Printf("one pod added: %d calls %v in %v\n", b.srv.Counts().Total(), ops(b.srv.Counts()), time.Since(start).Round(time.Millisecond))
 
+	if !b.noGraceful {
+		b.srv.ResetCounts()
+		start = time.Now()
+		n, err := d.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("graceful stop (Checkpoint): %d spec hash tags, %d calls %v in %v\n", n, b.srv.Counts().Total(), ops(b.srv.Counts()), time.Since(start).Round(time.Millisecond))
+	}
 	b.srv.ResetCounts()
 	start = time.Now()
 	restarted := b.newDepl()
@@ -197,10 +209,10 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	dc := b.srv.Counts()
-	snap := b.srv.Store().Snapshot()
-	left := len(snap.Services) + len(snap.TargetGroups) + len(snap.ServiceNetworks) + len(snap.Listeners) + len(snap.Rules)
+	took := time.Since(start)
 	fmt.Printf("delete all: %d calls (%d throttled) in %v; %d resources left\n  %v\n", dc.Total(), status(dc, http.StatusTooManyRequests),
-		time.Since(start).Round(time.Millisecond), left, ops(dc))
+		took.Round(time.Millisecond), latticeLeft(b.srv), ops(dc))
+	b.printDeleteFloor(took)
 
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -251,6 +263,15 @@ func (o options) printConverged(counts api.Counts, minimal map[string]int64, wal
 	}
 	if floor > 0 {
 		fmt.Printf("  rate floor: busiest operation's minimal calls / tps-limit = %.1fs; took %.2f x\n", floor, wall.Seconds()/floor)
+	}
+}
+
+// printDeleteFloor compares the time to delete everything with the rate floor.
+func (o options) printDeleteFloor(took time.Duration) {
+	if o.tps > 0 {
+		// Every target group is deregistered and deleted: 2 per route of each, the busiest.
+		floor := float64(2*o.n) / o.tps
+		fmt.Printf("  rate floor: %d DeleteTargetGroup / tps-limit = %.1fs; took %.2f x\n", 2*o.n, floor, took.Seconds()/floor)
 	}
 }
 

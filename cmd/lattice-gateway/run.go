@@ -120,6 +120,7 @@ func (s *standalone) complete() error {
 
 func (s *standalone) translateConfig() translate.Config {
 	return translate.Config{Owner: s.lattice.Owner, DefaultServiceNetwork: s.lattice.DefaultServiceNetwork,
+		EnableServiceNetworkOverride: s.lattice.EnableServiceNetworkOverride,
 		GatewayAddresses:             s.data.GatewayAddresses,
 		Quotas:                       translate.Quotas{RulesPerListener: s.lattice.MaxRulesPerListener},
 		IgnoreMissingCertificateRefs: s.lattice.IgnoreMissingCertificateRefs}
@@ -225,9 +226,6 @@ func runStandalone(ctx context.Context, s *standalone, folders []folderCluster, 
 		}
 	}
 	log := s.logger(errOut)
-	if s.lattice.EnableServiceNetworkOverride {
-		log.Info("ENABLE_SERVICE_NETWORK_OVERRIDE is not implemented yet; routes are associated with their parent Gateways' service networks")
-	}
 	local := s.lattice.LatticeEndpoint == ""
 	var listenerAddr func(int32) string
 	if local {

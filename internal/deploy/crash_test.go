@@ -20,10 +20,13 @@ func TestCrashBetweenAnyTwoOperations(t *testing.T) {
 		name   string
 		before *model.Model // applied without faults first
 		target *model.Model
+		// checkpoint: the first deployer stopped gracefully, leaving spec hash tags.
+		checkpoint bool
 	}{
-		{"create", nil, seed()},
-		{"update", seed(), changed()},
-		{"delete", seed(), empty},
+		{"create", nil, seed(), false},
+		{"update", seed(), changed(), false},
+		{"update after checkpoint", seed(), changed(), true},
+		{"delete", seed(), empty, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -33,8 +36,14 @@ func TestCrashBetweenAnyTwoOperations(t *testing.T) {
 				srv := startLattice(t, api.Faults{})
 				tr := &http.Transport{}
 				if c.before != nil {
-					if _, err := newDeployer(t, newClient(t, srv, 3, tr)).Apply(ctx, c.before); err != nil {
+					d := newDeployer(t, newClient(t, srv, 3, tr))
+					if _, err := d.Apply(ctx, c.before); err != nil {
 						t.Fatal(err)
+					}
+					if c.checkpoint {
+						if n, err := d.Checkpoint(ctx); err != nil || n == 0 {
+							t.Fatalf("checkpoint: %d tags, %v", n, err)
+						}
 					}
 				}
 				srv.ResetCounts()

@@ -102,6 +102,8 @@ type Result struct {
 	// provider runs a pass then, so that imports follow the exports of other clusters.
 	ImportRefresh time.Duration
 	Policies      map[model.PolicyKey]PolicyResult
+	// ServiceNetworks holds every ServiceNetwork resource of the model, by name.
+	ServiceNetworks map[string]ServiceNetworkResult
 }
 
 // ExportResult is the outcome for one ServiceExport's target groups.
@@ -115,8 +117,18 @@ type ExportResult struct {
 	Deleted bool
 }
 
-// AllProgrammed reports whether every route and gateway of the model is programmed.
+// AllProgrammed reports whether every route, gateway and ServiceNetwork resource of the model is
+// programmed, and everything withdrawn from it is deleted.
 func (r *Result) AllProgrammed() bool {
+	w := r.Withdrawals
+	if len(w.Routes)+len(w.Gateways)+len(w.ServiceNetworks) > 0 {
+		return false
+	}
+	for _, sn := range r.ServiceNetworks {
+		if !sn.Programmed {
+			return false
+		}
+	}
 	for _, rr := range r.Routes {
 		if !rr.Programmed {
 			return false
@@ -175,18 +187,22 @@ func (d *Deployer) Plan(ctx context.Context, m *model.Model) (*Plan, error) {
 
 // Refresh discards the observed state and discovers actual state again: drift detection. The
 // next Apply corrects whatever changed behind the deployer's back, and deletes owned resources
-// that were leaked (by a crash, or a route deleted while the controller was down).
+// that were leaked (by a crash, or a route deleted while the controller was down). Spec hash
+// tags do not stand in for reads after a Refresh: everything is compared again.
 func (d *Deployer) Refresh(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.rediscover(ctx)
+	return d.rediscover(ctx, false)
 }
 
-func (d *Deployer) rediscover(ctx context.Context) error {
+// rediscover replaces the observed state; trustSpecs lets spec hash tags stand in for reads,
+// which a drift check must not allow.
+func (d *Deployer) rediscover(ctx context.Context, trustSpecs bool) error {
 	o, err := d.discover(ctx)
 	if err != nil {
 		return fmt.Errorf("discover lattice state: %w", err)
 	}
+	o.trustSpecs = trustSpecs
 	if d.state != nil {
 		d.tokenEpoch.Add(1)
 	}
@@ -214,7 +230,7 @@ func (d *Deployer) plan(ctx context.Context, m *model.Model) (*Plan, error) {
 // settle discovers if needed and then runs diff until it needs no more reads.
 func (d *Deployer) settle(ctx context.Context, diff func() (*Plan, []read)) (*Plan, error) {
 	if d.state == nil {
-		if err := d.rediscover(ctx); err != nil {
+		if err := d.rediscover(ctx, true); err != nil {
 			return nil, err
 		}
 	}
@@ -244,8 +260,11 @@ func (d *Deployer) result(m *model.Model, p *Plan, failures map[statusKey]string
 		}
 	}
 	for _, sn := range m.ServiceNetworks {
+		if networkStatus(sn).kind != "gateway" {
+			continue // reported in ServiceNetworks
+		}
 		gw := GatewayResult{Programmed: true}
-		if msg, failed := failures[gatewayStatus(sn.Gateway)]; failed {
+		if msg, failed := failures[networkStatus(sn)]; failed {
 			gw = GatewayResult{Message: msg}
 		}
 		if st := d.state.serviceNetworks.get(sn.Name); st != nil {
@@ -268,5 +287,6 @@ func (d *Deployer) result(m *model.Model, p *Plan, failures map[statusKey]string
 		res.Routes[svc.Route] = rr
 	}
 	res.Policies = d.policyResults(m, res)
+	res.ServiceNetworks = d.serviceNetworkResults(m, failures)
 	return res
 }

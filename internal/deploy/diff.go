@@ -58,9 +58,12 @@ func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
 		p.services = append(p.services, x.service(svc, wantSN))
 	}
 	x.exports(p, m, wantTG)
+	var staleSvcs []*svcState
 	for _, name := range obs.services.keys(func(s *svcState) bool { return x.owned(s.tags) }) {
 		if !wantSvc[name] {
-			p.staleServices = append(p.staleServices, x.serviceDeletion(obs.services.get(name)))
+			st := obs.services.get(name)
+			staleSvcs = append(staleSvcs, st)
+			p.staleServices = append(p.staleServices, x.serviceDeletion(st))
 		}
 	}
 	for _, name := range obs.targetGroups.keys(func(t *tgState) bool { return x.owned(t.tags) }) {
@@ -68,18 +71,47 @@ func diff(m *model.Model, obs *observed, cfg Config) (*Plan, []read) {
 			continue
 		}
 		st := obs.targetGroups.get(name)
+		var s *sequence
 		if key, ok := exportOf(st); ok {
-			p.staleTargetGroups = append(p.staleTargetGroups, x.exportDeletion(st, key))
+			s = x.exportDeletion(st, key)
 		} else {
-			p.staleTargetGroups = append(p.staleTargetGroups, x.targetGroupDeletion(st))
+			s = x.targetGroupDeletion(st)
 		}
+		// Lattice refuses to delete a target group a rule still uses: after its users.
+		for i, svc := range staleSvcs {
+			if usesTargetGroup(svc, st) {
+				s.after = append(s.after, p.staleServices[i])
+			}
+		}
+		p.staleTargetGroups = append(p.staleTargetGroups, s)
 	}
 	for _, name := range obs.serviceNetworks.keys(func(s *snState) bool { return x.owned(s.tags) || s.vpcAssoc != nil }) {
 		if !wantSN[name] {
 			p.staleServiceNetworks = append(p.staleServiceNetworks, x.leaveServiceNetwork(obs.serviceNetworks.get(name)))
 		}
 	}
+	x.batchAssociationReads()
 	return p, x.reads
+}
+
+// batchAssociationReads replaces the association reads of many services (deleting routes after
+// a restart that read no children) by one listing per service network, when that is fewer
+// calls. A service whose deletion failed (distrusted) is read alone: it may be associated with
+// a network the account does not list.
+func (x *differ) batchAssociationReads() {
+	n := 0
+	for _, r := range x.reads {
+		if r.kind == readAssociations && !x.obs.services.get(r.name).distrusted {
+			n++
+		}
+	}
+	if n <= len(x.obs.serviceNetworks.keys(nil)) {
+		return
+	}
+	x.reads = slices.DeleteFunc(x.reads, func(r read) bool {
+		return r.kind == readAssociations && !x.obs.services.get(r.name).distrusted
+	})
+	x.reads = append(x.reads, read{kind: readAllAssociations})
 }
 
 func (x *differ) need(r read) {
@@ -134,7 +166,7 @@ func errDuplicateTargetGroup(name string) error {
 }
 
 func (x *differ) serviceNetwork(sn model.ServiceNetwork) *sequence {
-	s := &sequence{status: gatewayStatus(sn.Gateway)}
+	s := &sequence{status: networkStatus(sn)}
 	st := x.obs.serviceNetworks.get(sn.Name)
 	h := holder{network: true, name: sn.Name}
 	if st == nil {
@@ -145,8 +177,13 @@ func (x *differ) serviceNetwork(sn model.ServiceNetwork) *sequence {
 	// Ours, or untagged and adopted as upstream does. Another controller's network is never
 	// modified, but services may still join it.
 	if mb := st.tags[model.TagManagedBy]; mb == x.cfg.ManagedBy() || mb == "" {
-		if missing := missingTags(sn.Tags, st.tags); missing != nil {
+		if missing := missingTags(adoptedTags(sn, st), st.tags); missing != nil {
 			s.add(opTagResource("service network "+sn.Name, st.arn, missing, taggedServiceNetwork, sn.Name))
+		}
+		// Only our own network loses the additional tags no longer asked for: an adopted one's
+		// tags are its owner's.
+		if stale := staleTags(sn.Tags, st.tags); mb != "" && stale != nil {
+			s.add(opUntagResource("service network "+sn.Name, st.arn, stale, taggedServiceNetwork, sn.Name))
 		}
 		x.resourcePolicies(s, h, sn.AccessLogSubscriptions, sn.Auth, st.auth, st.accessLogs)
 	}
@@ -175,7 +212,7 @@ func (x *differ) vpcAssociation(m *model.Model) *sequence {
 		}
 		return s
 	}
-	s := &sequence{status: gatewayStatus(want.Gateway)}
+	s := &sequence{status: networkStatus(*want)}
 	if st := x.obs.serviceNetworks.get(want.Name); st != nil && st.vpcAssoc != nil {
 		x.securityGroups(s, want, st.vpcAssoc)
 		return s
@@ -225,6 +262,7 @@ func (x *differ) service(svc *model.Service, wantSN map[string]bool) *sequence {
 			return s
 		}
 	}
+	s.applied = append(s.applied, appliedSpec{holder: taggedService, name: svc.Name, hash: serviceSpecHash(svc)})
 	switch {
 	case st == nil:
 		x.createService(s, svc, false)
@@ -272,6 +310,7 @@ func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom str
 	if st == nil {
 		s.add(opCreateTargetGroup(tg))
 		s.add(targetOps(tg.Name, tg.Targets, nil)...)
+		s.applied = append(s.applied, appliedSpec{holder: taggedTargetGroup, name: tg.Name, hash: targetsHash(tg.Targets), targets: tg.Targets})
 		return
 	}
 	if mb := st.tags[model.TagManagedBy]; !x.mayManage(mb, takeoverFrom) {
@@ -289,11 +328,23 @@ func (x *differ) targetGroup(s *sequence, tg model.TargetGroup, takeoverFrom str
 		s.add(opUntagResource("target group "+tg.Name, st.arn, stale, taggedTargetGroup, tg.Name))
 	}
 	x.healthCheck(s, tg, st)
+	x.syncTargets(s, tg, st, &x.reads)
+}
+
+// syncTargets adds the target changes of an existing target group to s, or asks for its
+// targets; a spec hash tag that vouches for the model's targets saves the read.
+func (x *differ) syncTargets(s *sequence, tg model.TargetGroup, st *tgState, reads *[]read) {
+	hash := targetsHash(tg.Targets)
+	s.applied = append(s.applied, appliedSpec{holder: taggedTargetGroup, name: tg.Name, hash: hash, targets: tg.Targets})
 	if !st.targetsKnown {
-		x.need(read{kind: readTargets, name: tg.Name})
+		if !x.trusted(st.tags, hash) {
+			*reads = append(*reads, read{kind: readTargets, name: tg.Name})
+		}
 		return
 	}
+	mark := len(s.ops)
 	s.add(targetOps(tg.Name, tg.Targets, st.targets)...)
+	invalidate(s, mark, "target group "+tg.Name, st.arn, st.tags, taggedTargetGroup, tg.Name)
 }
 
 func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ct childTagging) {
@@ -313,9 +364,20 @@ func (x *differ) serviceUpdate(s *sequence, svc *model.Service, st *svcState, ct
 			s.add(opUpdateCertificate(*svc))
 		}
 	}
-	x.resourcePolicies(s, holder{name: svc.Name}, svc.AccessLogSubscriptions, svc.Auth, st.auth, st.accessLogs)
+	// A spec hash tag vouches for the children, and for the absence of our access log
+	// subscriptions (where the model has some, their ARNs are needed for status: read).
+	trust := !st.distrusted && !ct.adopt && !ct.extraChanged && x.trusted(st.tags, serviceSpecHash(svc))
+	mark := len(s.ops)
+	defer func() { invalidate(s, mark, "service "+svc.Name, st.arn, st.tags, taggedService, svc.Name) }()
+	if trust && !st.accessLogs.known && len(svc.AccessLogSubscriptions) == 0 {
+		x.auth(s, holder{name: svc.Name}, svc.Auth, st.auth)
+	} else {
+		x.resourcePolicies(s, holder{name: svc.Name}, svc.AccessLogSubscriptions, svc.Auth, st.auth, st.accessLogs)
+	}
 	if !st.childrenKnown {
-		x.need(read{kind: readChildren, name: svc.Name})
+		if !trust {
+			x.need(read{kind: readChildren, name: svc.Name})
+		}
 		return
 	}
 	wantSNIDs := map[string]bool{}
@@ -471,6 +533,28 @@ func (x *differ) serviceDeletion(st *svcState) *sequence {
 	return s
 }
 
+// usesTargetGroup says whether svc forwarded to tg when it was discovered or, where its
+// listeners are known, does now.
+func usesTargetGroup(svc *svcState, tg *tgState) bool {
+	if slices.Contains(tg.serviceARNs, svc.arn) {
+		return true
+	}
+	forwards := func(a model.Action) bool {
+		return slices.ContainsFunc(a.Forward, func(w model.WeightedTargetGroup) bool { return w.TargetGroup == tg.name })
+	}
+	for _, l := range svc.listeners {
+		if forwards(l.defaultAction) {
+			return true
+		}
+		for _, r := range l.rules {
+			if forwards(r.action) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (x *differ) targetGroupDeletion(st *tgState) *sequence {
 	return x.drainAndDelete(&sequence{status: withdrawnTargetGroup(st.tags)}, st, opDeleteTargetGroup(st.name))
 }
@@ -487,7 +571,7 @@ func (x *differ) drainAndDelete(s *sequence, st *tgState, del Op) *sequence {
 }
 
 func (x *differ) serviceNetworkDeletion(st *snState) *sequence {
-	s := &sequence{status: withdrawnGateway(st.tags)}
+	s := &sequence{status: withdrawnNetwork(st)}
 	if st.vpcAssoc != nil {
 		s.add(opDeleteVPCAssociation(st.name, x.cfg.VPCID))
 	}

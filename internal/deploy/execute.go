@@ -27,53 +27,143 @@ import (
 // execute runs p and reports per route and gateway of m. The error collects the failures of
 // cleanup, which belong to no route or gateway.
 func (d *Deployer) execute(ctx context.Context, m *model.Model, p *Plan) (*Result, error) {
-	failures := map[statusKey]string{}
-	var mu sync.Mutex
-	var cleanupErrs []error
-	for _, phase := range p.phases() {
-		sem := make(chan struct{}, d.cfg.Concurrency)
-		var wg sync.WaitGroup
-		for _, s := range phase {
-			if s.err != nil {
-				mu.Lock()
-				failures[s.status] = s.err.Error()
-				mu.Unlock()
-				continue
-			}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				for i, op := range s.ops {
-					err := op.call.run(ctx, d)
-					if err == nil {
-						continue
-					}
-					d.log.Info("lattice operation failed", "action", op.Action, "resource", op.Resource, "error", err.Error())
-					mu.Lock()
-					if s.status.isZero() {
-						cleanupErrs = append(cleanupErrs, fmt.Errorf("%s %s: %w", op.Action, op.Resource, err))
-					} else if _, seen := failures[s.status]; !seen {
-						failures[s.status] = statusMessage(op, err)
-					}
-					for _, rest := range s.ops[i+1:] {
-						if !rest.status.isZero() && rest.status != s.status {
-							if _, seen := failures[rest.status]; !seen {
-								failures[rest.status] = fmt.Sprintf("not attempted after %s %s failed", op.Action, op.Resource)
-							}
-						}
-					}
-					mu.Unlock()
-					return
-				}
-			}()
-		}
-		wg.Wait()
+	x := &executor{d: d, failures: map[statusKey]string{}}
+	for _, phase := range p.runPhases() {
+		x.runPhase(ctx, phase)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("apply: %w", err)
 		}
 	}
-	return d.result(m, p, failures), errors.Join(cleanupErrs...)
+	return d.result(m, p, x.failures), errors.Join(x.cleanupErrs...)
+}
+
+// executor runs the sequences of a plan and collects their failures.
+type executor struct {
+	d           *Deployer
+	mu          sync.Mutex
+	failures    map[statusKey]string
+	cleanupErrs []error
+}
+
+// runPhase runs the sequences of one phase in parallel, up to Config.Concurrency at a time. A
+// sequence with dependencies (after) runs in the slot of the last of them to finish, right
+// away instead of at the back of the queue, or not at all if one of them failed.
+func (x *executor) runPhase(ctx context.Context, phase []*sequence) {
+	waiting := map[*sequence]int{}
+	dependents := map[*sequence][]*sequence{}
+	blocked := map[*sequence]string{}
+	inPhase := map[*sequence]bool{}
+	for _, s := range phase {
+		inPhase[s] = true
+	}
+	for _, s := range phase {
+		for _, dep := range s.after {
+			if inPhase[dep] {
+				waiting[s]++
+				dependents[dep] = append(dependents[dep], s)
+			}
+		}
+	}
+	var chain func(s *sequence, skip string)
+	chain = func(s *sequence, skip string) {
+		ok := false
+		if skip != "" {
+			x.fail(s, nil, skip)
+		} else {
+			ok = x.run(ctx, s)
+		}
+		for _, next := range dependents[s] {
+			x.mu.Lock()
+			if !ok && blocked[next] == "" {
+				blocked[next] = "not attempted until " + lastOp(s) + " succeeds"
+			}
+			waiting[next]--
+			ready, why := waiting[next] == 0, blocked[next]
+			x.mu.Unlock()
+			if ready {
+				chain(next, why)
+			}
+		}
+	}
+	var roots []*sequence
+	for _, s := range phase {
+		if waiting[s] == 0 {
+			roots = append(roots, s)
+		}
+	}
+	sem := make(chan struct{}, x.d.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, s := range roots {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			chain(s, "")
+		}()
+	}
+	wg.Wait()
+}
+
+// lastOp names what a sequence ends with, for messages about what waits for it.
+func lastOp(s *sequence) string {
+	if len(s.ops) == 0 {
+		return s.status.String()
+	}
+	op := s.ops[len(s.ops)-1]
+	return op.Action + " " + op.Resource
+}
+
+// run runs the operations of s in order, stopping at the first failure, and reports whether
+// all of them succeeded.
+func (x *executor) run(ctx context.Context, s *sequence) bool {
+	d := x.d
+	if s.err != nil {
+		x.mu.Lock()
+		x.failures[s.status] = s.err.Error()
+		x.mu.Unlock()
+		d.recordApplied(s.applied, false)
+		return false
+	}
+	for i, op := range s.ops {
+		err := op.call.run(ctx, d)
+		if err == nil {
+			continue
+		}
+		d.recordApplied(s.applied, false)
+		d.log.Info("lattice operation failed", "action", op.Action, "resource", op.Resource, "error", err.Error())
+		x.fail(s, &op, statusMessage(op, err))
+		x.mu.Lock()
+		if s.status.isZero() {
+			x.cleanupErrs = append(x.cleanupErrs, fmt.Errorf("%s %s: %w", op.Action, op.Resource, err))
+		}
+		for _, rest := range s.ops[i+1:] {
+			if !rest.status.isZero() && rest.status != s.status {
+				if _, seen := x.failures[rest.status]; !seen {
+					x.failures[rest.status] = fmt.Sprintf("not attempted after %s %s failed", op.Action, op.Resource)
+				}
+			}
+		}
+		x.mu.Unlock()
+		return false
+	}
+	d.recordApplied(s.applied, true)
+	return true
+}
+
+// fail records msg for the status of s, unless it has one already; a sequence of no status
+// that did not get to an operation (op nil) is a cleanup error.
+func (x *executor) fail(s *sequence, op *Op, msg string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if s.status.isZero() {
+		if op == nil {
+			x.cleanupErrs = append(x.cleanupErrs, fmt.Errorf("%s: %s", lastOp(s), msg))
+		}
+		return
+	}
+	if _, seen := x.failures[s.status]; !seen {
+		x.failures[s.status] = msg
+	}
 }
 
 // statusMessage is what a user reads in route or gateway status: the failed call and Lattice's
@@ -220,7 +310,7 @@ func (d *Deployer) forgetServiceIfGone(name string, err error) {
 		return
 	}
 	if st := d.state.services.get(name); st != nil {
-		st.childrenKnown, st.suspect, st.listeners, st.assocs = false, true, nil, nil
+		st.childrenKnown, st.suspect, st.distrusted, st.listeners, st.assocs = false, true, true, nil, nil
 	}
 	// Whatever is re-created next must not replay the create of the resource that vanished.
 	d.tokenEpoch.Add(1)
@@ -497,10 +587,15 @@ func (c deleteService) run(ctx context.Context, d *Deployer) error {
 	if st == nil {
 		return nil
 	}
-	return d.remove(ctx, "service "+c.svc, serviceIdentity(c.svc), func(ctx context.Context) error {
+	err := d.remove(ctx, "service "+c.svc, serviceIdentity(c.svc), func(ctx context.Context) error {
 		_, err := d.client.DeleteService(ctx, &vpclattice.DeleteServiceInput{ServiceIdentifier: aws.String(st.id)})
 		return err
 	}, func() { d.state.services.remove(c.svc) })
+	if err != nil && !st.childrenKnown {
+		// Its associations may have come from the per-network listing: read them alone next.
+		st.assocs, st.distrusted = nil, true
+	}
+	return err
 }
 
 func (c createAssociation) run(ctx context.Context, d *Deployer) error {

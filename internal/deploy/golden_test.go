@@ -131,7 +131,8 @@ type assocByName struct {
 func arn(id string) string { return "arn:aws:vpc-lattice:us-west-2:111122223333:" + id }
 
 func (in observedByName) build() *observed {
-	o := &observed{}
+	// As after a first discovery: spec hash tags vouch.
+	o := &observed{trustSpecs: true}
 	assoc := func(id string, a assocByName) *assocState {
 		return &assocState{id: id, arn: arn(id), status: "ACTIVE", tags: a.Tags, tagsKnown: !a.TagsUnknown,
 			securityGroups: a.SecurityGroupIDs, securityGroupsKnown: !a.SecurityGroupsUnknown}
@@ -309,6 +310,8 @@ func describeRead(r read, obs *observed) string {
 		return "security groups of the VPC association of service network " + r.name
 	case readHealthCheck:
 		return "health check of target group " + r.name
+	case readAllAssociations:
+		return "service associations of every service network"
 	}
 	return fmt.Sprintf("unknown read %d", r.kind)
 }

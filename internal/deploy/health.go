@@ -21,7 +21,7 @@ func (d *Deployer) TargetStatuses(ctx context.Context, namespace, name string) (
 	// Right after a restart the gate may ask before the first Apply discovered Lattice; an
 	// empty answer would turn ready pods unready.
 	if d.state == nil {
-		if err := d.rediscover(ctx); err != nil {
+		if err := d.rediscover(ctx, true); err != nil {
 			d.mu.Unlock()
 			return nil, fmt.Errorf("target statuses of service %s/%s: %w", namespace, name, err)
 		}

@@ -50,6 +50,9 @@ const (
 	readVPCAssociationSecurityGroups
 	// readHealthCheck reads a target group's health check (GetTargetGroup).
 	readHealthCheck
+	// readAllAssociations lists the service associations of every service network, for every
+	// service whose associations are needed (see batchAssociationReads).
+	readAllAssociations
 )
 
 // read is one fact a diff needs: of the service, target group or service network name, and for
@@ -153,7 +156,8 @@ func (d *Deployer) listAll(ctx context.Context, o *observed) error {
 		for _, t := range page.Items {
 			o.targetGroups.set(aws.ToString(t.Name), &tgState{id: aws.ToString(t.Id), arn: aws.ToString(t.Arn), name: aws.ToString(t.Name),
 				status: string(t.Status), typ: string(t.Type), protocol: string(t.Protocol),
-				ipAddressType: string(t.IpAddressType), vpcID: aws.ToString(t.VpcIdentifier), port: aws.ToInt32(t.Port)})
+				ipAddressType: string(t.IpAddressType), vpcID: aws.ToString(t.VpcIdentifier), port: aws.ToInt32(t.Port),
+				serviceARNs: t.ServiceArns})
 		}
 		return nil
 	})
@@ -209,14 +213,29 @@ func tagSetters(o *observed) map[string]func(map[string]string) {
 	return set
 }
 
-// observe makes the reads, in parallel. Each read fills in only its own resource's facts.
+// observe makes the reads, in parallel. Each read fills in only its own resource's facts, except
+// readAllAssociations, which fills in every service still lacking associations: it runs after
+// the others, so that it does not race with a service's own reads.
 func (d *Deployer) observe(ctx context.Context, reads []read) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.cfg.Concurrency)
+	var last []read
 	for _, r := range reads {
+		if r.kind == readAllAssociations {
+			last = append(last, r)
+			continue
+		}
 		g.Go(func() error { return d.load(gctx, r) })
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, r := range last {
+		if err := d.load(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *Deployer) load(ctx context.Context, r read) error {
@@ -252,6 +271,8 @@ func (d *Deployer) load(ctx context.Context, r read) error {
 		return d.loadSecurityGroups(ctx, d.state.serviceNetworks.get(r.name))
 	case readHealthCheck:
 		return d.loadHealthCheck(ctx, d.state.targetGroups.get(r.name))
+	case readAllAssociations:
+		return d.loadAllAssociations(ctx)
 	}
 	return fmt.Errorf("unknown read %d", r.kind)
 }
@@ -354,6 +375,41 @@ func (d *Deployer) loadAssociations(ctx context.Context, svc *svcState) (map[str
 			return nil
 		})
 	return assocs, err
+}
+
+// loadAllAssociations reads the associations of every listed service network (one call per
+// 100) and gives each service whose associations are unknown the ones found for it.
+func (d *Deployer) loadAllAssociations(ctx context.Context) error {
+	byService := map[string]map[string]*assocState{}
+	for _, name := range d.state.serviceNetworks.keys(nil) {
+		sn := d.state.serviceNetworks.get(name)
+		err := eachPage(ctx, "service associations of service network "+name, vpclattice.NewListServiceNetworkServiceAssociationsPaginator(d.client,
+			&vpclattice.ListServiceNetworkServiceAssociationsInput{ServiceNetworkIdentifier: aws.String(sn.id), MaxResults: aws.Int32(100)}),
+			func(page *vpclattice.ListServiceNetworkServiceAssociationsOutput) error {
+				for _, a := range page.Items {
+					if a.Status == types.ServiceNetworkServiceAssociationStatusDeleteInProgress {
+						continue
+					}
+					id := aws.ToString(a.ServiceId)
+					if byService[id] == nil {
+						byService[id] = map[string]*assocState{}
+					}
+					byService[id][sn.id] = &assocState{id: aws.ToString(a.Id), arn: aws.ToString(a.Arn), status: string(a.Status)}
+				}
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	for _, name := range d.state.services.keys(func(s *svcState) bool { return !s.childrenKnown && s.assocs == nil && !s.distrusted }) {
+		svc := d.state.services.get(name)
+		svc.assocs = byService[svc.id]
+		if svc.assocs == nil {
+			svc.assocs = map[string]*assocState{}
+		}
+	}
+	return nil
 }
 
 func (d *Deployer) loadListener(ctx context.Context, svc *svcState, id string) (*listenerState, error) {

@@ -42,7 +42,11 @@ type svcState struct {
 	// childrenKnown is set once listeners, rules and associations are observed.
 	childrenKnown bool
 	// suspect is set when Lattice answered NotFound for the service or a child of it.
-	suspect    bool
+	suspect bool
+	// distrusted is set with suspect: the spec hash tag no longer vouches for the children.
+	distrusted bool
+	// applied is the spec hash of what the last successful apply made true (see spechash.go).
+	applied    string
 	listeners  map[int32]*listenerState // by port
 	assocs     map[string]*assocState   // by service network ID
 	auth       authState
@@ -74,6 +78,10 @@ type tgState struct {
 	targetsKnown          bool
 	healthCheck           *model.HealthCheck
 	healthCheckKnown      bool
+	// applied is the hash of the targets the last successful apply registered.
+	applied string
+	// serviceARNs are the services whose rules used the target group at discovery.
+	serviceARNs []string
 }
 
 // observed holds the top-level resources by name. The executor deploys services in parallel, and
@@ -87,6 +95,8 @@ type observed struct {
 	imports lockedMap[*importState]
 	// certificates are our ACM certificates, by ARN.
 	certificates lockedMap[*certState]
+	// trustSpecs says that spec hash tags may stand in for reads (first discovery only).
+	trustSpecs bool
 }
 
 // serviceNetworkByID finds a service network by ID or ARN.

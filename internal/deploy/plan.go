@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
@@ -13,6 +14,9 @@ type statusKey struct {
 	route   model.RouteKey
 	gateway model.GatewayKey
 	export  model.ExportKey
+	// network is the ServiceNetwork resource (or the network being deleted) that a Gateway's
+	// service network also reports to; kind "servicenetwork" when no Gateway does.
+	network string
 	kind    string
 }
 
@@ -28,6 +32,8 @@ func (k statusKey) String() string {
 		return "Gateway/" + k.gateway.String()
 	case "export":
 		return k.export.String()
+	case "servicenetwork":
+		return "ServiceNetwork/" + k.network
 	}
 	return "cleanup"
 }
@@ -62,6 +68,10 @@ type sequence struct {
 	err    error // set when the diff already found the sequence cannot proceed
 	// conflict says that err is about a resource another controller owns.
 	conflict bool
+	// applied is what the sequence makes true when all of its operations succeed.
+	applied []appliedSpec
+	// after are the sequences of the same phase that must succeed before this one starts.
+	after []*sequence
 }
 
 // add appends ops; those without a status of their own report to the sequence's.
@@ -97,6 +107,14 @@ type Plan struct {
 func (p *Plan) phases() [][]*sequence {
 	return [][]*sequence{p.serviceNetworks, p.vpcAssociations, p.certificates, p.exports, p.services, p.staleServices, p.staleCertificates,
 		p.staleTargetGroups, p.staleServiceNetworks}
+}
+
+// runPhases are the phases as the executor runs them: stale services and stale target groups
+// together, each target group's deletion after the deletions of the services that use it
+// (sequence.after) rather than after all of them; stale certificates after both.
+func (p *Plan) runPhases() [][]*sequence {
+	return [][]*sequence{p.serviceNetworks, p.vpcAssociations, p.certificates, p.exports, p.services,
+		append(slices.Clone(p.staleServices), p.staleTargetGroups...), p.staleCertificates, p.staleServiceNetworks}
 }
 
 // Ops lists every operation in execution order (sequences of one phase may actually run in

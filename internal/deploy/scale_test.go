@@ -156,12 +156,17 @@ func (f *faultyService) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if bytes.Contains(body, []byte(`"name":"`+f.name+`"`)) {
-			return &http.Response{StatusCode: http.StatusBadRequest, Request: r,
-				Header: http.Header{"X-Amzn-Errortype": {"ValidationException"}, "Content-Type": {"application/json"}},
-				Body:   io.NopCloser(strings.NewReader(`{"message":"injected for ` + f.name + `"}`))}, nil
+			return validationError(r, "injected for "+f.name), nil
 		}
 	}
 	return f.next.RoundTrip(r)
+}
+
+// validationError is Lattice's answer to r with a ValidationException saying msg.
+func validationError(r *http.Request, msg string) *http.Response {
+	return &http.Response{StatusCode: http.StatusBadRequest, Request: r,
+		Header: http.Header{"X-Amzn-Errortype": {"ValidationException"}, "Content-Type": {"application/json"}},
+		Body:   io.NopCloser(strings.NewReader(`{"message":"` + msg + `"}`))}
 }
 
 // TestParallelApply: services are applied in parallel with at most Concurrency calls in flight;

@@ -28,7 +28,7 @@ func (x *differ) leaveServiceNetwork(st *snState) *sequence {
 	if x.owned(st.tags) {
 		return x.serviceNetworkDeletion(st)
 	}
-	s := &sequence{status: withdrawnGateway(st.tags)}
+	s := &sequence{status: withdrawnNetwork(st)}
 	if st.vpcAssoc == nil || !x.associationOwned(st.vpcAssoc, read{kind: readVPCAssociationTags, name: st.name}) {
 		return s
 	}

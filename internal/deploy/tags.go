@@ -46,6 +46,8 @@ func (c untagResource) run(ctx context.Context, d *Deployer) error {
 	}
 	var tags map[string]string
 	switch c.holder {
+	case taggedServiceNetwork:
+		tags = d.state.serviceNetworks.get(c.name).tags
 	case taggedService:
 		tags = d.state.services.get(c.name).tags
 	case taggedTargetGroup:

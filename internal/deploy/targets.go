@@ -39,17 +39,18 @@ func diffTargets(m *model.Model, tgNames []string, obs *observed, cfg Config) (p
 		want[n] = true
 	}
 	p = &Plan{}
+	x := &differ{cfg: cfg, obs: obs}
 	// Adopted target groups keep their Lattice names (see resolveNames); the order is kept.
-	resolved := (&differ{cfg: cfg, obs: obs}).resolveNames(m)
+	resolved := x.resolveNames(m)
 	for _, e := range m.Exports {
 		s := &sequence{status: exportStatus(e.Key)}
-		if syncTargetGroups(s, e.TargetGroups, e.TargetGroups, want, obs, &reads) {
+		if x.syncTargetGroups(s, e.TargetGroups, e.TargetGroups, want, &reads) {
 			p.exports = append(p.exports, s)
 		}
 	}
 	for i, svc := range resolved.Services {
 		s := &sequence{status: routeStatus(svc.Route)}
-		if syncTargetGroups(s, m.Services[i].TargetGroups, svc.TargetGroups, want, obs, &reads) {
+		if x.syncTargetGroups(s, m.Services[i].TargetGroups, svc.TargetGroups, want, &reads) {
 			p.services = append(p.services, s)
 			owners = append(owners, svc)
 		}
@@ -59,7 +60,7 @@ func diffTargets(m *model.Model, tgNames []string, obs *observed, cfg Config) (p
 
 // syncTargetGroups adds to s the target changes of those of tgs (named in Lattice as in
 // resolved) whose model names are wanted, and reports whether any was.
-func syncTargetGroups(s *sequence, tgs, resolved []model.TargetGroup, want map[string]bool, obs *observed, reads *[]read) (touched bool) {
+func (x *differ) syncTargetGroups(s *sequence, tgs, resolved []model.TargetGroup, want map[string]bool, reads *[]read) (touched bool) {
 	for j, tg := range resolved {
 		name := tgs[j].Name
 		if !want[name] {
@@ -67,16 +68,12 @@ func syncTargetGroups(s *sequence, tgs, resolved []model.TargetGroup, want map[s
 		}
 		want[name] = false // a second claim on the same name is Apply's to report
 		touched = true
-		st := obs.targetGroups.get(tg.Name)
+		st := x.obs.targetGroups.get(tg.Name)
 		if st == nil {
 			s.err = fmt.Errorf("target group %s is not deployed yet", tg.Name)
 			break
 		}
-		if !st.targetsKnown {
-			*reads = append(*reads, read{kind: readTargets, name: tg.Name})
-			continue
-		}
-		s.add(targetOps(tg.Name, tg.Targets, st.targets)...)
+		x.syncTargets(s, tg, st, reads)
 	}
 	return touched
 }

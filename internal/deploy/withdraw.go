@@ -44,10 +44,12 @@ func withdrawnGateway(tags map[string]string) statusKey {
 type Withdrawals struct {
 	Routes   map[model.RouteKey]string
 	Gateways map[model.GatewayKey]string
+	// ServiceNetworks are by service network name, whatever the network was created for.
+	ServiceNetworks map[string]string
 }
 
 func withdrawals(m *model.Model, failures map[statusKey]string) Withdrawals {
-	w := Withdrawals{Routes: map[model.RouteKey]string{}, Gateways: map[model.GatewayKey]string{}}
+	w := Withdrawals{Routes: map[model.RouteKey]string{}, Gateways: map[model.GatewayKey]string{}, ServiceNetworks: map[string]string{}}
 	for k, msg := range failures {
 		switch k.kind {
 		case "route":
@@ -55,12 +57,16 @@ func withdrawals(m *model.Model, failures map[statusKey]string) Withdrawals {
 		case "gateway":
 			w.Gateways[k.gateway] = msg
 		}
+		if k.network != "" {
+			w.ServiceNetworks[k.network] = msg
+		}
 	}
 	for _, svc := range m.Services {
 		delete(w.Routes, svc.Route)
 	}
 	for _, sn := range m.ServiceNetworks {
 		delete(w.Gateways, sn.Gateway)
+		delete(w.ServiceNetworks, sn.Name)
 	}
 	return w
 }

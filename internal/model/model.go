@@ -129,10 +129,15 @@ type Certificate struct {
 	Tags        map[string]string `json:"tags,omitempty"`
 }
 
-// ServiceNetwork is a Lattice service network, one per accepted Gateway.
+// ServiceNetwork is a Lattice service network: one per accepted Gateway, per ServiceNetwork
+// resource, and the configured default one.
 type ServiceNetwork struct {
 	Name    string     `json:"name"`
 	Gateway GatewayKey `json:"gateway"`
+	// Resource is the name of the ServiceNetwork resource that asks for this network. An
+	// existing network it names is adopted without our ManagedBy tag, so that a network we did
+	// not create is never deleted by us.
+	Resource string `json:"resource,omitempty"`
 	// VPCAssociation, when set, associates the cluster VPC with this service network.
 	VPCAssociation *VPCAssociation `json:"vpcAssociation,omitempty"`
 	// VPCAssociationPolicy is the VpcAssociationPolicy that decided VPCAssociation, also when

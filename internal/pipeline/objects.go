@@ -21,6 +21,8 @@ func Kind(obj client.Object) string {
 		return "ListenerSet"
 	case *v1alpha1.ServiceExport:
 		return v1alpha1.ServiceExportKind
+	case *v1alpha1.ServiceNetwork:
+		return v1alpha1.ServiceNetworkKind
 	}
 	if key, ok := RouteKey(obj); ok {
 		return string(key.Kind)
@@ -67,7 +69,8 @@ func RouteStatus(obj client.Object) *gwv1.RouteStatus {
 }
 
 // Objects are the snapshot's objects that have a status: GatewayClasses, Gateways, ListenerSets,
-// routes, policies, then ServiceExports, as pointers into the snapshot, whatever their deletion state.
+// routes, policies, then ServiceExports and ServiceNetworks, as pointers into the snapshot,
+// whatever their deletion state.
 func (p *Pass) Objects() []client.Object {
 	in := p.snapshot
 	var out []client.Object
@@ -81,7 +84,7 @@ func (p *Pass) Objects() []client.Object {
 		out = append(out, &in.ListenerSets[i])
 	}
 	out = append(append(out, routes(in)...), policies(in)...)
-	return append(out, p.exportObjects()...)
+	return append(append(out, p.exportObjects()...), p.serviceNetworkObjects()...)
 }
 
 func routes(in *translate.Input) []client.Object {

@@ -110,7 +110,7 @@ func (p *Pass) Protect() []Finalizer {
 		}
 		out = append(out, Finalizer{Object: cl, Hold: used[cl.Name]})
 	}
-	out = append(out, p.exportFinalizers(true)...)
+	out = append(append(out, p.exportFinalizers(true)...), p.serviceNetworkFinalizers(true)...)
 	return append(out, p.policyFinalizers(true)...)
 }
 
@@ -125,7 +125,7 @@ func (p *Pass) Release() []Finalizer {
 	if p.Result == nil {
 		return nil
 	}
-	out := p.exportFinalizers(false)
+	out := append(p.exportFinalizers(false), p.serviceNetworkFinalizers(false)...)
 	if p.Err != nil {
 		return out
 	}

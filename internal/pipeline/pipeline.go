@@ -72,8 +72,10 @@ type Pass struct {
 	snapshot   *translate.Input
 	controller gwv1.GatewayController
 	own        ownership
-	inModel    map[model.RouteKey]bool
-	outcomes   outcomes
+	// managedBy is this controller's ManagedBy tag value.
+	managedBy string
+	inModel   map[model.RouteKey]bool
+	outcomes  outcomes
 
 	policyTargets map[model.PolicyKey]model.PolicyTargets
 	policyResults map[model.PolicyKey]policyResult
@@ -96,6 +98,7 @@ func (p *Pipeline) Translate(snapshot *translate.Input) *Pass {
 		snapshot:   snapshot,
 		controller: gwv1.GatewayController(p.cfg.ControllerName),
 		own:        newOwnership(snapshot, p.cfg.ControllerName),
+		managedBy:  p.cfg.ManagedBy(),
 		inModel:    inModel,
 
 		policyTargets: out.Model.PolicyTargets(),
@@ -108,6 +111,7 @@ func (p *Pipeline) Deploy(ctx context.Context, pass *Pass) {
 	pass.outcomes = outcomesOf(&pass.Output.Model, pass.Result, pass.Err)
 	pass.outcomes.record(pass.Output)
 	recordMultiCluster(pass.Output, pass.Result)
+	pass.recordServiceNetworks()
 	pass.policyResults = policyResults(&pass.Output.Model, pass.Result, pass.outcomes)
 	pass.recordPolicies()
 	pass.stale = p.staleStatuses(pass)
@@ -116,13 +120,14 @@ func (p *Pipeline) Deploy(ctx context.Context, pass *Pass) {
 	}
 }
 
-// Unprogrammed counts the routes, gateways, exports and policies of the model that Lattice has
-// not programmed, and the routes and gateways gone from it whose resources are not deleted yet:
+// Unprogrammed counts the routes, gateways, exports, policies and ServiceNetwork resources of the
+// model that Lattice has not programmed, and the routes, gateways and service networks gone from
+// it whose resources are not deleted yet:
 // a provider retries while it is positive.
 func (p *Pass) Unprogrammed() int {
-	n := p.outcomes.failed() + failedExports(p.Result)
+	n := p.outcomes.failed() + failedExports(p.Result) + p.failedServiceNetworks()
 	if p.Result != nil {
-		n += len(p.Result.Withdrawals.Routes) + len(p.Result.Withdrawals.Gateways)
+		n += len(p.Result.Withdrawals.Routes) + len(p.Result.Withdrawals.Gateways) + len(p.Result.Withdrawals.ServiceNetworks)
 	}
 	for _, r := range p.policyResults {
 		if r.decided && !r.outcome.Programmed {

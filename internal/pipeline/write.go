@@ -41,6 +41,8 @@ func (p *Pass) SetStatus(obj client.Object, now time.Time) (ours, changed bool) 
 		return ok, ok && merge(&o.Status, status.MergeListenerSet(o.Status, want.Status, t))
 	case *v1alpha1.ServiceExport:
 		return p.setExportStatus(o, now)
+	case *v1alpha1.ServiceNetwork:
+		return p.setServiceNetworkStatus(o, now)
 	}
 	key, isRoute := RouteKey(obj)
 	if !isRoute {

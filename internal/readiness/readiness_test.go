@@ -75,7 +75,7 @@ func start(t *testing.T, h readiness.TargetHealth) (context.Context, client.Clie
 		t.Fatal(err)
 	}
 	readiness.Recheck = 200 * time.Millisecond
-	if err := readiness.Setup(mgr, strings.ToLower(t.Name()), h); err != nil {
+	if err := readiness.Setup(mgr, testenv.UniqueControllerName(strings.ToLower(t.Name())), h); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -153,32 +153,70 @@ func backendRefs[Rule, Ref any](rules []Rule, refs func(Rule) []Ref, object func
 	return out
 }
 
+// hasLatticeParent says whether a parentRef names a Gateway of a class of ours, directly or
+// through a ListenerSet attached to it (as the translator resolves ListenerSet parents).
 func (w *Injector) hasLatticeParent(ctx context.Context, namespace string, parents []gwv1.ParentReference) (bool, error) {
 	for _, p := range parents {
-		if (p.Group != nil && *p.Group != gwv1.GroupName) || (p.Kind != nil && *p.Kind != "Gateway") {
+		if p.Group != nil && *p.Group != gwv1.GroupName {
 			continue
 		}
-		ns := namespace
-		if p.Namespace != nil {
-			ns = string(*p.Namespace)
+		key := refKey(namespace, p.Namespace, p.Name)
+		var ours bool
+		var err error
+		switch {
+		case p.Kind == nil || *p.Kind == "Gateway":
+			ours, err = w.latticeGateway(ctx, key)
+		case *p.Kind == "ListenerSet":
+			ours, err = w.latticeListenerSet(ctx, key)
 		}
-		var gw gwv1.Gateway
-		if err := w.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: string(p.Name)}, &gw); err != nil {
-			if client.IgnoreNotFound(err) == nil {
-				continue
-			}
-			return false, fmt.Errorf("get gateway %s/%s: %w", ns, p.Name, err)
-		}
-		var class gwv1.GatewayClass
-		if err := w.Client.Get(ctx, types.NamespacedName{Name: string(gw.Spec.GatewayClassName)}, &class); err != nil {
-			if client.IgnoreNotFound(err) == nil {
-				continue
-			}
-			return false, fmt.Errorf("get gateway class %s: %w", gw.Spec.GatewayClassName, err)
-		}
-		if string(class.Spec.ControllerName) == w.ControllerName {
-			return true, nil
+		if ours || err != nil {
+			return ours, err
 		}
 	}
 	return false, nil
+}
+
+// latticeListenerSet says whether the ListenerSet's parent is a Gateway of a class of ours. A
+// cluster without the ListenerSet CRD has no such parent.
+func (w *Injector) latticeListenerSet(ctx context.Context, key types.NamespacedName) (bool, error) {
+	var ls gwv1.ListenerSet
+	if err := w.Client.Get(ctx, key, &ls); err != nil {
+		if client.IgnoreNotFound(err) == nil || meta.IsNoMatchError(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("get ListenerSet %s: %w", key, err)
+	}
+	ref := ls.Spec.ParentRef
+	if (ref.Group != nil && *ref.Group != gwv1.GroupName) || (ref.Kind != nil && *ref.Kind != "Gateway") {
+		return false, nil
+	}
+	return w.latticeGateway(ctx, refKey(ls.Namespace, ref.Namespace, ref.Name))
+}
+
+// latticeGateway says whether the Gateway exists and its class names our controller.
+func (w *Injector) latticeGateway(ctx context.Context, key types.NamespacedName) (bool, error) {
+	var gw gwv1.Gateway
+	if err := w.Client.Get(ctx, key, &gw); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return false, nil
+		}
+		return false, fmt.Errorf("get gateway %s: %w", key, err)
+	}
+	var class gwv1.GatewayClass
+	if err := w.Client.Get(ctx, types.NamespacedName{Name: string(gw.Spec.GatewayClassName)}, &class); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return false, nil
+		}
+		return false, fmt.Errorf("get gateway class %s: %w", gw.Spec.GatewayClassName, err)
+	}
+	return string(class.Spec.ControllerName) == w.ControllerName, nil
+}
+
+// refKey is the object a reference from namespace names; its namespace defaults to the
+// referrer's.
+func refKey(namespace string, refNamespace *gwv1.Namespace, name gwv1.ObjectName) types.NamespacedName {
+	if refNamespace != nil && *refNamespace != "" {
+		namespace = string(*refNamespace)
+	}
+	return types.NamespacedName{Namespace: namespace, Name: string(name)}
 }

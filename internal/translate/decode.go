@@ -123,6 +123,8 @@ func (in *Input) Add(obj runtime.Object) error {
 		in.AccessLogPolicies = append(in.AccessLogPolicies, *o)
 	case *v1alpha1.IAMAuthPolicy:
 		in.IAMAuthPolicies = append(in.IAMAuthPolicies, *o)
+	case *v1alpha1.ServiceNetwork:
+		in.ServiceNetworks = append(in.ServiceNetworks, *o)
 	default:
 		return fmt.Errorf("unsupported kind %s", obj.GetObjectKind().GroupVersionKind())
 	}

@@ -65,6 +65,19 @@ func addManifests(t *testing.T, in *Input, file string) {
 	}
 }
 
+// TestServiceNetworkExample: examples/service-network next to examples/hotel names the hotel
+// Gateway's network, which then carries the object's tags and reports to it.
+func TestServiceNetworkExample(t *testing.T) {
+	out := Translate(exampleInput(t, "hotel", "service-network"), testConfig)
+	if c := apimeta.FindStatusCondition(out.ServiceNetworks["my-hotel"].Conditions, typeAccepted); c == nil || c.Reason != "Accepted" {
+		t.Errorf("ServiceNetwork my-hotel: Accepted condition %+v", c)
+	}
+	sns := out.Model.ServiceNetworks
+	if len(sns) != 1 || sns[0].Resource != "my-hotel" || sns[0].Gateway.Name != "my-hotel" || sns[0].Tags["team"] != "platform" {
+		t.Errorf("model service networks %+v, want the Gateway's my-hotel with the object's tags", sns)
+	}
+}
+
 // TestListenerSetExample: examples/listenerset applied next to examples/hotel attaches the
 // ListenerSet to the shared Gateway and gives the route a Lattice listener on the ListenerSet's
 // port, in the shared Gateway's service network.

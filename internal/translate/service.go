@@ -50,7 +50,11 @@ func (t *translator) service(r *routeState) (model.Service, bool) {
 			}
 		}
 	}
-	if !standalone(r) {
+	switch {
+	case standalone(r):
+	case t.cfg.EnableServiceNetworkOverride && t.cfg.DefaultServiceNetwork != "":
+		svc.ServiceNetworks = []string{t.cfg.DefaultServiceNetwork}
+	default:
 		svc.ServiceNetworks = sortedKeys(sns)
 	}
 	svc.AccessLogSubscriptions, svc.Auth = t.accessLogsAndAuth(routeTarget(r.key))

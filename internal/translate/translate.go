@@ -75,6 +75,9 @@ type Input struct {
 	VpcAssociationPolicies []v1alpha1.VpcAssociationPolicy
 	AccessLogPolicies      []v1alpha1.AccessLogPolicy
 	IAMAuthPolicies        []v1alpha1.IAMAuthPolicy
+	// ServiceNetworks create or adopt the service network of their name; those being deleted
+	// are kept, and their deletion may be blocked by a Gateway of that name.
+	ServiceNetworks []v1alpha1.ServiceNetwork
 	// Secrets are read only as listener certificateRefs.
 	Secrets []corev1.Secret
 	// Now is when the snapshot was taken: certificates outside their validity period at that
@@ -98,6 +101,9 @@ type Config struct {
 	model.Owner
 	// DefaultServiceNetwork, when set, is the service network the cluster VPC is associated with.
 	DefaultServiceNetwork string
+	// EnableServiceNetworkOverride associates every route's service with DefaultServiceNetwork
+	// instead of its parent Gateways' networks (upstream's conformance mode).
+	EnableServiceNetworkOverride bool
 	// GatewayAddresses, when valid, gives every accepted Gateway the status address
 	// contract.GatewayAddress(GatewayAddresses, <service network name>), which the Local Lattice data
 	// plane serves when configured with the same prefix. Real VPC Lattice service networks have
@@ -146,6 +152,9 @@ type Output struct {
 	// ServiceExports holds the status of every federated ServiceExport; Exported is left
 	// Pending (Unknown) for the pipeline to fill in from what Lattice answered.
 	ServiceExports map[types.NamespacedName]v1alpha1.ServiceExportStatus
+	// ServiceNetworks holds the status of every ServiceNetwork resource by name; Programmed is
+	// left Pending for the pipeline, except for a blocked deletion.
+	ServiceNetworks map[string]v1alpha1.ServiceNetworkStatus
 }
 
 func nonEmpty(s, def string) string {
@@ -161,6 +170,7 @@ func Translate(in *Input, cfg Config) *Output {
 	t.gatewayClasses()
 	t.gateways()
 	t.listenerSets()
+	t.serviceNetworkResources()
 	t.exports()
 	t.routes()
 	t.finishListenerSets()
@@ -206,6 +216,9 @@ func (o *Output) YAML() ([]byte, error) {
 			exports[k.String()] = v
 		}
 		doc["serviceExports"] = exports
+	}
+	if len(o.ServiceNetworks) > 0 {
+		doc["serviceNetworks"] = o.ServiceNetworks
 	}
 	if len(o.Policies) > 0 {
 		policies := map[string]v1alpha1.PolicyStatus{}

@@ -31,6 +31,8 @@ func configFor(name string) Config {
 	switch name {
 	case "gateway-default-service-network-gets-vpc-association":
 		cfg.DefaultServiceNetwork = "default-sn"
+	case "service-network-override-associates-routes-with-default":
+		cfg.DefaultServiceNetwork, cfg.EnableServiceNetworkOverride = "default-sn", true
 	case "quota-rules-per-listener-override":
 		cfg.Quotas.RulesPerListener = 3
 	case "gateway-https-listener-certificaterefs-ignore-missing":
@@ -93,6 +95,7 @@ func TestDeterministic(t *testing.T) {
 			shuffle(rng, in.VpcAssociationPolicies)
 			shuffle(rng, in.AccessLogPolicies)
 			shuffle(rng, in.IAMAuthPolicies)
+			shuffle(rng, in.ServiceNetworks)
 			got, err := Translate(in, configFor(name)).YAML()
 			if err != nil {
 				t.Fatal(err)
@@ -194,6 +197,9 @@ func deepCopyInput(in *Input) *Input {
 	}
 	for i := range in.IAMAuthPolicies {
 		out.IAMAuthPolicies = append(out.IAMAuthPolicies, *in.IAMAuthPolicies[i].DeepCopy())
+	}
+	for i := range in.ServiceNetworks {
+		out.ServiceNetworks = append(out.ServiceNetworks, *in.ServiceNetworks[i].DeepCopy())
 	}
 	return out
 }

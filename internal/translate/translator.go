@@ -59,6 +59,8 @@ func newTranslator(in *Input, cfg Config) *translator {
 			ListenerSets:   map[types.NamespacedName]ListenerSetStatus{},
 			ServiceExports: map[types.NamespacedName]v1alpha1.ServiceExportStatus{},
 			Policies:       map[model.PolicyKey]v1alpha1.PolicyStatus{},
+
+			ServiceNetworks: map[string]v1alpha1.ServiceNetworkStatus{},
 		},
 	}
 	for i := range in.Namespaces {

@@ -18,7 +18,6 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/lattice-gateway/lattice-gateway/internal/config"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/dataplane"
@@ -77,11 +76,11 @@ func startEnvWith(t *testing.T, dataPlaneIP, principalsFile string, tune ...func
 }
 
 // startController runs a controller replica as `lattice-gateway controller` would, against the
-// cluster as the controller's ServiceAccount and against Local Lattice.
+// cluster as the controller's ServiceAccount and against Local Lattice. The identity and endpoint
+// in o.Lattice are the environment's; its other settings are kept.
 func (e *env) startController(t *testing.T, o harness.ControllerOptions) *harness.Controller {
 	t.Helper()
-	o.Lattice = config.Lattice{Owner: e.owner, Region: region,
-		LatticeEndpoint: e.lattice.URL()}
+	o.Lattice.Owner, o.Lattice.Region, o.Lattice.LatticeEndpoint = e.owner, region, e.lattice.URL()
 	o.Kubeconfig, o.LeaderElectionNamespace = e.kubeconfig, controllerNamespace
 	return harness.StartController(t, o)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lattice-gateway/lattice-gateway/internal/deploy"
 	"github.com/lattice-gateway/lattice-gateway/internal/latticeclient"
 	"github.com/lattice-gateway/lattice-gateway/internal/provider/kubernetes"
+	"github.com/lattice-gateway/lattice-gateway/internal/testenv"
 )
 
 // ControllerOptions configure an in-process controller.
@@ -24,8 +25,8 @@ type ControllerOptions struct {
 	Lattice config.Lattice
 	// Kubeconfig is the file the controller authenticates with.
 	Kubeconfig string
-	// Name defaults to one derived from the test's name: controller-runtime refuses two
-	// controllers of the same name in one process.
+	// Name defaults to one derived from the test's name; a name already used in the process
+	// gets a suffix (testenv.UniqueControllerName).
 	Name        string
 	LeaderElect bool
 	// LeaderElectionNamespace is where the lease lives when LeaderElect is set.
@@ -56,6 +57,7 @@ func StartController(t *testing.T, o ControllerOptions) *Controller {
 	if o.Name == "" {
 		o.Name = "lattice-gateway-" + strings.ToLower(t.Name())
 	}
+	o.Name = testenv.UniqueControllerName(o.Name)
 	if o.Lattice.LogLevel == "" {
 		o.Lattice.LogLevel = "info"
 	}

@@ -58,6 +58,9 @@ type DataPlane struct {
 	gatewayListeners map[gatewayPort]*portListener
 	conns            map[net.Conn]struct{}
 	closed           bool
+	// rebind retries sockets that failed to bind (binds.go); nil when none is pending.
+	rebind        *time.Timer
+	rebindBackoff time.Duration
 }
 
 // New prepares a data plane; Start binds its sockets.
@@ -85,8 +88,9 @@ func New(src store.DataPlaneSource, opts Options, log logr.Logger) (*DataPlane, 
 }
 
 // Start creates (or loads) the CA, starts DNS, and begins following the store. Listener ports
-// are bound as services appear; a port that cannot be bound is logged and retried on the next
-// change. Start returns once the current configuration is being served.
+// are bound as services appear; a port that cannot be bound is logged and retried with backoff
+// until it binds or is no longer needed. Start returns once the current configuration is being
+// served.
 func (dp *DataPlane) Start(ctx context.Context) error {
 	ca, err := pki.LoadOrCreate(dp.opts.DataDir)
 	if err != nil {
@@ -141,18 +145,6 @@ func (dp *DataPlane) reconcile() {
 			dp.log.Info("auth policy does not parse: requests it governs are denied", "resource", id, "error", msg)
 		}
 	}
-	for port := range t.ports {
-		if _, ok := dp.listeners[port]; ok {
-			continue
-		}
-		pl, err := dp.listen(dp.opts.DataPlaneAddr, port, netip.Addr{})
-		if err != nil {
-			dp.log.Error(err, "cannot serve listener port")
-			continue
-		}
-		dp.listeners[port] = pl
-		dp.log.V(1).Info("serving listener port", "port", port, "address", pl.ln.Addr().String())
-	}
 	for port, pl := range dp.listeners {
 		if _, ok := t.ports[port]; !ok {
 			ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
@@ -162,6 +154,7 @@ func (dp *DataPlane) reconcile() {
 		}
 	}
 	dp.reconcileGateways(snap, t)
+	dp.bindMissing()
 	dp.health.reconcile(dp.ctx, snap)
 	dp.h1.prune(t.targetAddrs())
 }
@@ -190,6 +183,9 @@ func (dp *DataPlane) Close() {
 		return
 	}
 	dp.closed = true
+	if dp.rebind != nil {
+		dp.rebind.Stop()
+	}
 	if dp.unsub != nil {
 		dp.unsub()
 	}

@@ -215,24 +215,12 @@ func (g *gatewayTable) ports() map[gatewayPort]bool {
 	return out
 }
 
-// reconcileGateways publishes the gateway routes of snap and binds or closes gateway sockets.
-// The caller holds dp.mu.
+// reconcileGateways publishes the gateway routes of snap and closes the gateway sockets no
+// longer needed (bindMissing binds new ones). The caller holds dp.mu.
 func (dp *DataPlane) reconcileGateways(snap *store.Snapshot, t *table) {
 	g := compileGateways(snap, t, dp.opts.GatewayAddresses)
 	dp.gateways.Store(g)
 	want := g.ports()
-	for gp := range want {
-		if _, ok := dp.gatewayListeners[gp]; ok {
-			continue
-		}
-		pl, err := dp.listen(gp.addr.String(), gp.port, gp.addr)
-		if err != nil {
-			dp.log.Error(err, "cannot serve gateway address")
-			continue
-		}
-		dp.gatewayListeners[gp] = pl
-		dp.log.V(1).Info("serving gateway address", "port", gp.port, "address", pl.ln.Addr().String())
-	}
 	for gp, pl := range dp.gatewayListeners {
 		if !want[gp] {
 			ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)

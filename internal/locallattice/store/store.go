@@ -225,8 +225,11 @@ func (s *Store) Snapshot() *Snapshot {
 	defer s.rebuildMu.Unlock()
 	if s.stale.Load() {
 		s.mu.RLock()
-		s.stale.Store(false)
+		// Cleared only once the new snapshot is stored: readers on the fast path above would
+		// otherwise take the previous one while this rebuild runs. No writer can mark the state
+		// stale again before RUnlock.
 		s.rebuildLocked()
+		s.stale.Store(false)
 		s.mu.RUnlock()
 	}
 	return s.snap.Load()

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/lattice-gateway/lattice-gateway/api/v1alpha1"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 	"github.com/lattice-gateway/lattice-gateway/internal/pipeline"
 	"github.com/lattice-gateway/lattice-gateway/internal/status"
@@ -22,7 +23,8 @@ import (
 // Report is the outcome of one reconcile, what `run` shows the user.
 type Report struct {
 	At time.Time
-	// Rows are the Gateways, then the routes, of our GatewayClasses, sorted by namespace and name.
+	// Rows are the ServiceNetworks and the Gateways, then the routes, of our GatewayClasses,
+	// sorted by namespace and name.
 	Rows     []Row
 	Problems []Problem
 	// Err is a failure of the whole pass (folder unreadable, Lattice unreachable); it is retried.
@@ -32,7 +34,7 @@ type Report struct {
 	RefreshAfter time.Duration
 }
 
-// Row is the state of one Gateway or route.
+// Row is the state of one ServiceNetwork, Gateway or route.
 type Row struct {
 	Kind, Namespace, Name string
 	// Ready is true when the object is accepted and programmed in Lattice.
@@ -107,6 +109,10 @@ func rows(objs []Object, pass *pipeline.Pass, listenerAddr func(int32) string) [
 			}
 			row.Ready, row.Status, row.Message = summarize(o.Status.Conditions)
 			row.Addresses, row.ListenerPorts = gatewayAddresses(o, listenerAddr)
+			gws = append(gws, row)
+			continue
+		case *v1alpha1.ServiceNetwork:
+			row.Ready, row.Status, row.Message = summarize(o.Status.Conditions)
 			gws = append(gws, row)
 			continue
 		case *gwv1.HTTPRoute:
@@ -231,7 +237,11 @@ func WriteTable(w io.Writer, rep *Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tNAMESPACE/NAME\tSTATUS\tLATTICE DNS NAME\tADDRESS")
 	for _, r := range rep.Rows {
-		fmt.Fprintf(tw, "%s\t%s/%s\t%s\t%s\t%s\n", r.Kind, r.Namespace, r.Name, r.Status, dash(r.DNSName), dash(strings.Join(r.Addresses, ",")))
+		name := r.Name
+		if r.Namespace != "" {
+			name = r.Namespace + "/" + name
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Kind, name, r.Status, dash(r.DNSName), dash(strings.Join(r.Addresses, ",")))
 	}
 	_ = tw.Flush()
 	if len(rep.Rows) == 0 {

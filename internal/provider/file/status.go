@@ -42,6 +42,8 @@ func clearStatus(o Object) {
 		o.Status = gwv1.TLSRouteStatus{}
 	case *v1alpha1.ServiceExport:
 		o.Status = v1alpha1.ServiceExportStatus{}
+	case *v1alpha1.ServiceNetwork:
+		o.Status = v1alpha1.ServiceNetworkStatus{}
 	case v1alpha1.Policy:
 		o.SetConditions(nil)
 	}
@@ -65,6 +67,8 @@ func copyStatus(from, to Object) {
 		to.Status = from.(*gwv1.TLSRoute).Status
 	case *v1alpha1.ServiceExport:
 		to.Status = from.(*v1alpha1.ServiceExport).Status
+	case *v1alpha1.ServiceNetwork:
+		to.Status = from.(*v1alpha1.ServiceNetwork).Status
 	case v1alpha1.Policy:
 		to.SetConditions(from.(v1alpha1.Policy).GetConditions())
 	}
@@ -81,7 +85,7 @@ func statusFileName(o Object) string {
 }
 
 var statusKinds = []string{"gatewayclass.", "gateway.", "listenerset.", "httproute.", "grpcroute.", "tlsroute.",
-	"targetgrouppolicy.", "vpcassociationpolicy.", "accesslogpolicy.", "iamauthpolicy.", "serviceexport."}
+	"targetgrouppolicy.", "vpcassociationpolicy.", "accesslogpolicy.", "iamauthpolicy.", "serviceexport.", "servicenetwork."}
 
 // writeStatus writes each Gateway API object and policy with its status to the status folder (atomically,
 // only when it changed) and removes the files of objects that are gone. Only files named like
@@ -124,7 +128,7 @@ func (r *Runner) writeStatus() error {
 
 func hasStatus(o Object) bool {
 	switch o.(type) {
-	case *gwv1.GatewayClass, *gwv1.Gateway, *gwv1.ListenerSet, *gwv1.HTTPRoute, *gwv1.GRPCRoute, *gwv1.TLSRoute, v1alpha1.Policy, *v1alpha1.ServiceExport:
+	case *gwv1.GatewayClass, *gwv1.Gateway, *gwv1.ListenerSet, *gwv1.HTTPRoute, *gwv1.GRPCRoute, *gwv1.TLSRoute, v1alpha1.Policy, *v1alpha1.ServiceExport, *v1alpha1.ServiceNetwork:
 		return true
 	}
 	return false

@@ -174,6 +174,17 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 	if err := b.Complete(c); err != nil {
 		return nil, fmt.Errorf("set up controller: %w", err)
 	}
+	if cp, ok := o.Deployer.(checkpointer); ok {
+		// A plain runnable needs leader election: the leader tags what it applied as it stops,
+		// while it still holds the lease.
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			<-ctx.Done()
+			c.checkpoint(cp)
+			return nil
+		})); err != nil {
+			return nil, fmt.Errorf("add checkpoint: %w", err)
+		}
+	}
 	if o.ResyncPeriod > 0 {
 		// A plain runnable needs leader election, so only the leader refreshes.
 		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
@@ -184,6 +195,27 @@ func Setup(mgr ctrl.Manager, o Options) (*Controller, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkpointer is the deployer's graceful stop (deploy.Deployer.Checkpoint): spec hash tags that
+// spare the next start the reads of what did not change.
+type checkpointer interface {
+	Checkpoint(ctx context.Context) (int, error)
+}
+
+// checkpointTimeout bounds the graceful stop's tagging, well inside the manager's shutdown
+// timeout; what it does not reach is read at the next start.
+const checkpointTimeout = 15 * time.Second
+
+func (c *Controller) checkpoint(cp checkpointer) {
+	ctx, cancel := context.WithTimeout(context.Background(), checkpointTimeout)
+	defer cancel()
+	n, err := cp.Checkpoint(ctx)
+	if err != nil {
+		c.log.Error(err, "checkpoint spec hash tags", "written", n)
+		return
+	}
+	c.log.Info("checkpoint: spec hash tags written", "written", n)
 }
 
 // resync refreshes the deployer's view of Lattice every period and asks for a world pass, whose

@@ -90,7 +90,7 @@ func runWithoutOptionalCRDs(t *testing.T, cfg *rest.Config, conf config.Controll
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, RunOptions{Config: conf, Log: testr.New(t), RestConfig: cfg, Registry: prometheus.NewRegistry(),
-			Client: latticeclient.Options{Retry: latticeclient.Retry{MaxAttempts: 1}}})
+			Client: latticeclient.Options{Retry: latticeclient.Retry{MaxAttempts: 1}}, Name: testenv.UniqueControllerName("lattice-gateway")})
 	}()
 	defer func() {
 		cancel()

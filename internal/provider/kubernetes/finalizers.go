@@ -23,6 +23,7 @@ const (
 	FinalizerVpcAssociationPolicy = "vpcassociationpolicies.application-networking.k8s.aws/resources"
 	FinalizerAccessLogPolicy      = "accesslogpolicy.k8s.aws/resources"
 	FinalizerIAMAuthPolicy        = "application-networking.k8s.aws/iam-auth-policy"
+	FinalizerServiceNetwork       = "servicenetwork.k8s.aws/resources"
 )
 
 // finalizerNames are the finalizers by kind; GatewayClasses get Gateway API's own.
@@ -37,6 +38,7 @@ var finalizerNames = map[string]string{
 	"VpcAssociationPolicy": FinalizerVpcAssociationPolicy,
 	"AccessLogPolicy":      FinalizerAccessLogPolicy,
 	"IAMAuthPolicy":        FinalizerIAMAuthPolicy,
+	"ServiceNetwork":       FinalizerServiceNetwork,
 }
 
 // setFinalizers carries out the pipeline's finalizer decisions.

@@ -67,9 +67,6 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if c.EnableServiceNetworkOverride {
-		log.Info("ENABLE_SERVICE_NETWORK_OVERRIDE is not implemented yet; routes are associated with their parent Gateways' service networks")
-	}
 	restCfg, err := restConfig(o.RestConfig, c.Kubeconfig, c.KubeAPIQPS, c.KubeAPIBurst)
 	if err != nil {
 		return err
@@ -113,6 +110,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		Translate: translate.Config{
 			Owner:                        c.Owner,
 			DefaultServiceNetwork:        c.DefaultServiceNetwork,
+			EnableServiceNetworkOverride: c.EnableServiceNetworkOverride,
 			GatewayAddresses:             gatewayAddresses,
 			Quotas:                       translate.Quotas{RulesPerListener: c.MaxRulesPerListener},
 			IgnoreMissingCertificateRefs: c.IgnoreMissingCertificateRefs,

@@ -37,7 +37,7 @@ var requiredResources = map[string][]string{
 }
 
 // optionalKind is a kind the controller reads when its CRD is installed: this project's policies,
-// ServiceExport and ServiceImport, and Gateway API's ListenerSet.
+// ServiceExport, ServiceImport and ServiceNetwork, and Gateway API's ListenerSet.
 type optionalKind struct {
 	groupVersion string
 	resource     string
@@ -56,6 +56,7 @@ var optionalKinds = []optionalKind{
 	{v1alpha1.GroupVersion.String(), "vpcassociationpolicies", &v1alpha1.VpcAssociationPolicy{}, &v1alpha1.VpcAssociationPolicyList{}},
 	{v1alpha1.GroupVersion.String(), "accesslogpolicies", &v1alpha1.AccessLogPolicy{}, &v1alpha1.AccessLogPolicyList{}},
 	{v1alpha1.GroupVersion.String(), "iamauthpolicies", &v1alpha1.IAMAuthPolicy{}, &v1alpha1.IAMAuthPolicyList{}},
+	{v1alpha1.GroupVersion.String(), "servicenetworks", &v1alpha1.ServiceNetwork{}, &v1alpha1.ServiceNetworkList{}},
 	{gwv1.GroupVersion.String(), "listenersets", &gwv1.ListenerSet{}, &gwv1.ListenerSetList{}},
 }
 

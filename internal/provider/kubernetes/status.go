@@ -80,6 +80,9 @@ func programmedConditions(obj client.Object, controller gwv1.GatewayController) 
 	if p, ok := obj.(v1alpha1.Policy); ok {
 		return p.GetConditions()
 	}
+	if sn, ok := obj.(*v1alpha1.ServiceNetwork); ok {
+		return sn.Status.Conditions
+	}
 	return nil
 }
 
