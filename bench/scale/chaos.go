@@ -12,6 +12,7 @@ import (
 	rgtatypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
 
 	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/api"
+	"github.com/lattice-gateway/lattice-gateway/internal/locallattice/store"
 	"github.com/lattice-gateway/lattice-gateway/internal/model"
 )
 
@@ -170,27 +171,13 @@ func (b *clusterBench) checkInventory(ctx context.Context, n int) error {
 		return err
 	}
 	arns := map[string]bool{}
-	for _, x := range s.ServiceNetworks {
-		arns[x.ARN] = true
-	}
-	for _, x := range s.Services {
-		arns[x.ARN] = true
-	}
-	for _, x := range s.TargetGroups {
-		arns[x.ARN] = true
-	}
-	for _, x := range s.Listeners {
-		arns[x.ARN] = true
-	}
-	for _, x := range s.Rules {
-		arns[x.ARN] = true
-	}
-	for _, x := range s.ServiceAssociations {
-		arns[x.ARN] = true
-	}
-	for _, x := range s.VPCAssociations {
-		arns[x.ARN] = true
-	}
+	addARNs(arns, s.ServiceNetworks, func(x store.ServiceNetwork) string { return x.ARN })
+	addARNs(arns, s.Services, func(x store.Service) string { return x.ARN })
+	addARNs(arns, s.TargetGroups, func(x store.TargetGroup) string { return x.ARN })
+	addARNs(arns, s.Listeners, func(x store.Listener) string { return x.ARN })
+	addARNs(arns, s.Rules, func(x store.Rule) string { return x.ARN })
+	addARNs(arns, s.ServiceAssociations, func(x store.ServiceNetworkServiceAssociation) string { return x.ARN })
+	addARNs(arns, s.VPCAssociations, func(x store.ServiceNetworkVpcAssociation) string { return x.ARN })
 	stale := 0
 	for _, arn := range tagged {
 		if !arns[arn] {
@@ -204,6 +191,12 @@ func (b *clusterBench) checkInventory(ctx context.Context, n int) error {
 	fmt.Printf("  inventory: exactly what %d routes need (%d services, %d target groups, %d rules, %d targets), no duplicate; Tagging API lists %d owned resources, none unknown\n",
 		n, len(s.Services), len(s.TargetGroups), len(s.Rules), targets, len(tagged))
 	return nil
+}
+
+func addARNs[T any](set map[string]bool, xs []T, arn func(T) string) {
+	for _, x := range xs {
+		set[arn(x)] = true
+	}
 }
 
 // ownedByTagging lists the ARNs tagged ManagedBy this controller, through the Tagging API (with
