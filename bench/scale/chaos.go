@@ -23,7 +23,7 @@ var chaosFaults = api.Faults{ThrottleRate: 0.2, ErrorRate: 0.05, APILatency: 30 
 // chaos creates every route and then deletes everything while the controller is SIGKILLed and
 // restarted every killEvery, and checks after each that Lattice holds exactly what the routes
 // ask for (no duplicate, nothing leaked), by the store and by the Tagging API.
-func (b *clusterBench) chaos(ctx context.Context) error {
+func (b *clusterBench) chaos(ctx context.Context) (err error) {
 	b.printHeader(fmt.Sprintf("chaos: %.0f%% throttled, %.0f%% 500s, %v per call, controller SIGKILLed every %v",
 		100*chaosFaults.ThrottleRate, 100*chaosFaults.ErrorRate, chaosFaults.APILatency, b.killEvery))
 	if err := b.setUp(ctx); err != nil {
@@ -33,7 +33,11 @@ func (b *clusterBench) chaos(ctx context.Context) error {
 		return err
 	}
 	k := b.startKiller()
-	defer k.halt()
+	defer func() {
+		if restartErr := k.halt(); err == nil {
+			err = restartErr
+		}
+	}()
 
 	start := time.Now()
 	if err := b.applyRoutes(ctx); err != nil {
@@ -104,9 +108,11 @@ func (k *killer) count() int {
 	return k.kills
 }
 
-func (k *killer) halt() {
+// halt stops the killing and returns the first failure to restart the controller.
+func (k *killer) halt() error {
 	close(k.stopCh)
 	k.wg.Wait()
+	return k.err
 }
 
 // progress says how far Lattice and the calls are.
