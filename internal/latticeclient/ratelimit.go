@@ -135,8 +135,9 @@ func NewRetryer(r Retry) aws.RetryerV2 {
 		o.RateLimiter = awsratelimit.None
 		o.Backoff = Backoff{Base: r.Base, Max: r.Max}
 	}
-	return newPerOperation(retry.NewStandard(standard), func() *retry.AdaptiveMode {
+	return newPerOperation(retry.NewStandard(standard), func(throttle retry.IsErrorThrottle) *retry.AdaptiveMode {
 		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+			o.Throttles = []retry.IsErrorThrottle{throttle}
 			o.StandardOptions = append(o.StandardOptions, standard)
 		})
 	})
