@@ -27,19 +27,18 @@ func (p *Pass) recordServiceNetworks() {
 		return
 	}
 	for name, st := range p.Output.ServiceNetworks {
-		c := meta.FindStatusCondition(st.Conditions, status.ConditionProgrammed)
-		if c == nil || c.Reason != status.ReasonPending {
+		if c := meta.FindStatusCondition(st.Conditions, status.ConditionProgrammed); c == nil || c.Reason != status.ReasonPending {
 			continue
 		}
 		if r, ok := res.ServiceNetworks[name]; ok {
 			st.ServiceNetworkARN, st.ServiceNetworkID = r.ServiceNetworkARN, r.ServiceNetworkID
+			o := status.Outcome{Programmed: r.Programmed, Reason: reasonReconcileError, Message: status.Truncate(r.Message)}
 			if r.Programmed {
-				setCondition(c, true, status.ReasonProgrammed, "aws-service-network-arn: "+r.ServiceNetworkARN+"; "+ownerNote(r.ManagedBy, p.managedBy))
-			} else {
-				setCondition(c, false, reasonReconcileError, r.Message)
+				o.Message = status.Truncate("aws-service-network-arn: " + r.ServiceNetworkARN + "; " + ownerNote(r.ManagedBy, p.managedBy))
 			}
+			status.SetProgrammed(st.Conditions, o)
 		} else if msg, failed := res.Withdrawals.ServiceNetworks[name]; failed {
-			setCondition(c, false, reasonDeleteError, msg)
+			status.SetProgrammed(st.Conditions, status.Outcome{Reason: reasonDeleteError, Message: status.Truncate(msg)})
 		}
 		p.Output.ServiceNetworks[name] = st
 	}
@@ -53,13 +52,6 @@ func ownerNote(owner, us string) string {
 		return "adopted: not created by this controller, so never deleted by it"
 	}
 	return "owned by " + owner + ": used as it is, never changed or deleted by this controller"
-}
-
-func setCondition(c *metav1.Condition, ok bool, reason, msg string) {
-	c.Status, c.Reason, c.Message = metav1.ConditionFalse, reason, status.Truncate(msg)
-	if ok {
-		c.Status = metav1.ConditionTrue
-	}
 }
 
 // retried are the Programmed reasons of a ServiceNetwork resource that a pass is retried for.
